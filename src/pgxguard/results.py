@@ -109,6 +109,7 @@ class CallResult:
     build: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     input: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def sample(self, name: str) -> SampleCall:
         for s in self.samples:
@@ -124,6 +125,7 @@ class CallResult:
             "build": self.build,
             "options": self.options,
             "input": self.input,
+            "warnings": list(self.warnings),
             "samples": [s.to_json() for s in self.samples],
         }
 
@@ -138,6 +140,7 @@ class CallResult:
             return cls(
                 knowledge_base=d["knowledge_base"], tool=d.get("tool", {}), build=d.get("build"),
                 options=d.get("options", {}), input=d.get("input", {}),
+                warnings=tuple(d.get("warnings", [])),
                 samples=tuple(SampleCall.from_json(s) for s in d["samples"]))
         except (KeyError, TypeError) as e:
             raise InputError(f"malformed calls file: missing {e}", path=origin,

@@ -1,0 +1,135 @@
+"""Thin CLI: one library call per command; only `PgxError` maps to exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pgxguard.errors import PgxError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="pgxguard: pharmacogenomics from VCF to diplotype, phenotype and guidance.")
+kb_app = typer.Typer(no_args_is_help=True, help="Knowledge base: inspect or rebuild.")
+app.add_typer(kb_app, name="kb")
+
+
+class Format(str, Enum):
+    json = "json"
+    tsv = "tsv"
+
+
+def _fail(e: PgxError) -> None:
+    typer.echo(f"error: {e}", err=True)
+    raise typer.Exit(e.exit_code)
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = [x.strip() for v in values for x in v.split(",") if x.strip()]
+    return out or None
+
+
+@app.command("call")
+def call_cmd(
+    input: Annotated[Path | None, typer.Argument(help="VCF, VCF.gz or BCF (omit to use only "
+                                                 "--outside-calls)")] = None,
+    sample: Annotated[list[str] | None, typer.Option("--sample", "-s",
+                                                     help="Sample name(s); default all")] = None,
+    genes: Annotated[list[str] | None, typer.Option(
+        "--genes", "-g", help="Comma-separated genes, or 'all'; default: clinical genes")] = None,
+    outside_calls: Annotated[Path | None, typer.Option(
+        help="TSV of outside calls (gene, diplotype/phenotype, activity_score)")] = None,
+    definitions: Annotated[Path | None, typer.Option(
+        help="Directory of PharmCAT-format *_translation.json definitions")] = None,
+    assume_reference: Annotated[bool, typer.Option(
+        help="Treat positions absent from the VCF as homozygous reference")] = False,
+    build: Annotated[str | None, typer.Option(help="GRCh37 or GRCh38 when the header "
+                                              "does not say")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.json,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write here instead of stdout")] = None,
+) -> None:
+    """Call star-allele diplotypes and phenotypes for every sample."""
+    from pgxguard.pipeline import call, to_json_text, to_tsv, write_atomic
+
+    if build is not None and build not in ("GRCh37", "GRCh38"):
+        _fail(PgxError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38"))
+    try:
+        result = call(input, samples=_split(sample), genes=_split(genes),
+                      outside_calls=outside_calls, definitions=definitions,
+                      assume_reference=assume_reference, build=build)
+        text = to_json_text(result) if fmt is Format.json else to_tsv(result)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write_atomic(output, text)
+        for w in result.warnings:
+            typer.echo(f"warning: {w}", err=True)
+    except PgxError as e:
+        _fail(e)
+
+
+@kb_app.command("info")
+def kb_info_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    path: Annotated[Path | None, typer.Option(help="Snapshot file (default: bundled)")] = None,
+) -> None:
+    """List genes, alleles per gene, sources and versions."""
+    from pgxguard.kb.load import kb_info, load_knowledge_base
+
+    try:
+        info = kb_info(load_knowledge_base(path))
+    except PgxError as e:
+        _fail(e)
+        return
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"knowledge base [bold]{info['version']}[/bold]")
+    for s in info["sources"]:
+        console.print(f"  source: {s['name']} {s['version']} ({s['licence']}) {s['url']}")
+    table = Table("gene", "builds", "positions", "alleles", "structural (not assessed)",
+                  "phenotype", "rule")
+    for g in info["genes"]:
+        table.add_row(g["gene"], ",".join(g["builds"]), str(g["positions"]),
+                      str(g["alleles"]), ", ".join(g["structural_alleles"]) or "-",
+                      g["phenotype_method"] or "-", g["rule"] or "-")
+    console.print(table)
+
+
+@kb_app.command("build")
+def kb_build_cmd(
+    wheel: Annotated[Path | None, typer.Option(help="pypgx wheel (default: download the "
+                                               "pinned version with pip)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Snapshot path (default: bundled)")] = None,
+) -> None:
+    """Rebuild the knowledge-base snapshot from the pinned source packages."""
+    from pgxguard.kb import build as kb_build
+
+    try:
+        kb = kb_build.build_knowledge_base(wheel)
+        target = output or kb_build.DEFAULT_SNAPSHOT
+        kb_build.write_snapshot(kb, target)
+    except PgxError as e:
+        _fail(e)
+        return
+    typer.echo(f"wrote {target} (knowledge base {kb.version})")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

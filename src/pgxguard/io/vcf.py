@@ -1,0 +1,354 @@
+"""VCF/BCF input, wrapped at the edge: cyvcf2's silent failures become our errors.
+
+Only the definition positions of the requested genes are read (region queries when the file is
+indexed, one streaming pass otherwise). Each record is split per ALT and normalised, then mapped
+onto the definition's positions; the result is, per sample and gene, one `SiteCall` (or None for
+missing) per definition position, plus warnings such as REF mismatches.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pgxguard.errors import SampleError, VcfError
+from pgxguard.kb.model import GeneDefinition, canonical_chrom
+from pgxguard.match.types import SiteCall
+from pgxguard.normalise import expand_to, normalise
+
+# chr1 lengths identify the build when the header does not name it.
+_CHR1 = {248956422: "GRCh38", 249250621: "GRCh37"}
+_CONTIG = re.compile(r"##contig=<ID=([^,>]+)(?:,.*?length=(\d+))?", re.I)
+_PAD = 60  # bases read before a region's first position, to catch records spanning it
+
+
+@dataclass(slots=True)
+class _Obs:
+    """Per position and sample: strand alleles gathered from every record touching it."""
+
+    covered: bool = False
+    strands: list[set[str]] = field(default_factory=lambda: [set(), set()])
+    missing: list[bool] = field(default_factory=lambda: [False, False])
+    ploidy: int = 2
+    phased: bool = True
+    phase_set: int | None = None
+    contradicted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GeneGenotypes:
+    gene: str
+    sites: dict[str, list[SiteCall | None]]  # sample -> one per definition position
+    warnings: dict[str, list[str]]  # sample -> warnings (REF mismatch, conflicts)
+    gene_warnings: tuple[str, ...] = ()
+    records: int = 0  # VCF records touching the gene's positions
+
+
+def detect_build(header: str, path: str) -> str | None:
+    h = header.lower()
+    for line in h.splitlines():
+        if line.startswith(("##reference", "##assembly", "##genome")):
+            if any(t in line for t in ("grch38", "hg38", "hs38", "b38", "grch38")):
+                return "GRCh38"
+            if any(t in line for t in ("grch37", "hg19", "hs37", "b37", "human_g1k_v37")):
+                return "GRCh37"
+    for m in _CONTIG.finditer(header):
+        if canonical_chrom(m.group(1)) == "1" and m.group(2):
+            return _CHR1.get(int(m.group(2)))
+    return None
+
+
+def _has_index(path: str) -> bool:
+    return any(os.path.exists(path + ext) for ext in (".tbi", ".csi"))
+
+
+def _check_gzip_integrity(path: str) -> None:
+    """cyvcf2 stops silently at a truncated bgzip block; read it through once to be sure."""
+    try:
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 20):
+                pass
+    except (EOFError, OSError) as e:
+        raise VcfError(f"compressed file is truncated or corrupt ({e})", path=path,
+                       hint="re-create it with bgzip, or check the download") from e
+
+
+class VcfReader:
+    """One open VCF/BCF: header facts, samples and per-gene genotypes."""
+
+    def __init__(self, path: str | Path, *, samples: Sequence[str] | None = None,
+                 build: str | None = None, check_integrity: bool = True) -> None:
+        from cyvcf2 import VCF  # local import keeps `pgxguard --help` fast
+
+        self.path = str(path)
+        if not os.path.exists(self.path):
+            raise VcfError("file not found", path=self.path, hint="check the path")
+        with open(self.path, "rb") as fh:
+            magic = fh.read(4)
+        self.compressed = magic[:2] == b"\x1f\x8b"
+        if self.compressed and check_integrity and not self.path.endswith(".bcf"):
+            _check_gzip_integrity(self.path)
+        if not self.compressed and magic[:2] != b"##":
+            raise VcfError("not a VCF: the first line must start with '##fileformat=VCF'",
+                           path=self.path, line=1, hint="pass a VCF, VCF.gz or BCF file")
+        try:
+            self._vcf = VCF(self.path, gts012=False, lazy=True, strict_gt=False)
+        except (OSError, ValueError) as e:
+            raise VcfError(f"cannot open as VCF/BCF ({e})", path=self.path,
+                           hint="check that it is a valid VCF, bgzipped VCF or BCF") from e
+        self.header: str = self._vcf.raw_header
+        if not self.header.startswith("##fileformat=VCF") and "#CHROM" not in self.header:
+            raise VcfError("missing VCF header", path=self.path, line=1)
+        all_samples = list(self._vcf.samples)
+        seen: set[str] = set()
+        for s in all_samples:
+            if s in seen:
+                raise SampleError(f"sample {s!r} appears twice in the header", path=self.path,
+                                  hint="rename or remove the duplicate column")
+            seen.add(s)
+        if not all_samples:
+            raise SampleError("the VCF has no sample columns", path=self.path,
+                              hint="pass a VCF with genotypes (FORMAT/GT and sample columns)")
+        if samples:
+            unknown = [s for s in samples if s not in seen]
+            if unknown:
+                raise SampleError(
+                    f"sample(s) not in the VCF: {', '.join(unknown)}", path=self.path,
+                    hint=f"available: {', '.join(all_samples[:10])}"
+                         f"{' ...' if len(all_samples) > 10 else ''}")
+            self.samples = list(samples)
+        else:
+            self.samples = all_samples
+        self._sample_idx = np.array([all_samples.index(s) for s in self.samples])
+        detected = detect_build(self.header, self.path)
+        if build and detected and build != detected:
+            raise VcfError(f"--build {build} given but the header says {detected}",
+                           path=self.path, hint="drop --build or fix the header")
+        self.build = build or detected
+        self.build_detected = detected is not None
+        self.seqnames = list(self._vcf.seqnames) if self._vcf.seqnames else []
+        self.indexed = _has_index(self.path) if self.compressed else False
+        self._records: list[Any] | None = None
+
+    def close(self) -> None:
+        self._vcf.close()
+
+    def _contig_for(self, chrom: str) -> str | None:
+        for name in self.seqnames:
+            if canonical_chrom(name) == chrom:
+                return name
+        return None
+
+    def _scan_all(self, regions: list[tuple[str, int, int]]) -> list[Any]:
+        if self._records is None:
+            keep: list[Any] = []
+            lineno_guess = 0
+            try:
+                for v in self._vcf:
+                    lineno_guess += 1
+                    c = canonical_chrom(v.CHROM)
+                    for chrom, start, end in regions:
+                        if c == chrom and v.start < end and v.end > start:
+                            keep.append(v)
+                            break
+            except Exception as e:  # cyvcf2 raises bare Exceptions for parse errors
+                raise VcfError(f"malformed record near data line {lineno_guess + 1} ({e})",
+                               path=self.path, hint="validate the file with bcftools view") \
+                    from e
+            self._records = keep
+        return self._records
+
+    def _query(self, chrom: str, start: int, end: int,
+               regions: list[tuple[str, int, int]]) -> Iterator[Any]:
+        if self.indexed:
+            contig = self._contig_for(chrom)
+            if contig is None:
+                return iter(())
+            try:
+                return iter(list(self._vcf(f"{contig}:{max(1, start - _PAD)}-{end}")))
+            except Exception as e:
+                raise VcfError(f"cannot read region {contig}:{start}-{end} ({e})",
+                               path=self.path, hint="re-index with tabix/bcftools index") from e
+        return (v for v in self._scan_all(regions)
+                if canonical_chrom(v.CHROM) == chrom and v.start < end and v.end > start - _PAD)
+
+    def read_genes(self, defs: Sequence[GeneDefinition], *,
+                   assume_reference: bool = False) -> list[GeneGenotypes]:
+        regions = [(d.chrom, min(p.pos for p in d.positions) - _PAD,
+                    max(p.end for p in d.positions)) for d in defs if d.positions]
+        out = []
+        for d in defs:
+            if not d.positions:
+                out.append(GeneGenotypes(d.gene, {s: [] for s in self.samples},
+                                         {s: [] for s in self.samples}))
+                continue
+            start = min(p.pos for p in d.positions)
+            end = max(p.end for p in d.positions)
+            records = list(self._query(d.chrom, start, end, regions))
+            out.append(self._gene_sites(d, records, assume_reference))
+        return out
+
+    def _gene_sites(self, d: GeneDefinition, records: list[Any],
+                    assume_reference: bool) -> GeneGenotypes:
+        n = len(self.samples)
+        positions = d.positions
+        obs: list[list[_Obs]] = [[_Obs() for _ in range(n)] for _ in positions]
+        warn: dict[str, list[str]] = {s: [] for s in self.samples}
+        gene_warn: list[str] = []
+        # Index positions by the bases they cover, for overlap tests.
+        n_touch = 0
+        for v in records:
+            n_touch += self._apply_record(d, v, obs, warn, gene_warn)
+        sites: dict[str, list[SiteCall | None]] = {}
+        for j, s in enumerate(self.samples):
+            row: list[SiteCall | None] = []
+            for i, p in enumerate(positions):
+                o = obs[i][j]
+                if not o.covered:
+                    if assume_reference:
+                        ploidy = 1 if d.haploid_chrom == "M" else 2
+                        row.append(SiteCall((p.ref,) * ploidy, True, None))
+                    else:
+                        row.append(None)
+                    continue
+                if o.contradicted:
+                    warn[s].append(f"heterozygous genotype at {p.chrom}:{p.pos} contradicted by "
+                                   "its allele depths (AD): position treated as missing")
+                    row.append(None)
+                    continue
+                alleles: list[str | None] = []
+                conflict = False
+                for k in range(o.ploidy):
+                    if len(o.strands[k]) > 1:
+                        conflict = True
+                        break
+                    if o.strands[k]:
+                        alleles.append(next(iter(o.strands[k])))
+                    elif o.missing[k]:
+                        alleles.append(None)
+                    else:
+                        alleles.append(p.ref)
+                if conflict:
+                    warn[s].append(f"two different alleles on one strand at {p.chrom}:{p.pos}: "
+                                   "position treated as missing")
+                    row.append(None)
+                    continue
+                if d.haploid_chrom == "M" and len(alleles) == 2:
+                    if alleles[0] == alleles[1]:
+                        alleles = alleles[:1]
+                    else:
+                        warn[s].append(f"heteroplasmic genotype at chrM:{p.pos}: position "
+                                       "treated as missing")
+                        row.append(None)
+                        continue
+                row.append(SiteCall(tuple(alleles), o.phased, o.phase_set))
+            sites[s] = row
+        return GeneGenotypes(d.gene, sites, warn, tuple(dict.fromkeys(gene_warn)), n_touch)
+
+    def _apply_record(self, d: GeneDefinition, v: Any, obs: list[list[_Obs]],
+                      warn: dict[str, list[str]], gene_warn: list[str]) -> int:
+        rpos = int(v.POS)
+        rref = str(v.REF).upper()
+        alts = [str(a).upper() for a in v.ALT]
+        rend = int(v.end)  # 0-based exclusive == 1-based inclusive end (INFO/END for gVCF)
+        touched = [i for i, p in enumerate(d.positions) if p.pos <= rend and p.end >= rpos]
+        if not touched:
+            return 0
+        gt = v.genotype.array() if v.genotype is not None else None
+        if gt is None:
+            return 0
+        gt = gt[self._sample_idx]
+        ploidy = gt.shape[1] - 1
+        phased_col = gt[:, -1].astype(bool)
+        ps = None
+        if "PS" in v.FORMAT:
+            try:
+                ps_arr = v.format("PS")
+                if ps_arr is not None:
+                    ps = ps_arr[self._sample_idx, 0]
+            except Exception:
+                ps = None
+        ad = None
+        if "AD" in v.FORMAT:
+            try:
+                ad_arr = v.format("AD")
+                if ad_arr is not None:
+                    ad = ad_arr[self._sample_idx]
+            except Exception:
+                ad = None
+        # What each record allele means at each touched position.
+        for i in touched:
+            p = d.positions[i]
+            meaning: list[str | None] = []  # per allele index: sequence at p (None = unknown)
+            if rpos == p.pos and not rref.startswith(p.ref[: len(rref)]) and \
+                    not p.ref.startswith(rref[: len(p.ref)]):
+                msg = (f"VCF REF {rref} at {v.CHROM}:{rpos} disagrees with the definition's "
+                       f"{p.ref}: position treated as missing (wrong build or reference?)")
+                gene_warn.append(msg)
+                continue
+            ref_meaning: str | None = p.ref
+            if rpos > p.pos or rend < p.end:
+                # Record covers only part of the position's span (e.g. an SNV inside an indel
+                # position): it tells the allele only when it is non-reference.
+                ref_meaning = None
+            meaning.append(ref_meaning)
+            for alt in alts:
+                meaning.append(self._alt_at(p, rpos, rref, alt))
+            for j in range(gt.shape[0]):
+                o = obs[i][j]
+                calls = gt[j, :ploidy]
+                real = [c for c in calls if c != -2]
+                if not real:
+                    continue
+                if rpos <= p.pos or any(c > 0 for c in real):
+                    o.covered = True
+                o.ploidy = len(real)
+                if len(real) > 1 and not phased_col[j]:
+                    o.phased = False
+                if ps is not None and phased_col[j] and ps[j] >= 0:
+                    o.phase_set = int(ps[j])
+                for k, c in enumerate(real):
+                    if c < 0:
+                        o.missing[k] = True
+                    elif c > 0:
+                        seq = meaning[c] if c < len(meaning) else None
+                        o.strands[k].add(seq if seq is not None else f"<{alts[c - 1]}>")
+                if ad is not None and len(real) == 2 and real[0] != real[1] and \
+                        min(real) >= 0 and max(real) < ad.shape[1]:
+                    a0, a1 = ad[j, real[0]], ad[j, real[1]]
+                    if a0 >= 0 and a1 >= 0 and (a0 + a1) > 0 and (a0 == 0 or a1 == 0):
+                        o.contradicted = True
+        return 1
+
+    @staticmethod
+    def _alt_at(p: Any, rpos: int, rref: str, alt: str) -> str | None:
+        """The sequence this ALT gives at definition position p, or None if unknowable."""
+        if alt in ("*", ".") or alt.startswith("<"):
+            return None
+        nv = normalise(rpos, rref, alt)
+        is_ins = len(nv.ref) == 1 and len(nv.alt) > 1 and nv.alt[0] == nv.ref
+        first = nv.pos + 1 if is_ins or (len(nv.alt) == 1 < len(nv.ref)) else nv.pos
+        last = nv.pos + len(nv.ref) - 1
+        if not is_ins and (last < p.pos or first > p.end):
+            return str(p.ref)  # the change lies outside this position: reference here
+        for syn_pos, syn_ref, syn_alt, here in p.synonyms:
+            if normalise(syn_pos, syn_ref, syn_alt) == nv:
+                return str(here)
+        seq = expand_to(nv, p.pos, p.ref)
+        if seq is not None:
+            return seq
+        # A known ALT of p written differently (e.g. with extra flanking bases).
+        for a in p.alts:
+            if normalise(p.pos, p.ref, a) == nv:
+                return str(a)
+        return None
+
+
+__all__ = ["GeneGenotypes", "VcfReader", "detect_build"]

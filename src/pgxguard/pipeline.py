@@ -1,0 +1,339 @@
+"""The call stage: genotype source -> normalise -> match -> gene rules -> phenotype.
+
+`call()` is the one library entry point the CLI (`pgxguard call`) and later stages use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pgxguard import __version__
+from pgxguard.alleles import sort_alleles, sort_key
+from pgxguard.errors import InputError, VcfError
+from pgxguard.io.vcf import GeneGenotypes, VcfReader
+from pgxguard.kb.model import GeneDefinition, KnowledgeBase
+from pgxguard.match.matcher import MatchResult, match_gene
+from pgxguard.match.types import SiteCall
+from pgxguard.phenotype import lowest_function_phenotype, phenotype_for, split_copies
+from pgxguard.results import CallResult, GeneCall, SampleCall
+
+_SUBALLELE = re.compile(r"^(\*\d+)\.\d+$")
+_CORE_NAME_GENES = frozenset({"SLCO1B1"})
+
+
+def default_genes(kb: KnowledgeBase) -> list[str]:
+    """Genes with clinical meaning: a phenotype table or a CPIC level A/B gene-drug pair."""
+    drug_genes = {g.gene for g in kb.gene_drugs
+                  if g.cpic_level and g.cpic_level.split("/")[0] in ("A", "B")}
+    return sorted((g for g in kb.definitions if g in kb.phenotypes or g in drug_genes),
+                  key=str)
+
+
+def resolve_genes(kb: KnowledgeBase, definitions: dict[str, dict[str, GeneDefinition]],
+                  genes: Sequence[str] | None) -> list[str]:
+    if not genes:
+        if definitions is kb.definitions:
+            return default_genes(kb)
+        return sorted(definitions)
+    if len(genes) == 1 and genes[0].lower() == "all":
+        return sorted(definitions)
+    out = []
+    lookup = {g.upper(): g for g in definitions}
+    for g in genes:
+        name = lookup.get(g.strip().upper())
+        if name is None:
+            if g.strip().upper() in {x.upper() for x in kb.outside_only_genes}:
+                continue  # outside-call only genes (HLA-B...) are taken from --outside-calls
+            raise InputError(f"unknown gene {g!r}",
+                             hint=f"known genes: {', '.join(sorted(definitions))}")
+        out.append(name)
+    return out
+
+
+def _variants_found(defn: GeneDefinition, sites: Sequence[SiteCall | None],
+                    available: Iterable[int]) -> list[str]:
+    """Lowest-function genes, unphased: named alleles whose variants are present (hom twice)."""
+    avail = set(available)
+    present: dict[int, int] = {}
+    cells = [a.cells for a in defn.alleles]
+    for a_idx in range(1, len(defn.alleles)):
+        own = [i for i, c in enumerate(cells[a_idx]) if c is not None and c != cells[0][i]]
+        if not own or any(i not in avail for i in own):
+            continue
+        copies = 2
+        for i in own:
+            site = sites[i]
+            assert site is not None
+            n = sum(1 for x in site.alleles if x == cells[a_idx][i])
+            copies = min(copies, n)
+        if copies:
+            present[a_idx] = copies
+    # Keep the most specific allele: drop one whose variants are a subset of another present one.
+    own_sets = {a: {(i, cells[a][i]) for i, c in enumerate(cells[a]) if c is not None
+                    and c != cells[0][i]} for a in present}
+    keep = [a for a in present
+            if not any(b != a and own_sets[a] < own_sets[b] for b in present)]
+    names: list[str] = []
+    for a in keep:
+        names += [defn.alleles[a].name] * present[a]
+    return sorted(names, key=sort_key)
+
+
+def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | None],
+               extra_warnings: Sequence[str], has_phenotypes: bool) -> GeneCall:
+    m: MatchResult = match_gene(defn, sites)
+    warnings = list(extra_warnings) + list(m.warnings)
+    not_assessed = tuple(sort_alleles(defn.structural_alleles))
+    if not_assessed:
+        warnings.append(
+            f"structural variants not assessed ({', '.join(not_assessed)}): deletions, "
+            "duplications and hybrids need an outside call (--outside-calls)")
+    if m.missing_positions:
+        warnings.append(f"{len(m.missing_positions)} of {len(defn.positions)} positions missing")
+    diplotypes = m.diplotypes
+    variants: tuple[str, ...] = ()
+    phenotype = None
+    activity = None
+    phenotypes: tuple[str | None, ...] = ()
+    if defn.rule == "lowest_function" and m.no_call_reason is None and not m.phased \
+            and not m.haploid:
+        variants = tuple(_variants_found(defn, sites, m.available))
+        diplotypes = ()
+        warnings.append(f"unphased {defn.gene} data with {m.het_blocks} heterozygous sites: "
+                        "variants listed; phenotype from the two lowest-function variants")
+        if has_phenotypes:
+            ph, _pair = lowest_function_phenotype(kb, defn.gene, variants)
+            phenotype, activity = ph.phenotype, ph.activity_score
+            if ph.note:
+                warnings.append(ph.note)
+    elif diplotypes:
+        if defn.gene in _CORE_NAME_GENES:
+            diplotypes = tuple(dict.fromkeys(
+                tuple(sorted((_SUBALLELE.sub(r"\1", a) for a in d), key=sort_key))
+                for d in diplotypes))
+        if has_phenotypes:
+            results = [phenotype_for(kb, defn.gene, d, haploid_chrom=defn.haploid_chrom)
+                       for d in diplotypes]
+            phenotypes = tuple(r.phenotype for r in results)
+            terms = set(phenotypes)
+            scores = {r.activity_score for r in results}
+            if len(terms) == 1:
+                phenotype = phenotypes[0]
+            else:
+                warnings.append("tied diplotypes have different phenotypes: no single phenotype")
+            if len(scores) == 1:
+                activity = results[0].activity_score
+            notes = {r.note for r in results if r.note}
+            warnings.extend(sorted(notes))
+    return GeneCall(
+        gene=defn.gene, diplotypes=diplotypes, variants=variants, phenotype=phenotype,
+        activity_score=activity, missing_positions=m.missing_positions,
+        warnings=tuple(dict.fromkeys(warnings)), source="vcf" if diplotypes or variants else
+        "none", phased=m.phased, score=m.score, not_assessed=not_assessed,
+        phenotypes=phenotypes if len(set(phenotypes)) > 1 else ())
+
+
+def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
+                       use_kb_phenotypes: bool) -> GeneCall:
+    warnings = [f"outside call (line {oc.line})"]
+    if replaced is not None and replaced.called:
+        warnings.append(f"replaces the VCF call {replaced.diplotype_text() or 'variants'}")
+    alleles = tuple(
+        a if c == 1 else f"{a}x{c}" for a, c in zip(oc.diplotype, oc.copies, strict=True))
+    phenotype = oc.phenotype
+    activity = oc.activity_score
+    if alleles and use_kb_phenotypes and (phenotype is None or activity is None):
+        ph = phenotype_for(kb, oc.gene, alleles)
+        phenotype = phenotype or ph.phenotype
+        activity = activity if activity is not None else ph.activity_score
+        if ph.note and oc.phenotype is None:
+            warnings.append(ph.note)
+    return GeneCall(gene=oc.gene, diplotypes=(alleles,) if alleles else (),
+                    phenotype=phenotype, activity_score=activity, warnings=tuple(warnings),
+                    source="outside", phased=False)
+
+
+def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
+         genes: Sequence[str] | None = None, outside_calls: str | Path | None = None,
+         definitions: str | Path | None = None, assume_reference: bool = False,
+         build: str | None = None, kb: KnowledgeBase | None = None) -> CallResult:
+    """Call diplotypes and phenotypes for every sample of a VCF/BCF (and/or outside calls)."""
+    from pgxguard.kb.load import load_knowledge_base
+
+    kb = kb or load_knowledge_base()
+    defs_by_gene: dict[str, dict[str, GeneDefinition]]
+    kb_prov: dict[str, Any]
+    if definitions is not None:
+        from pgxguard.kb.pharmcat import load_pharmcat_definitions
+
+        loaded = load_pharmcat_definitions(definitions)
+        defs_by_gene = {}
+        for g, d in loaded.items():
+            defs_by_gene.setdefault(g, {})[d.build] = d
+        kb_prov = {"version": f"definitions:{Path(definitions).name}",
+                   "sources": [{"name": "PharmCAT-format definitions",
+                                "path": str(Path(definitions).resolve()),
+                                "files": sorted(d.source for d in loaded.values())}],
+                   "phenotypes_from": kb.provenance()}
+    else:
+        defs_by_gene = kb.definitions
+        kb_prov = kb.provenance()
+    use_kb_phenotypes = True
+    gene_list = resolve_genes(kb, defs_by_gene, genes)
+
+    result_warnings: list[str] = []
+    sample_names: list[str] = []
+    per_sample: dict[str, list[GeneCall]] = {}
+    input_info: dict[str, Any] = {}
+    detected_build = build
+    if input is not None:
+        reader = VcfReader(input, samples=samples, build=build)
+        try:
+            if reader.build is None:
+                raise VcfError("cannot tell the genome build from the header or contig lengths",
+                               path=str(input), hint="pass --build GRCh38 or --build GRCh37")
+            detected_build = reader.build
+            chosen = []
+            for g in gene_list:
+                if reader.build in defs_by_gene[g]:
+                    chosen.append(defs_by_gene[g][reader.build])
+                else:
+                    result_warnings.append(f"{g}: no {reader.build} definition; not called")
+            genos: list[GeneGenotypes] = reader.read_genes(chosen,
+                                                           assume_reference=assume_reference)
+            if chosen and sum(g.records for g in genos) == 0 and not assume_reference:
+                raise VcfError(
+                    f"no record overlaps any position of {', '.join(d.gene for d in chosen)} "
+                    f"({reader.build})",
+                    path=str(input),
+                    hint="check the genome build and contig names, or pass a VCF that "
+                         "covers the pharmacogenes")
+            sample_names = list(reader.samples)
+            input_info = {"path": str(input), "samples": len(sample_names),
+                          "indexed": reader.indexed, "build_detected": reader.build_detected}
+        finally:
+            reader.close()
+        for s in sample_names:
+            per_sample[s] = []
+        for d, gg in zip(chosen, genos, strict=True):
+            for s in sample_names:
+                extra = list(gg.gene_warnings) + gg.warnings.get(s, [])
+                if assume_reference:
+                    extra.append("--assume-reference: positions absent from the VCF were "
+                                 "taken as homozygous reference")
+                per_sample[s].append(_gene_call(kb, d, gg.sites[s], extra,
+                                                use_kb_phenotypes and d.gene in kb.phenotypes))
+
+    if outside_calls is not None:
+        from pgxguard.io.outside import read_outside_calls
+
+        known_alleles: dict[str, set[str]] = {
+            g: set(kb.allele_functions.get(g, {}))
+            | {a.name for d in defs_by_gene.get(g, {}).values() for a in d.alleles}
+            for g in set(kb.allele_functions) | set(defs_by_gene)}
+        known_genes = set(known_alleles) | set(kb.outside_only_genes)
+        oc = read_outside_calls(outside_calls, known_alleles=known_alleles,
+                                known_genes=known_genes)
+        result_warnings.extend(oc.errors)
+        if not sample_names:
+            sample_names = sorted({c.sample for c in oc.calls if c.sample} or {"sample"},
+                                  key=str)
+            for s in sample_names:
+                per_sample[s] = []
+        unknown_samples = sorted({c.sample for c in oc.calls
+                                  if c.sample and c.sample not in per_sample})
+        for s in unknown_samples:
+            result_warnings.append(f"{outside_calls}: sample {s!r} is not in the input; its "
+                                   "outside calls were ignored")
+        for c in oc.calls:
+            targets = [c.sample] if c.sample else sample_names
+            for s in targets:
+                if s not in per_sample:
+                    continue
+                calls = per_sample[s]
+                idx = next((i for i, g in enumerate(calls) if g.gene == c.gene), None)
+                new = _outside_gene_call(kb, c, calls[idx] if idx is not None else None,
+                                         use_kb_phenotypes)
+                if idx is None:
+                    calls.append(new)
+                else:
+                    calls[idx] = new
+    if input is None and outside_calls is None:
+        raise InputError("nothing to call", hint="pass a VCF/BCF and/or --outside-calls TSV")
+
+    out_samples = tuple(
+        SampleCall(sample=s, genes=tuple(sorted(per_sample[s], key=lambda g: g.gene)))
+        for s in sample_names)
+    return CallResult(
+        knowledge_base=kb_prov,
+        tool={"name": "pgxguard", "version": __version__},
+        build=detected_build,
+        options={"genes": gene_list, "assume_reference": assume_reference,
+                 "definitions": str(definitions) if definitions else None,
+                 "outside_calls": str(outside_calls) if outside_calls else None,
+                 "samples": list(samples) if samples else None},
+        input=input_info,
+        samples=out_samples,
+        warnings=tuple(result_warnings),
+    )
+
+
+# --- writers -----------------------------------------------------------------------------------
+
+TSV_COLUMNS = ("sample", "gene", "diplotypes", "variants", "phenotype", "activity_score",
+               "missing_positions", "not_assessed", "source", "warnings")
+
+
+def to_tsv(result: CallResult) -> str:
+    lines = ["\t".join(TSV_COLUMNS)]
+
+    def clean(x: str) -> str:
+        return x.replace("\t", " ").replace("\n", " ")
+
+    for s in result.samples:
+        for g in s.genes:
+            row = [s.sample, g.gene, g.diplotype_text(), ", ".join(g.variants),
+                   g.phenotype or "", "" if g.activity_score is None else f"{g.activity_score:g}",
+                   "; ".join(g.missing_positions), ", ".join(g.not_assessed), g.source,
+                   "; ".join(g.warnings)]
+            lines.append("\t".join(clean(x) for x in row))
+    return "\n".join(lines) + "\n"
+
+
+def to_json_text(result: CallResult) -> str:
+    return json.dumps(result.to_json(), indent=2) + "\n"
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write via a temporary file and rename, so a failure never leaves a half-written file."""
+    p = Path(path)
+    if p.parent and not p.parent.exists():
+        raise InputError("output directory does not exist", path=str(p.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+__all__ = ["call", "default_genes", "to_json_text", "to_tsv", "write_atomic"]
+
