@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/pgxguard call examples/demo.vcf.gz --outside-calls examples/demo-outside-calls.tsv --format tsv
+	$(VENV)/bin/pgxguard call examples/demo.vcf --outside-calls examples/demo-outside-calls.tsv --format tsv
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -31,7 +31,7 @@ _CORE_NAME_GENES = frozenset({"SLCO1B1"})
 def default_genes(kb: KnowledgeBase) -> list[str]:
     """Genes with clinical meaning: a phenotype table or a CPIC level A/B gene-drug pair."""
     drug_genes = {g.gene for g in kb.gene_drugs
-                  if g.cpic_level and g.cpic_level.split("/")[0] in ("A", "B")}
+                  if g.cpic_level in ("A", "A/B", "B")}
     return sorted((g for g in kb.definitions if g in kb.phenotypes or g in drug_genes),
                   key=str)
 
@@ -90,7 +90,8 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
                extra_warnings: Sequence[str], has_phenotypes: bool) -> GeneCall:
     m: MatchResult = match_gene(defn, sites)
     warnings = list(extra_warnings) + list(m.warnings)
-    not_assessed = tuple(sort_alleles(defn.structural_alleles))
+    # "MALE" is the source's marker for hemizygous G6PD, not a structural allele.
+    not_assessed = tuple(sort_alleles(a for a in defn.structural_alleles if a != "MALE"))
     if not_assessed:
         warnings.append(
             f"structural variants not assessed ({', '.join(not_assessed)}): deletions, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,7 +173,10 @@ class VcfReader:
             if contig is None:
                 return iter(())
             try:
-                return iter(list(self._vcf(f"{contig}:{max(1, start - _PAD)}-{end}")))
+                with warnings.catch_warnings():
+                    # "no intervals found" only means no record in the region.
+                    warnings.simplefilter("ignore", UserWarning)
+                    return iter(list(self._vcf(f"{contig}:{max(1, start - _PAD)}-{end}")))
             except Exception as e:
                 raise VcfError(f"cannot read region {contig}:{start}-{end} ({e})",
                                path=self.path, hint="re-index with tabix/bcftools index") from e
@@ -209,11 +213,14 @@ class VcfReader:
         sites: dict[str, list[SiteCall | None]] = {}
         for j, s in enumerate(self.samples):
             row: list[SiteCall | None] = []
+            # Assumed-reference positions take the ploidy the sample shows elsewhere in the gene
+            # (haploid chrX in males), mitochondrial ones are haploid.
+            seen = {obs[i][j].ploidy for i in range(len(positions)) if obs[i][j].covered}
+            ploidy = 1 if d.haploid_chrom == "M" or seen == {1} else 2
             for i, p in enumerate(positions):
                 o = obs[i][j]
                 if not o.covered:
                     if assume_reference:
-                        ploidy = 1 if d.haploid_chrom == "M" else 2
                         row.append(SiteCall((p.ref,) * ploidy, True, None))
                     else:
                         row.append(None)

@@ -1,0 +1,90 @@
+"""Load a knowledge-base snapshot (gzip JSON written by `pgxguard.kb.build`)."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import zlib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pgxguard.errors import KnowledgeBaseError
+from pgxguard.kb.model import KnowledgeBase
+
+SNAPSHOT_NAME = "pgxguard-kb.json.gz"
+_REBUILD = "rebuild it with `pgxguard kb build` or reinstall pgxguard"
+
+
+def _decode(raw: bytes, origin: str) -> KnowledgeBase:
+    try:
+        text = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:
+        raise KnowledgeBaseError(f"knowledge base is not a valid gzip file: {e}", path=origin,
+                                 hint=_REBUILD) from e
+    try:
+        data: Any = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise KnowledgeBaseError(f"knowledge base is not valid JSON: {e}", path=origin,
+                                 hint=_REBUILD) from e
+    if not isinstance(data, dict):
+        raise KnowledgeBaseError("knowledge base is not a JSON object", path=origin,
+                                 hint=_REBUILD)
+    return KnowledgeBase.from_json(data, origin=origin)
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled() -> KnowledgeBase:
+    res = resources.files("pgxguard.kb").joinpath("data", SNAPSHOT_NAME)
+    origin = str(res)
+    try:
+        raw = res.read_bytes()
+    except OSError as e:
+        raise KnowledgeBaseError("the bundled knowledge-base snapshot is missing", path=origin,
+                                 hint=_REBUILD) from e
+    return _decode(raw, origin)
+
+
+def load_knowledge_base(path: str | Path | None = None) -> KnowledgeBase:
+    """Load `path`, or the snapshot bundled with pgxguard (cached) when no path is given."""
+    if path is None:
+        return _bundled()
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise KnowledgeBaseError(f"cannot read the knowledge base: {e.strerror or e}",
+                                 path=str(p), hint="check the path, or build one with "
+                                 "`pgxguard kb build -o PATH`") from e
+    return _decode(raw, str(p))
+
+
+def kb_info(kb: KnowledgeBase) -> dict[str, Any]:
+    """A JSON-ready summary: version, sources and, per gene, what the definitions hold."""
+    genes: dict[str, Any] = {}
+    for gene in kb.genes:
+        by_build = kb.definitions[gene]
+        any_def = next(iter(by_build.values()))
+        pheno = kb.phenotypes.get(gene)
+        genes[gene] = {
+            "builds": sorted(by_build),
+            "positions": {b: len(d.positions) for b, d in sorted(by_build.items())},
+            "named_alleles": {b: len(d.alleles) for b, d in sorted(by_build.items())},
+            "reference_allele": {b: d.reference_allele for b, d in sorted(by_build.items())},
+            "structural_alleles": list(any_def.structural_alleles),
+            "phenotype_method": pheno.method if pheno else None,
+            "rule": any_def.rule,
+            "haploid_chrom": any_def.haploid_chrom,
+            "unknown_alt_as_reference": any_def.unknown_alt_as_reference,
+        }
+    return {
+        **kb.provenance(),
+        "genes": genes,
+        "phenotype_genes": sorted(kb.phenotypes),
+        "outside_only_genes": list(kb.outside_only_genes),
+        "gene_drug_pairs": len(kb.gene_drugs),
+    }
+
+
+__all__ = ["SNAPSHOT_NAME", "kb_info", "load_knowledge_base"]
