@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +18,7 @@ kb_app = typer.Typer(no_args_is_help=True, help="Knowledge base: inspect or rebu
 app.add_typer(kb_app, name="kb")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     json = "json"
     tsv = "tsv"
 

@@ -57,8 +57,8 @@ class SampleError(InputError):
 
 
 __all__ = [
-    "KnowledgeBaseError",
     "InputError",
+    "KnowledgeBaseError",
     "OutsideCallError",
     "PgxError",
     "SampleError",

@@ -74,7 +74,7 @@ def lowest_function_phenotype(kb: KnowledgeBase, gene: str,
                  "Decreased Function": 1, "Uncertain Function": 2, "Unknown Function": 3}
         funcs = kb.allele_functions.get(gene, {})
         ranked = sorted(variants, key=lambda a: (order.get(funcs.get(a, ""), 4), a))
-    pair = (list(ranked[:2]) + [ref, ref])[:2]
+    pair = ([*list(ranked[:2]), ref, ref])[:2]
     return phenotype_for(kb, gene, pair), (pair[0], pair[1])
 
 

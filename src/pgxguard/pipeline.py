@@ -21,7 +21,7 @@ from pgxguard.io.vcf import GeneGenotypes, VcfReader
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
 from pgxguard.match.matcher import MatchResult, match_gene
 from pgxguard.match.types import SiteCall
-from pgxguard.phenotype import lowest_function_phenotype, phenotype_for, split_copies
+from pgxguard.phenotype import lowest_function_phenotype, phenotype_for
 from pgxguard.results import CallResult, GeneCall, SampleCall
 
 _SUBALLELE = re.compile(r"^(\*\d+)\.\d+$")

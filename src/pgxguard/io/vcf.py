@@ -8,6 +8,7 @@ missing) per definition position, plus warnings such as REF mismatches.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import os
 import re
@@ -70,15 +71,37 @@ def _has_index(path: str) -> bool:
     return any(os.path.exists(path + ext) for ext in (".tbi", ".csi"))
 
 
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
 def _check_gzip_integrity(path: str) -> None:
-    """cyvcf2 stops silently at a truncated bgzip block; read it through once to be sure."""
-    try:
-        with gzip.open(path, "rb") as fh:
-            while fh.read(1 << 20):
-                pass
-    except (EOFError, OSError) as e:
-        raise VcfError(f"compressed file is truncated or corrupt ({e})", path=path,
-                       hint="re-create it with bgzip, or check the download") from e
+    """A truncated bgzip file lacks the 28-byte BGZF end-of-file block; htslib only warns."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - len(_BGZF_EOF)))
+        tail = fh.read()
+    if tail != _BGZF_EOF:
+        # Plain gzip (not bgzip) has no such block: read it through once to be sure.
+        try:
+            with gzip.open(path, "rb") as gz:
+                while gz.read(1 << 20):
+                    pass
+        except (EOFError, OSError) as e:
+            raise VcfError(f"compressed file is truncated or corrupt ({e})", path=path,
+                           hint="re-create it with bgzip, or check the download") from e
+
+
+_INDEX: dict[int, tuple[GeneDefinition, list[int], int]] = {}
+
+
+def _position_index(d: GeneDefinition) -> tuple[list[int], int]:
+    """Sorted start positions and the longest span, for bisecting records onto positions."""
+    hit = _INDEX.get(id(d))
+    if hit is None or hit[0] is not d:
+        hit = (d, [p.pos for p in d.positions], max((len(p.ref) for p in d.positions), default=1))
+        _INDEX[id(d)] = hit
+    return hit[1], hit[2]
 
 
 class VcfReader:
@@ -125,9 +148,19 @@ class VcfReader:
                     hint=f"available: {', '.join(all_samples[:10])}"
                          f"{' ...' if len(all_samples) > 10 else ''}")
             self.samples = list(samples)
+            if len(set(samples)) != len(samples):
+                raise SampleError("a sample was asked for twice", path=self.path)
+            try:
+                # Parse only the requested samples' columns (htslib does the subsetting).
+                self._vcf.close()
+                self._vcf = VCF(self.path, gts012=False, lazy=True, strict_gt=False,
+                                samples=list(samples))
+            except (OSError, ValueError) as e:
+                raise VcfError(f"cannot open as VCF/BCF ({e})", path=self.path) from e
         else:
             self.samples = all_samples
-        self._sample_idx = np.array([all_samples.index(s) for s in self.samples])
+        parsed = list(self._vcf.samples)
+        self._sample_idx = np.array([parsed.index(s) for s in self.samples])
         detected = detect_build(self.header, self.path)
         if build and detected and build != detected:
             raise VcfError(f"--build {build} given but the header says {detected}",
@@ -144,7 +177,7 @@ class VcfReader:
     def _contig_for(self, chrom: str) -> str | None:
         for name in self.seqnames:
             if canonical_chrom(name) == chrom:
-                return name
+                return str(name)
         return None
 
     def _scan_all(self, regions: list[tuple[str, int, int]]) -> list[Any]:
@@ -265,7 +298,11 @@ class VcfReader:
         rref = str(v.REF).upper()
         alts = [str(a).upper() for a in v.ALT]
         rend = int(v.end)  # 0-based exclusive == 1-based inclusive end (INFO/END for gVCF)
-        touched = [i for i, p in enumerate(d.positions) if p.pos <= rend and p.end >= rpos]
+        starts, max_span = _position_index(d)
+        lo = bisect.bisect_left(starts, rpos - max_span)
+        hi = bisect.bisect_right(starts, rend)
+        touched = [i for i in range(lo, hi)
+                   if d.positions[i].pos <= rend and d.positions[i].end >= rpos]
         if not touched:
             return 0
         gt = v.genotype.array() if v.genotype is not None else None
@@ -307,14 +344,18 @@ class VcfReader:
                 ref_meaning = None
             meaning.append(ref_meaning)
             for alt in alts:
-                meaning.append(self._alt_at(p, rpos, rref, alt))
+                seq = self._alt_at(p, rpos, rref, alt)
+                if rpos != p.pos and seq not in p.alts:
+                    seq = None  # only a record at p, or a known spelling of p's ALT, places p
+                meaning.append(seq)
             for j in range(gt.shape[0]):
                 o = obs[i][j]
                 calls = gt[j, :ploidy]
                 real = [c for c in calls if c != -2]
                 if not real:
                     continue
-                if rpos <= p.pos or any(c > 0 for c in real):
+                if rpos <= p.pos or any(c > 0 and c < len(meaning) and meaning[c] is not None
+                                        for c in real):
                     o.covered = True
                 o.ploidy = len(real)
                 if len(real) > 1 and not phased_col[j]:
@@ -326,7 +367,12 @@ class VcfReader:
                         o.missing[k] = True
                     elif c > 0:
                         seq = meaning[c] if c < len(meaning) else None
-                        o.strands[k].add(seq if seq is not None else f"<{alts[c - 1]}>")
+                        if seq is not None:
+                            o.strands[k].add(seq)
+                        elif rpos == p.pos:
+                            o.strands[k].add(f"<{alts[c - 1]}>")  # unknown ALT at p
+                        # A record starting elsewhere that cannot be placed at p (an upstream
+                        # deletion spanning p) says nothing about p, as in PharmCAT.
                 if ad is not None and len(real) == 2 and real[0] != real[1] and \
                         min(real) >= 0 and max(real) < ad.shape[1]:
                     a0, a1 = ad[j, real[0]], ad[j, real[1]]

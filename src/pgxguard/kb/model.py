@@ -39,7 +39,7 @@ def canonical_chrom(chrom: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """One column of a definition table: a locus with its reference sequence and known alternatives."""
+    """One column of a definition table: a locus, its reference sequence, known alternatives."""
 
     chrom: str
     pos: int

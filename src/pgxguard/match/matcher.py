@@ -135,7 +135,7 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                                    False, no_call_reason=reason)
         avail.append(i)
 
-    ploidies = {len(sites[i].alleles) for i in avail if sites[i] is not None}
+    ploidies = {len(c.alleles) for c in (sites[i] for i in avail) if c is not None}
     if not avail:
         reason = f"no data at any {defn.gene} position"
         return MatchResult(defn.gene, (), None, tuple(missing), (reason,), False,
@@ -152,30 +152,27 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
     callable_mask[0] = True  # the reference allele defines every available position
     uncallable = tuple(defn.alleles[a].name for a in range(n_alleles) if not callable_mask[a])
 
-    # m[s][a, k]: allele a accepts strand s's sequence at available position k.
+    # m[strand][a, k]: allele a accepts that strand's sequence at available position k.
+    calls: list[SiteCall] = [sites[i] for i in avail]  # type: ignore[misc]
     n_strands = 1 if haploid else 2
     m = np.zeros((n_strands, n_alleles, len(avail)), dtype=bool)
-    for k, i in enumerate(avail):
-        site = sites[i]
-        assert site is not None
-        for s in range(n_strands):
-            seq = site.alleles[s]
+    for k, (i, site) in enumerate(zip(avail, calls, strict=True)):
+        for strand in range(n_strands):
+            seq = site.alleles[strand]
             assert seq is not None
-            m[s, :, k] = cells.vector(i, seq)
+            m[strand, :, k] = cells.vector(i, seq)
     m &= callable_mask[None, :, None]
 
     if haploid:
         ok = m[0].all(axis=1)
-        cand = [(a,) for a in np.flatnonzero(ok)]
-        scored = [((a,), _score(cells, a, avail, [sites[i].alleles[0] for i in avail]))  # type: ignore[union-attr]
-                  for (a,) in cand]
+        strand_seqs: list[str | None] = [c.alleles[0] for c in calls]
+        scored: list[tuple[tuple[int, ...], int]] = [
+            ((int(a),), _score(cells, int(a), avail, strand_seqs)) for a in np.flatnonzero(ok)]
         return _finish(defn, scored, missing, warnings, True, True, avail, uncallable, 0)
 
-    hom = [k for k, i in enumerate(avail) if sites[i].alleles[0] == sites[i].alleles[1]]  # type: ignore[union-attr]
+    hom = [k for k, c in enumerate(calls) if c.alleles[0] == c.alleles[1]]
     blocks: dict[object, list[int]] = {}
-    for k, i in enumerate(avail):
-        site = sites[i]
-        assert site is not None
+    for k, (i, site) in enumerate(zip(avail, calls, strict=True)):
         if site.alleles[0] == site.alleles[1]:
             continue
         key: object = ("ps", site.phase_set) if site.phased else ("u", i)
@@ -191,10 +188,10 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                        len(blocks))
     ok = np.ones((idx.size, idx.size), dtype=bool)
     for ks in blocks.values():
-        a1 = m[0][np.ix_(idx, ks)].astype(np.int32)
-        a2 = m[1][np.ix_(idx, ks)].astype(np.int32)
-        n = len(ks)
-        fwd = (a1 @ a2.T) == n  # A on strand 1, B on strand 2
+        cols = np.asarray(ks, dtype=np.intp)
+        a1 = m[0][np.ix_(idx, cols)].astype(np.int32)
+        a2 = m[1][np.ix_(idx, cols)].astype(np.int32)
+        fwd = (a1 @ a2.T) == len(ks)  # A on strand 1, B on strand 2
         ok &= fwd | fwd.T
     pairs = np.argwhere(np.triu(ok))
     scored = []
