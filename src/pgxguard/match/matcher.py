@@ -219,27 +219,31 @@ def _score(cells: _Cells, a: int, avail: list[int], seqs: list[str | None]) -> i
 def _pair_score(cells: _Cells, a: int, b: int, avail: list[int],
                 sites: Sequence[SiteCall | None], blocks: dict[object, list[int]],
                 m: np.ndarray) -> int:
+    base = int(cells.defined[a, avail].sum() + cells.defined[b, avail].sum())
     if not (cells.iupac[a].any() or cells.iupac[b].any()):
-        return int(cells.defined[a, avail].sum() + cells.defined[b, avail].sum())
-    # IUPAC deductions: find, per site, which strand(s) each allele may carry.
+        return base
+    # IUPAC deductions: an allele loses a point at its own IUPAC cell when every strand it sits on
+    # carries the reference sequence there; blocks are oriented to lose as little as possible.
     ref = cells.defn.alleles[0].cells
-    total = 0
-    for allele, other in ((a, b), (b, a)):
-        for k, i in enumerate(avail):
-            if not cells.defined[allele, i]:
-                continue
-            total += 1
-            if not cells.iupac[allele, i]:
-                continue
-            site = sites[i]
-            assert site is not None
-            possible = set()
-            for s in (0, 1):
-                if m[s, allele, k] and m[1 - s, other, k]:
-                    possible.add(site.alleles[s])
-            if possible and possible <= {ref[i]}:
-                total -= 1
-    return total
+    seqs = [sites[i].alleles for i in avail]  # type: ignore[union-attr]
+
+    def loss(allele: int, k: int, strand: int) -> int:
+        i = avail[k]
+        return int(bool(cells.iupac[allele, i]) and seqs[k][strand] == ref[i])
+
+    if a == b:
+        return base - 2 * sum(
+            1 for k, i in enumerate(avail)
+            if cells.iupac[a, i] and all(x == ref[i] for x in seqs[k]))
+    in_block = {k for ks in blocks.values() for k in ks}
+    total = sum(loss(a, k, 0) + loss(b, k, 0) for k in range(len(avail)) if k not in in_block)
+    for ks in blocks.values():
+        options = []
+        for sa in (0, 1):
+            if all(m[sa, a, k] and m[1 - sa, b, k] for k in ks):
+                options.append(sum(loss(a, k, sa) + loss(b, k, 1 - sa) for k in ks))
+        total += min(options) if options else 0
+    return base - total
 
 
 def _finish(defn: GeneDefinition, scored: list[tuple[tuple[int, ...], int]], missing: list[str],
