@@ -100,10 +100,16 @@ def kb_info_cmd(
         console.print(f"  source: {s['name']} {s['version']} ({s['licence']}) {s['url']}")
     table = Table("gene", "builds", "positions", "alleles", "structural (not assessed)",
                   "phenotype", "rule")
-    for g in info["genes"]:
-        table.add_row(g["gene"], ",".join(g["builds"]), str(g["positions"]),
-                      str(g["alleles"]), ", ".join(g["structural_alleles"]) or "-",
-                      g["phenotype_method"] or "-", g["rule"] or "-")
+    def per_build(value: object) -> str:
+        if isinstance(value, dict):
+            return " / ".join(f"{v}" for _, v in sorted(value.items()))
+        return str(value)
+
+    for name, g in sorted(info["genes"].items()):
+        table.add_row(name, ",".join(g.get("builds", [])), per_build(g.get("positions")),
+                      per_build(g.get("named_alleles")),
+                      ", ".join(g.get("structural_alleles", [])) or "-",
+                      g.get("phenotype_method") or "-", g.get("rule") or "-")
     console.print(table)
 
 

@@ -103,10 +103,12 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
     phenotype = None
     activity = None
     phenotypes: tuple[str | None, ...] = ()
-    if defn.rule == "lowest_function" and m.no_call_reason is None and not m.phased \
-            and not m.haploid:
+    if defn.rule == "lowest_function" and m.reason_code in (None, "no_match") \
+            and not m.phased and not m.haploid:
+        # Unphased with two or more heterozygous sites: list the variants instead (design.md).
         variants = tuple(_variants_found(defn, sites, m.available))
         diplotypes = ()
+        warnings = [w for w in warnings if w != m.no_call_reason]
         warnings.append(f"unphased {defn.gene} data with {m.het_blocks} heterozygous sites: "
                         "variants listed; phenotype from the two lowest-function variants")
         if has_phenotypes:

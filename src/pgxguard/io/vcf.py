@@ -14,7 +14,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,9 @@ from pgxguard.normalise import expand_to, normalise
 # chr1 lengths identify the build when the header does not name it.
 _CHR1 = {248956422: "GRCh38", 249250621: "GRCh37"}
 _CONTIG = re.compile(r"##contig=<ID=([^,>]+)(?:,.*?length=(\d+))?", re.I)
-_PAD = 60  # bases read before a region's first position, to catch records spanning it
+# Bases read around a gene's positions: catches records spanning a position, and shows whether
+# the input's records surround a position (the --assume-reference span test).
+_PAD = 2000
 
 
 @dataclass(slots=True)
@@ -92,6 +94,31 @@ def _check_gzip_integrity(path: str) -> None:
                            hint="re-create it with bgzip, or check the download") from e
 
 
+def _check_header_samples(path: str, compressed: bool) -> None:
+    """htslib rejects duplicate sample names with a bare error; find them first, with the line."""
+    opener = gzip.open if compressed else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if line.startswith("##"):
+                    continue
+                if not line.startswith("#CHROM"):
+                    raise VcfError("missing '#CHROM' header line before the data", path=path,
+                                   line=lineno, hint="a VCF needs the #CHROM column header")
+                cols = line.rstrip("\r\n").split("\t")
+                seen: set[str] = set()
+                for name in cols[9:]:
+                    if name in seen:
+                        raise SampleError(f"sample {name!r} appears twice in the header",
+                                          path=path, line=lineno,
+                                          hint="rename or remove the duplicate column")
+                    seen.add(name)
+                return
+    except (OSError, EOFError) as e:
+        raise VcfError(f"cannot read the header ({e})", path=path,
+                       hint="check that the file is a complete VCF") from e
+
+
 _INDEX: dict[int, tuple[GeneDefinition, list[int], int]] = {}
 
 
@@ -122,9 +149,11 @@ class VcfReader:
         if not self.compressed and magic[:2] != b"##":
             raise VcfError("not a VCF: the first line must start with '##fileformat=VCF'",
                            path=self.path, line=1, hint="pass a VCF, VCF.gz or BCF file")
+        if not self.path.endswith(".bcf") and magic[:4] != b"BCF\x02":
+            _check_header_samples(self.path, self.compressed)
         try:
             self._vcf = VCF(self.path, gts012=False, lazy=True, strict_gt=False)
-        except (OSError, ValueError) as e:
+        except Exception as e:  # cyvcf2 raises bare Exception for unparseable headers
             raise VcfError(f"cannot open as VCF/BCF ({e})", path=self.path,
                            hint="check that it is a valid VCF, bgzipped VCF or BCF") from e
         self.header: str = self._vcf.raw_header
@@ -193,9 +222,10 @@ class VcfReader:
                             keep.append(v)
                             break
             except Exception as e:  # cyvcf2 raises bare Exceptions for parse errors
-                raise VcfError(f"malformed record near data line {lineno_guess + 1} ({e})",
-                               path=self.path, hint="validate the file with bcftools view") \
-                    from e
+                line = len(self.header.rstrip("\n").splitlines()) + lineno_guess + 1
+                raise VcfError(f"malformed record ({e})", path=self.path, line=line,
+                               hint="fix or remove that line; `bcftools view` shows the "
+                                    "problem") from e
             self._records = keep
         return self._records
 
@@ -209,17 +239,18 @@ class VcfReader:
                 with warnings.catch_warnings():
                     # "no intervals found" only means no record in the region.
                     warnings.simplefilter("ignore", UserWarning)
-                    return iter(list(self._vcf(f"{contig}:{max(1, start - _PAD)}-{end}")))
+                    return iter(list(self._vcf(f"{contig}:{max(1, start - _PAD)}-{end + _PAD}")))
             except Exception as e:
                 raise VcfError(f"cannot read region {contig}:{start}-{end} ({e})",
                                path=self.path, hint="re-index with tabix/bcftools index") from e
         return (v for v in self._scan_all(regions)
-                if canonical_chrom(v.CHROM) == chrom and v.start < end and v.end > start - _PAD)
+                if canonical_chrom(v.CHROM) == chrom and v.start < end + _PAD
+                and v.end > start - _PAD)
 
     def read_genes(self, defs: Sequence[GeneDefinition], *,
                    assume_reference: bool = False) -> list[GeneGenotypes]:
         regions = [(d.chrom, min(p.pos for p in d.positions) - _PAD,
-                    max(p.end for p in d.positions)) for d in defs if d.positions]
+                    max(p.end for p in d.positions) + _PAD) for d in defs if d.positions]
         out = []
         for d in defs:
             if not d.positions:
@@ -229,7 +260,23 @@ class VcfReader:
             start = min(p.pos for p in d.positions)
             end = max(p.end for p in d.positions)
             records = list(self._query(d.chrom, start, end, regions))
-            out.append(self._gene_sites(d, records, assume_reference))
+            # A gene with no record anywhere in its region was not in the callset at all:
+            # assuming reference there would invent a result.
+            gg = self._gene_sites(d, records, assume_reference and bool(records))
+            if assume_reference and not records:
+                gg = replace(gg, gene_warnings=(*gg.gene_warnings,
+                             f"no VCF record in the {d.gene} region: the gene is not covered by "
+                             "this input, so --assume-reference was not applied"))
+            elif assume_reference:
+                lo = min(int(v.POS) for v in records)
+                hi = max(int(v.end) for v in records)
+                outside = [p for p in d.positions if p.pos < lo or p.pos > hi]
+                if outside:
+                    gg = replace(gg, gene_warnings=(*gg.gene_warnings,
+                                 f"{len(outside)} {d.gene} position(s) lie outside the span of "
+                                 "the input's records there; --assume-reference was not applied "
+                                 "to them"))
+            out.append(gg)
         return out
 
     def _gene_sites(self, d: GeneDefinition, records: list[Any],
@@ -241,6 +288,9 @@ class VcfReader:
         gene_warn: list[str] = []
         # Index positions by the bases they cover, for overlap tests.
         n_touch = 0
+        # --assume-reference only inside the span the input's records cover for this gene.
+        span = (min(int(v.POS) for v in records), max(int(v.end) for v in records)) \
+            if records else (0, -1)
         for v in records:
             n_touch += self._apply_record(d, v, obs, warn, gene_warn)
         sites: dict[str, list[SiteCall | None]] = {}
@@ -253,7 +303,7 @@ class VcfReader:
             for i, p in enumerate(positions):
                 o = obs[i][j]
                 if not o.covered:
-                    if assume_reference:
+                    if assume_reference and span[0] <= p.pos <= span[1]:
                         row.append(SiteCall((p.ref,) * ploidy, True, None))
                     else:
                         row.append(None)

@@ -35,6 +35,9 @@ class MatchResult:
     no_call_reason: str | None = None
     het_blocks: int = 0
     uncallable_alleles: tuple[str, ...] = field(default=())
+    # Why there is no call: "no_match" (genotypes fit no pair), "partial", "unknown_alt",
+    # "no_data", "mixed_ploidy"; None when called.
+    reason_code: str | None = None
 
 
 def position_label(defn: GeneDefinition, i: int) -> str:
@@ -114,7 +117,7 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                 reason = (f"partial genotype with a non-reference allele at "
                           f"{position_label(defn, i)}: no call for {defn.gene}")
                 return MatchResult(defn.gene, (), None, tuple(missing), (reason,), False,
-                                   no_call_reason=reason)
+                                   no_call_reason=reason, reason_code="partial")
             missing.append(position_label(defn, i))
             continue
         pos = defn.positions[i]
@@ -132,18 +135,18 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                 reason = (f"allele {'/'.join(unknown)} at {where} is not in the {defn.gene} "
                           "definitions: no call")
                 return MatchResult(defn.gene, (), None, tuple(missing), (*warnings, reason),
-                                   False, no_call_reason=reason)
+                                   False, no_call_reason=reason, reason_code="unknown_alt")
         avail.append(i)
 
     ploidies = {len(c.alleles) for c in (sites[i] for i in avail) if c is not None}
     if not avail:
         reason = f"no data at any {defn.gene} position"
         return MatchResult(defn.gene, (), None, tuple(missing), (reason,), False,
-                           no_call_reason=reason)
+                           no_call_reason=reason, reason_code="no_data")
     if len(ploidies) > 1:
         reason = f"{defn.gene}: haploid and diploid genotypes mixed in one gene: no call"
         return MatchResult(defn.gene, (), None, tuple(missing), (reason,), False,
-                           no_call_reason=reason)
+                           no_call_reason=reason, reason_code="mixed_ploidy")
     haploid = ploidies == {1}
 
     defined = cells.defined[:, avail]
@@ -253,7 +256,7 @@ def _finish(defn: GeneDefinition, scored: list[tuple[tuple[int, ...], int]], mis
         reason = (f"the {defn.gene} genotypes match no pair of named alleles"
                   if not haploid else f"the {defn.gene} genotype matches no named allele")
         return MatchResult(defn.gene, (), None, tuple(missing), (*warnings, reason), phased,
-                           haploid, tuple(avail), reason, het_blocks, uncallable)
+                           haploid, tuple(avail), reason, het_blocks, uncallable, "no_match")
     best = max(s for _, s in scored)
     names = defn.allele_names
     top = []

@@ -1,0 +1,383 @@
+"""Matching and gene rules from design.md, through the public API `pgxguard.call`.
+
+Phase handling (phased, unphased, phase sets, effectively phased), unknown ALTs, haploid loci,
+the lowest-function rule of DPYD and RYR1, structural alleles and outside calls. Expectations come
+from the allele definitions and values in the knowledge base (read here, never pasted from the
+program's output) and from design.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+import pgxguard
+from pgxguard.alleles import sort_key
+from pgxguard.kb.model import GeneDefinition
+from vcfbuilder import VcfBuilder, from_definition
+
+KB = pgxguard.load_knowledge_base()
+WriteVcf = Callable[..., Path]
+
+
+def defn(gene: str, build: str = "GRCh38") -> GeneDefinition:
+    return KB.definition(gene, build)
+
+
+def index_of(d: GeneDefinition, rsid: str) -> int:
+    (i,) = [i for i, p in enumerate(d.positions) if p.rsid == rsid]
+    return i
+
+
+def own_variants(d: GeneDefinition, name: str) -> dict[int, str]:
+    """Cells where the named allele differs from the reference named allele."""
+    ref = d.alleles[0].cells
+    return {i: c for i, c in enumerate(d.allele(name).cells) if c is not None and c != ref[i]}
+
+
+def single_variant(d: GeneDefinition, name: str) -> int:
+    ((i, _cell),) = own_variants(d, name).items()
+    return i
+
+
+def set_site(b: VcfBuilder, d: GeneDefinition, i: int, gts: Mapping[str, str],
+             alts: Sequence[str] | None = None, ps: Mapping[str, int] | None = None) -> None:
+    """Replace the record at definition position i by one record."""
+    p = d.positions[i]
+    b.records = [r for r in b.records if r.pos != p.pos]
+    b.add(p.chrom, p.pos, p.ref, alts if alts is not None else p.alts, gts,
+          id=p.rsid or ".", ps=ps)
+
+
+def call_one(path: Path, gene: str, sample: str = "S", **kw: object) -> pgxguard.GeneCall:
+    return pgxguard.call(path, genes=[gene], **kw).sample(sample).gene(gene)  # type: ignore[arg-type]
+
+
+# --- CYP2C19 *2/*17: phased and unphased ---------------------------------------------------------
+
+C19 = defn("CYP2C19")
+# *2 = rs12769205 G + rs4244285 A + rs3758581 G; *17 = rs12248560 T + rs3758581 G; *1 = rs3758581
+# G only (the reference named allele is *38). Checked in test_cyp2c19_definition.
+RS_17 = index_of(C19, "rs12248560")
+RS_35 = index_of(C19, "rs12769205")
+RS_2 = index_of(C19, "rs4244285")
+RS_1 = index_of(C19, "rs3758581")
+
+
+def test_cyp2c19_definition() -> None:
+    assert own_variants(C19, "*2") == {RS_35: "G", RS_2: "A", RS_1: "G"}
+    assert own_variants(C19, "*17") == {RS_17: "T", RS_1: "G"}
+    assert own_variants(C19, "*1") == {RS_1: "G"}
+
+
+def test_unphased_cyp2c19_2_17(tmp_vcf: WriteVcf) -> None:
+    gc = call_one(tmp_vcf(from_definition(C19, {"S": ("*2", "*17")}, phased=False)), "CYP2C19")
+    assert gc.diplotypes == (("*2", "*17"),)
+    assert not gc.phased  # three heterozygous unphased sites
+    # CPIC: *2 no function + *17 increased function = intermediate metabolizer.
+    assert gc.phenotype == KB.phenotypes["CYP2C19"].diplotypes["*2/*17"]
+    assert gc.phenotype == "Intermediate Metabolizer"
+
+
+def test_phased_cyp2c19_2_17_on_two_strands(tmp_vcf: WriteVcf) -> None:
+    gc = call_one(tmp_vcf(from_definition(C19, {"S": ("*2", "*17")}, phased=True)), "CYP2C19")
+    assert gc.diplotypes == (("*2", "*17"),)
+    assert gc.phased
+
+
+def test_phased_variants_of_two_alleles_on_one_strand_give_no_call(tmp_vcf: WriteVcf) -> None:
+    # Strand 1 carries *2's and *17's variants together: no single named allele has all of
+    # them, so no call (design.md: no silent combination). Strand 2 is *1.
+    b = from_definition(C19, {"S": ("*1", "*1")}, phased=True)
+    for i in (RS_17, RS_35, RS_2):
+        set_site(b, C19, i, {"S": "1|0"})
+    names_with_all = [a.name for a in C19.alleles
+                      if {RS_17, RS_35, RS_2} <= set(own_variants(C19, a.name))]
+    assert names_with_all == []
+    gc = call_one(tmp_vcf(b), "CYP2C19")
+    assert gc.diplotypes == ()
+    assert gc.phenotype is None
+    assert gc.source == "none"
+    assert any("match no" in w for w in gc.warnings)
+
+
+def test_effectively_phased_single_het_site(tmp_vcf: WriteVcf) -> None:
+    # *1/*17 unphased: one heterozygous site (rs12248560), so only two strand sequences exist.
+    gc = call_one(tmp_vcf(from_definition(C19, {"S": ("*1", "*17")}, phased=False)), "CYP2C19")
+    assert gc.diplotypes == (("*1", "*17"),)
+    assert gc.phased
+
+
+# --- phase sets (FORMAT/PS) ----------------------------------------------------------------------
+
+D6 = defn("CYP2D6")
+RS_4181 = index_of(D6, "rs1135840")  # 4181G>C, in *2, *10, *39 and *65
+RS_2851 = index_of(D6, "rs16947")    # 2851C>T, in *2 and *65
+RS_100 = index_of(D6, "rs1065852")   # 100C>T, in *10 and *65
+
+
+def test_cyp2d6_definition_for_phase_set_case() -> None:
+    # CPIC/PharmVar: *39 = 4181G>C; *2 = +2851C>T; *10 = +100C>T; *65 = both.
+    assert own_variants(D6, "*39") == {RS_4181: "G"}
+    assert own_variants(D6, "*2") == {RS_4181: "G", RS_2851: "A"}
+    assert own_variants(D6, "*10") == {RS_4181: "G", RS_100: "A"}
+    assert own_variants(D6, "*65") == {RS_4181: "G", RS_2851: "A", RS_100: "A"}
+    # No other named allele is made only of these variants, and none has IUPAC cells there,
+    # so the candidates below are complete. Each has exactly its own variants as defined cells.
+    subset = {a.name for a in D6.alleles
+              if set(own_variants(D6, a.name).items())
+              <= {(RS_4181, "G"), (RS_2851, "A"), (RS_100, "A")}}
+    # (*34 = 2851C>T alone keeps the reference C at 4181, so homozygous 4181G>C excludes it.)
+    assert subset == {"*1", "*2", "*10", "*34", "*39", "*65"}
+    assert own_variants(D6, "*34") == {RS_2851: "A"}
+    for name in ("*2", "*10", "*39", "*65"):
+        assert sum(c is not None for c in D6.allele(name).cells) == len(own_variants(D6, name))
+
+
+def _d6_case(gt_2851: str, gt_100: str, ps: tuple[int, int] | None) -> VcfBuilder:
+    """4181G>C homozygous (excludes *1), 2851C>T and 100C>T heterozygous."""
+    b = from_definition(D6, {"S": ("*39", "*39")}, phased=True)
+    set_site(b, D6, RS_2851, {"S": gt_2851}, ps={"S": ps[0]} if ps else None)
+    set_site(b, D6, RS_100, {"S": gt_100}, ps={"S": ps[1]} if ps else None)
+    return b
+
+
+# Two strands X, Y: same strand -> *65 + *39 (3 + 1 defined cells); opposite strands -> *2 + *10
+# (2 + 2). Both score 4, so when the relative orientation is unknown they tie.
+TIE = {("*2", "*10"), ("*39", "*65")}
+
+
+def test_phased_without_ps_is_one_block(tmp_vcf: WriteVcf) -> None:
+    gc = call_one(tmp_vcf(_d6_case("1|0", "0|1", None)), "CYP2D6")
+    assert gc.diplotypes == (("*2", "*10"),)
+    gc = call_one(tmp_vcf(_d6_case("1|0", "1|0", None)), "CYP2D6")
+    assert gc.diplotypes == (("*39", "*65"),)
+
+
+def test_same_phase_set_is_one_block(tmp_vcf: WriteVcf) -> None:
+    gc = call_one(tmp_vcf(_d6_case("1|0", "0|1", (500, 500))), "CYP2D6")
+    assert gc.diplotypes == (("*2", "*10"),)
+
+
+@pytest.mark.parametrize("gts", [("1|0", "0|1"), ("1|0", "1|0")])
+def test_two_phase_sets_orientation_unknown_gives_tie(tmp_vcf: WriteVcf,
+                                                      gts: tuple[str, str]) -> None:
+    gc = call_one(tmp_vcf(_d6_case(gts[0], gts[1], (500, 900))), "CYP2D6")
+    assert set(gc.diplotypes) == TIE
+    # ties best first, each sorted; equal score -> allele-name order
+    assert gc.diplotypes == (("*2", "*10"), ("*39", "*65"))
+    assert any("tie" in w for w in gc.warnings)
+    assert not gc.phased
+
+
+def test_unphased_same_as_two_phase_sets(tmp_vcf: WriteVcf) -> None:
+    gc = call_one(tmp_vcf(_d6_case("0/1", "0/1", None)), "CYP2D6")
+    assert set(gc.diplotypes) == TIE
+
+
+# --- unknown ALT ------------------------------------------------------------------------------
+
+def test_unknown_alt_gives_no_call_for_cyp2c19(tmp_vcf: WriteVcf) -> None:
+    p = C19.positions[RS_2]
+    assert "C" not in (p.ref, *p.alts)
+    assert all(a.cells[RS_2] in (None, p.ref, *p.alts) for a in C19.alleles)
+    b = from_definition(C19, {"S": ("*1", "*1")}, phased=False)
+    set_site(b, C19, RS_2, {"S": "0/1"}, alts=["C"])
+    gc = call_one(tmp_vcf(b), "CYP2C19")
+    assert gc.diplotypes == ()
+    assert gc.phenotype is None
+    assert any("not in the CYP2C19 definitions" in w for w in gc.warnings)
+
+
+@pytest.mark.parametrize(("gene", "ref_allele", "variant_allele"), [
+    ("TPMT", "*1", "*3B"),
+    ("DPYD", "Reference", "c.1905+1G>A (*2A)"),
+])
+def test_unknown_alt_treated_as_reference(tmp_vcf: WriteVcf, gene: str, ref_allele: str,
+                                          variant_allele: str) -> None:
+    # design.md: TPMT and DPYD treat an ALT the definitions do not know as reference.
+    d = defn(gene)
+    assert d.unknown_alt_as_reference
+    i = single_variant(d, variant_allele)
+    p = d.positions[i]
+    unknown = next(x for x in "ACGT" if x not in (p.ref, *p.alts))
+    b = from_definition(d, {"S": (ref_allele, ref_allele)}, phased=False)
+    set_site(b, d, i, {"S": "0/1"}, alts=[unknown])
+    gc = call_one(tmp_vcf(b), gene)
+    assert gc.diplotypes == ((ref_allele, ref_allele),)
+    assert any("treated as reference" in w and str(p.pos) in w for w in gc.warnings)
+
+
+# --- haploid loci ---------------------------------------------------------------------------------
+
+def test_g6pd_hemizygous_male(tmp_vcf: WriteVcf) -> None:
+    d = defn("G6PD")
+    # G6PD "A" (c.376A>G) is defined by a single variant.
+    i = single_variant(d, "A")
+    b = from_definition(d, {"M": ("A",)})
+    line = next(ln for ln in b.text().splitlines() if f"\t{d.positions[i].pos}\t" in ln)
+    assert line.endswith("\tGT\t1")
+    gc = call_one(tmp_vcf(b), "G6PD", sample="M")
+    assert gc.diplotypes == (("A",),)
+    # CPIC: A (376G) is normal (Class IV); a male with it is looked up as A/MALE.
+    term = KB.phenotypes["G6PD"].diplotypes["A/MALE"]
+    assert "Normal" in term and "Deficient" not in term
+    assert gc.phenotype == term
+    assert gc.not_assessed == ()
+
+
+MT = defn("MT-RNR1")
+M1555 = single_variant(MT, "m.1555A>G")
+
+
+def test_mt_rnr1_homoplasmic_is_haploid_call(tmp_vcf: WriteVcf) -> None:
+    assert MT.positions[M1555].pos == 1555
+    b = from_definition(MT, {"S": ("Reference", "Reference")}, phased=False)
+    set_site(b, MT, M1555, {"S": "1/1"})
+    gc = call_one(tmp_vcf(b), "MT-RNR1")
+    assert gc.diplotypes == (("m.1555A>G",),)
+    # CPIC aminoglycoside guideline: m.1555A>G is an increased-risk variant.
+    assert gc.phenotype == "Increased Risk of Aminoglycoside-Induced Hearing Loss"
+
+
+def test_mt_rnr1_heteroplasmic_is_missing(tmp_vcf: WriteVcf) -> None:
+    b = from_definition(MT, {"S": ("Reference", "Reference")}, phased=False)
+    set_site(b, MT, M1555, {"S": "0/1"})
+    gc = call_one(tmp_vcf(b), "MT-RNR1")
+    assert any("1555" in m for m in gc.missing_positions)
+    assert any("heteroplasm" in w for w in gc.warnings)
+    assert all("m.1555A>G" not in d for d in gc.diplotypes)
+
+
+# --- lowest-function genes: DPYD and RYR1 ---------------------------------------------------------
+
+DPYD = defn("DPYD")
+ACT = KB.allele_activity["DPYD"]
+
+
+def _dpyd_range(score: float) -> str:
+    (term,) = [r.phenotype for r in KB.phenotypes["DPYD"].activity_ranges if r.contains(score)]
+    return term
+
+
+def _dpyd_vcf(gts: Mapping[str, str], phased: bool = False) -> VcfBuilder:
+    b = from_definition(DPYD, {"S": ("Reference", "Reference")}, phased=phased)
+    for name, gt in gts.items():
+        set_site(b, DPYD, single_variant(DPYD, name), {"S": gt})
+    return b
+
+
+@pytest.mark.parametrize(("a", "b", "score", "term"), [
+    # 0.5 + 0.5 = 1.0: CPIC DPYD intermediate metabolizer (activity score 1 or 1.5).
+    ("c.2846A>T", "c.557A>G", 1.0, "Intermediate Metabolizer"),
+    # 0.0 + 0.5 = 0.5: CPIC DPYD poor metabolizer (activity score 0 or 0.5).
+    ("c.1905+1G>A (*2A)", "c.557A>G", 0.5, "Poor Metabolizer"),
+])
+def test_dpyd_unphased_two_hets_lists_variants(tmp_vcf: WriteVcf, a: str, b: str, score: float,
+                                               term: str) -> None:
+    assert ACT[a] + ACT[b] == score
+    gc = call_one(tmp_vcf(_dpyd_vcf({a: "0/1", b: "0/1"})), "DPYD")
+    assert gc.diplotypes == ()
+    assert Counter(gc.variants) == Counter([a, b])
+    assert list(gc.variants) == sorted(gc.variants, key=sort_key)
+    assert gc.activity_score == score
+    assert gc.phenotype == _dpyd_range(score) == term
+    assert gc.source == "vcf"
+
+
+def test_dpyd_homozygous_listed_twice_and_two_lowest(tmp_vcf: WriteVcf) -> None:
+    hom, a, b = "c.2846A>T", "c.1905+1G>A (*2A)", "c.557A>G"
+    assert (ACT[hom], ACT[a], ACT[b]) == (0.5, 0.0, 0.5)
+    gc = call_one(tmp_vcf(_dpyd_vcf({hom: "1/1", a: "0/1", b: "0/1"})), "DPYD")
+    assert gc.diplotypes == ()
+    assert not gc.phased
+    assert Counter(gc.variants) == Counter([hom, hom, a, b])
+    # Two lowest activity values: 0.0 (*2A) + 0.5 = 0.5 -> CPIC poor metabolizer.
+    assert gc.activity_score == 0.5
+    assert gc.phenotype == _dpyd_range(0.5) == "Poor Metabolizer"
+
+
+def test_dpyd_phased_gives_diplotype(tmp_vcf: WriteVcf) -> None:
+    a, b = "c.2846A>T", "c.557A>G"
+    gc = call_one(tmp_vcf(_dpyd_vcf({a: "1|0", b: "0|1"}, phased=True)), "DPYD")
+    assert gc.variants == ()
+    assert gc.diplotypes == (tuple(sorted((a, b), key=sort_key)),)
+    assert gc.activity_score == ACT[a] + ACT[b] == 1.0
+    assert gc.phenotype == "Intermediate Metabolizer"
+
+
+def test_ryr1_unphased_two_variants_lists_variants(tmp_vcf: WriteVcf) -> None:
+    d = defn("RYR1")
+    a, b = "c.103T>C", "c.130C>T"
+    bld = from_definition(d, {"S": ("Reference", "Reference")}, phased=False)
+    for name in (a, b):
+        set_site(bld, d, single_variant(d, name), {"S": "0/1"})
+    gc = call_one(tmp_vcf(bld), "RYR1")
+    assert gc.diplotypes == ()
+    assert Counter(gc.variants) == Counter([a, b])
+    # Both are malignant-hyperthermia-associated: the pair is looked up in the KB table.
+    assert gc.phenotype == KB.phenotypes["RYR1"].diplotypes[f"{a}/{b}"]
+
+
+def test_cacna1s_is_not_a_lowest_function_gene() -> None:
+    assert defn("CACNA1S").rule is None
+    assert DPYD.rule == defn("RYR1").rule == "lowest_function"
+
+
+# --- structural alleles and outside calls ---------------------------------------------------------
+
+def test_cyp2d6_lists_structural_alleles_not_assessed(tmp_vcf: WriteVcf) -> None:
+    gc = call_one(tmp_vcf(from_definition(D6, {"S": ("*1", "*1")}, phased=False)), "CYP2D6")
+    assert gc.diplotypes == (("*1", "*1"),)
+    assert "*5" in gc.not_assessed  # *5 is the whole-gene deletion
+    assert set(gc.not_assessed) == set(D6.structural_alleles)
+    assert any("structural" in w and "*5" in w for w in gc.warnings)
+
+
+def _outside(tmp_path: Path, rows: Sequence[str]) -> Path:
+    p = tmp_path / "outside.tsv"
+    p.write_text("sample\tgene\tdiplotype\tphenotype\tactivity_score\n" + "\n".join(rows) + "\n")
+    return p
+
+
+def test_outside_cyp2d6_copy_number(tmp_path: Path) -> None:
+    oc = _outside(tmp_path, ["S\tCYP2D6\t*1/*2x2\t\t"])
+    result = pgxguard.call(None, outside_calls=oc)
+    gc = result.sample("S").gene("CYP2D6")
+    assert gc.diplotypes == (("*1", "*2x2"),)
+    assert gc.source == "outside"
+    act = KB.allele_activity["CYP2D6"]
+    expected = act["*1"] + 2 * act["*2"]
+    assert gc.activity_score == expected == 3.0
+    (term,) = [r.phenotype for r in KB.phenotypes["CYP2D6"].activity_ranges
+               if r.contains(expected)]
+    assert gc.phenotype == term == "Ultrarapid Metabolizer"
+
+
+def test_outside_call_replaces_vcf_call_and_hla(tmp_vcf: WriteVcf, tmp_path: Path) -> None:
+    oc = _outside(tmp_path, ["S\tCYP2D6\t*1/*2x2\t\t", "S\tHLA-B\t*57:01/*08:01\t\t",
+                             "S\tCYP2D6x\t*1/*1\t\t",            # unknown gene
+                             "S\tCYP2C19\t*1/*999\t\t"])         # unknown allele
+    path = tmp_vcf(from_definition(D6, {"S": ("*1", "*1")}, phased=False))
+    result = pgxguard.call(path, genes=["CYP2D6", "HLA-B"], outside_calls=oc)
+    s = result.sample("S")
+    d6 = s.gene("CYP2D6")
+    assert d6.diplotypes == (("*1", "*2x2"),) and d6.source == "outside"
+    hla = s.gene("HLA-B")
+    assert hla.source == "outside"
+    assert hla.diplotypes == (("*57:01", "*08:01"),) or hla.diplotypes == (("*08:01", "*57:01"),)
+    # The bad rows are reported with file and line, the good rows still applied.
+    assert any(str(oc) in w and "line 4" in w and "CYP2D6x" in w for w in result.warnings)
+    assert any(str(oc) in w and "line 5" in w and "*999" in w for w in result.warnings)
+    assert {g.gene for g in s.genes} == {"CYP2D6", "HLA-B"}
+
+
+def test_dpyd_three_unphased_hets_two_lowest(tmp_vcf: WriteVcf) -> None:
+    names = ("c.1905+1G>A (*2A)", "c.2846A>T", "c.557A>G")  # 0.0, 0.5, 0.5
+    gc = call_one(tmp_vcf(_dpyd_vcf(dict.fromkeys(names, "0/1"))), "DPYD")
+    assert Counter(gc.variants) == Counter(names)
+    assert gc.activity_score == 0.5
+    assert gc.phenotype == "Poor Metabolizer"
