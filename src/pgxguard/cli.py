@@ -75,6 +75,41 @@ def call_cmd(
         _fail(e)
 
 
+class ReviewFormat(StrEnum):
+    json = "json"
+    text = "text"
+    html = "html"
+    fhir = "fhir"
+
+
+@app.command("review")
+def review_cmd(
+    calls: Annotated[Path, typer.Option("--calls", help="JSON written by `pgxguard call`")],
+    meds: Annotated[str | None, typer.Option(
+        "--meds", help="A file with one medicine per line, or 'a, b, c'")] = None,
+    sample: Annotated[str | None, typer.Option("--sample", "-s",
+                                               help="Sample (needed when the calls hold "
+                                                    "several)")] = None,
+    all_drugs: Annotated[bool, typer.Option(
+        "--all", help="Add every medicine with actionable guidance (PGx passport)")] = False,
+    fmt: Annotated[ReviewFormat, typer.Option("--format", "-f")] = ReviewFormat.json,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write here instead of stdout")] = None,
+) -> None:
+    """Check a medication list against a patient's calls (CPIC and DPWG guidance)."""
+    from pgxguard.guidance.render import review_from_cli
+    from pgxguard.pipeline import write_atomic
+
+    try:
+        text = review_from_cli(calls, meds, sample=sample, all_drugs=all_drugs, fmt=str(fmt))
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write_atomic(output, text)
+    except PgxError as e:
+        _fail(e)
+
+
 @kb_app.command("info")
 def kb_info_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,

@@ -56,11 +56,21 @@ class SampleError(InputError):
     """A requested sample is absent, or sample names are duplicated."""
 
 
+class UnknownMedicineError(InputError):
+    """A medicine name, code or free text that pgxguard cannot resolve."""
+
+
+class ReportFormatError(PgxError):
+    """An output format whose implementation is not available in this installation."""
+
+
 __all__ = [
     "InputError",
     "KnowledgeBaseError",
     "OutsideCallError",
     "PgxError",
+    "ReportFormatError",
     "SampleError",
+    "UnknownMedicineError",
     "VcfError",
 ]

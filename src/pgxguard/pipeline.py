@@ -103,14 +103,20 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
     phenotype = None
     activity = None
     phenotypes: tuple[str | None, ...] = ()
-    if defn.rule == "lowest_function" and m.reason_code in (None, "no_match") \
-            and not m.phased and not m.haploid:
-        # Unphased with two or more heterozygous sites: list the variants instead (design.md).
+    if defn.rule == "lowest_function" and not m.haploid and (
+            m.reason_code == "no_match" or (m.reason_code is None and not m.phased)):
+        # Unphased with two or more heterozygous sites, or a phased strand carrying several
+        # named variants (a combination): list the variants instead (design.md, PharmCAT's
+        # Gene-Definition-Exceptions for DPYD/RYR1).
         variants = tuple(_variants_found(defn, sites, m.available))
         diplotypes = ()
         warnings = [w for w in warnings if w != m.no_call_reason]
-        warnings.append(f"unphased {defn.gene} data with {m.het_blocks} heterozygous sites: "
-                        "variants listed; phenotype from the two lowest-function variants")
+        if m.phased:
+            warnings.append(f"a phased {defn.gene} strand carries more than one named variant: "
+                            "variants listed; phenotype from the two lowest-function variants")
+        else:
+            warnings.append(f"unphased {defn.gene} data with {m.het_blocks} heterozygous sites: "
+                            "variants listed; phenotype from the two lowest-function variants")
         if has_phenotypes:
             ph, _pair = lowest_function_phenotype(kb, defn.gene, variants)
             phenotype, activity = ph.phenotype, ph.activity_score
@@ -226,13 +232,17 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
         for s in sample_names:
             per_sample[s] = []
         for d, gg in zip(chosen, genos, strict=True):
-            for s in sample_names:
-                extra = list(gg.gene_warnings) + gg.warnings.get(s, [])
+            # Samples with identical genotypes share one pattern: call each pattern once.
+            pattern_calls = []
+            for sites, pw in zip(gg.patterns, gg.pattern_warnings, strict=True):
+                extra = list(gg.gene_warnings) + pw
                 if assume_reference:
                     extra.append("--assume-reference: positions absent from the VCF were "
                                  "taken as homozygous reference")
-                per_sample[s].append(_gene_call(kb, d, gg.sites[s], extra,
+                pattern_calls.append(_gene_call(kb, d, sites, extra,
                                                 use_kb_phenotypes and d.gene in kb.phenotypes))
+            for j, s in enumerate(sample_names):
+                per_sample[s].append(pattern_calls[int(gg.sample_pattern[j])])
 
     if outside_calls is not None:
         from pgxguard.io.outside import read_outside_calls

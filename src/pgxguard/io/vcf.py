@@ -14,7 +14,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +33,163 @@ _CONTIG = re.compile(r"##contig=<ID=([^,>]+)(?:,.*?length=(\d+))?", re.I)
 _PAD = 2000
 
 
-@dataclass(slots=True)
-class _Obs:
-    """Per position and sample: strand alleles gathered from every record touching it."""
+def _format_column(v: Any, key: str, idx: np.ndarray, *,
+                   first_only: bool = True) -> np.ndarray | None:
+    """A FORMAT field as an integer array for the selected samples, or None when absent."""
+    if key not in v.FORMAT:
+        return None
+    try:
+        arr = v.format(key)
+    except Exception:  # cyvcf2 raises bare Exceptions for odd FORMAT types
+        return None
+    if arr is None:
+        return None
+    out: np.ndarray = np.asarray(arr)[idx]
+    return out[:, 0] if first_only else out
 
-    covered: bool = False
-    strands: list[set[str]] = field(default_factory=lambda: [set(), set()])
-    missing: list[bool] = field(default_factory=lambda: [False, False])
-    ploidy: int = 2
-    phased: bool = True
-    phase_set: int | None = None
-    contradicted: bool = False
+
+class _GeneArrays:
+    """One gene's genotypes for every sample as arrays, filled record by record.
+
+    Per position i and sample j: the code of the sequence on each strand (-1: no non-reference
+    allele placed), missing strands, coverage, ploidy, phase and phase set, conflicts (two
+    different alleles on one strand) and AD contradictions. Samples with identical arrays share
+    one pattern, so the matcher runs once per distinct genotype, not once per sample.
+    """
+
+    def __init__(self, d: GeneDefinition, n: int) -> None:
+        self.d = d
+        npos = len(d.positions)
+        self.seqs: list[list[str]] = [[p.ref] for p in d.positions]
+        self.strand = np.full((npos, n, 2), -1, dtype=np.int64)
+        self.missing = np.zeros((npos, n, 2), dtype=bool)
+        self.covered = np.zeros((npos, n), dtype=bool)
+        self.ploidy = np.zeros((npos, n), dtype=np.int64)
+        self.unphased = np.zeros((npos, n), dtype=bool)
+        self.ps = np.full((npos, n), -1, dtype=np.int64)
+        self.conflict = np.zeros((npos, n), dtype=bool)
+        self.contradicted = np.zeros((npos, n), dtype=bool)
+        self.ref_mismatch = np.zeros(npos, dtype=bool)
+        self.gene_warnings: list[str] = []
+
+    def code(self, i: int, seq: str) -> int:
+        table = self.seqs[i]
+        if seq not in table:
+            table.append(seq)
+        return table.index(seq)
+
+    def add(self, i: int, g: np.ndarray, phased_col: np.ndarray, ps: np.ndarray | None,
+            ad: np.ndarray | None, codes: np.ndarray, *, covers_start: bool) -> None:
+        real = g != -2  # -2: vector end (haploid sample in a diploid record)
+        nreal = real.sum(axis=1)
+        has = nreal > 0
+        placed = (g > 0) & (codes[np.clip(g, 0, len(codes) - 1)] >= 0) & (g < len(codes))
+        self.covered[i] |= has if covers_start else placed.any(axis=1)
+        self.ploidy[i] = np.where(has, nreal, self.ploidy[i])
+        self.unphased[i] |= (nreal > 1) & ~phased_col
+        if ps is not None:
+            self.ps[i] = np.where(phased_col & (ps >= 0), ps, self.ps[i])
+        for k in range(min(g.shape[1], 2)):
+            c = g[:, k]
+            self.missing[i, :, k] |= c == -1
+            new = np.where(placed[:, k], codes[np.clip(c, 0, len(codes) - 1)], -1)
+            old = self.strand[i, :, k]
+            self.conflict[i] |= (new >= 0) & (old >= 0) & (new != old)
+            self.strand[i, :, k] = np.where((new >= 0) & (old < 0), new, old)
+        if ad is not None and g.shape[1] == 2 and ad.ndim == 2:
+            g0, g1 = g[:, 0], g[:, 1]
+            ok = (g0 != g1) & (np.minimum(g0, g1) >= 0) & (np.maximum(g0, g1) < ad.shape[1])
+            rows = np.arange(g.shape[0])
+            a0 = np.where(ok, ad[rows, np.clip(g0, 0, ad.shape[1] - 1)], -1)
+            a1 = np.where(ok, ad[rows, np.clip(g1, 0, ad.shape[1] - 1)], -1)
+            self.contradicted[i] |= ok & (a0 >= 0) & (a1 >= 0) & (a0 + a1 > 0) & \
+                ((a0 == 0) | (a1 == 0))
+
+    def patterns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per sample, the index of its distinct genotype pattern; and one sample per pattern."""
+        n = self.strand.shape[1]
+        ps = self.ps.T.copy()
+        if (ps >= 0).any():  # phase-set ids only matter up to renaming within a sample
+            for j in np.flatnonzero((ps >= 0).any(axis=1)):
+                row = ps[j]
+                _, ranks = np.unique(row, return_inverse=True)
+                ps[j] = np.where(row >= 0, ranks, -1)
+        key = np.concatenate([
+            self.strand.transpose(1, 0, 2).reshape(n, -1),
+            self.missing.transpose(1, 0, 2).reshape(n, -1).astype(np.int64),
+            self.covered.T, self.ploidy.T, self.unphased.T, ps, self.conflict.T,
+            self.contradicted.T], axis=1).astype(np.int64)
+        if n == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        return inverse.reshape(-1), first
+
+    def site_calls(self, j: int, assume_reference: bool,
+                   span: tuple[int, int]) -> tuple[list[SiteCall | None], list[str]]:
+        d = self.d
+        row: list[SiteCall | None] = []
+        warn: list[str] = []
+        # Assumed-reference positions take the ploidy the sample shows elsewhere in the gene
+        # (haploid chrX in males); mitochondrial ones are haploid.
+        seen = {int(self.ploidy[i, j]) for i in range(len(d.positions)) if self.covered[i, j]}
+        assumed_ploidy = 1 if d.haploid_chrom == "M" or seen == {1} else 2
+        for i, p in enumerate(d.positions):
+            if self.ref_mismatch[i]:
+                row.append(None)
+                continue
+            if not self.covered[i, j]:
+                if assume_reference and span[0] <= p.pos <= span[1]:
+                    row.append(SiteCall((p.ref,) * assumed_ploidy, True, None))
+                else:
+                    row.append(None)
+                continue
+            if self.contradicted[i, j]:
+                warn.append(f"heterozygous genotype at {p.chrom}:{p.pos} contradicted by its "
+                            "allele depths (AD): position treated as missing")
+                row.append(None)
+                continue
+            if self.conflict[i, j]:
+                warn.append(f"two different alleles on one strand at {p.chrom}:{p.pos}: "
+                            "position treated as missing")
+                row.append(None)
+                continue
+            alleles: list[str | None] = []
+            for k in range(int(self.ploidy[i, j])):
+                code = int(self.strand[i, j, k])
+                if code >= 0:
+                    alleles.append(self.seqs[i][code])
+                elif self.missing[i, j, k]:
+                    alleles.append(None)
+                else:
+                    alleles.append(p.ref)
+            if d.haploid_chrom == "M" and len(alleles) == 2:
+                if alleles[0] == alleles[1]:
+                    alleles = alleles[:1]
+                else:
+                    warn.append(f"heteroplasmic genotype at chrM:{p.pos}: position treated as "
+                                "missing")
+                    row.append(None)
+                    continue
+            ps = int(self.ps[i, j])
+            row.append(SiteCall(tuple(alleles), not bool(self.unphased[i, j]),
+                                ps if ps >= 0 else None))
+        return row, warn
 
 
 @dataclass(frozen=True, slots=True)
 class GeneGenotypes:
+    """One gene's genotypes: distinct patterns, and which pattern each sample has."""
+
     gene: str
-    sites: dict[str, list[SiteCall | None]]  # sample -> one per definition position
-    warnings: dict[str, list[str]]  # sample -> warnings (REF mismatch, conflicts)
+    samples: list[str]
+    patterns: list[list[SiteCall | None]]  # one SiteCall (or None) per definition position
+    pattern_warnings: list[list[str]]  # per pattern: AD contradictions, conflicts, ...
+    sample_pattern: np.ndarray  # sample index -> pattern index
     gene_warnings: tuple[str, ...] = ()
     records: int = 0  # VCF records touching the gene's positions
+
+    def sites(self, sample: str) -> list[SiteCall | None]:
+        return self.patterns[int(self.sample_pattern[self.samples.index(sample)])]
 
 
 def detect_build(header: str, path: str) -> str | None:
@@ -254,8 +391,8 @@ class VcfReader:
         out = []
         for d in defs:
             if not d.positions:
-                out.append(GeneGenotypes(d.gene, {s: [] for s in self.samples},
-                                         {s: [] for s in self.samples}))
+                out.append(GeneGenotypes(d.gene, self.samples, [[]], [[]],
+                                         np.zeros(len(self.samples), dtype=np.int64)))
                 continue
             start = min(p.pos for p in d.positions)
             end = max(p.end for p in d.positions)
@@ -281,69 +418,24 @@ class VcfReader:
 
     def _gene_sites(self, d: GeneDefinition, records: list[Any],
                     assume_reference: bool) -> GeneGenotypes:
-        n = len(self.samples)
-        positions = d.positions
-        obs: list[list[_Obs]] = [[_Obs() for _ in range(n)] for _ in positions]
-        warn: dict[str, list[str]] = {s: [] for s in self.samples}
-        gene_warn: list[str] = []
-        # Index positions by the bases they cover, for overlap tests.
-        n_touch = 0
+        acc = _GeneArrays(d, len(self.samples))
         # --assume-reference only inside the span the input's records cover for this gene.
         span = (min(int(v.POS) for v in records), max(int(v.end) for v in records)) \
             if records else (0, -1)
+        n_touch = 0
         for v in records:
-            n_touch += self._apply_record(d, v, obs, warn, gene_warn)
-        sites: dict[str, list[SiteCall | None]] = {}
-        for j, s in enumerate(self.samples):
-            row: list[SiteCall | None] = []
-            # Assumed-reference positions take the ploidy the sample shows elsewhere in the gene
-            # (haploid chrX in males), mitochondrial ones are haploid.
-            seen = {obs[i][j].ploidy for i in range(len(positions)) if obs[i][j].covered}
-            ploidy = 1 if d.haploid_chrom == "M" or seen == {1} else 2
-            for i, p in enumerate(positions):
-                o = obs[i][j]
-                if not o.covered:
-                    if assume_reference and span[0] <= p.pos <= span[1]:
-                        row.append(SiteCall((p.ref,) * ploidy, True, None))
-                    else:
-                        row.append(None)
-                    continue
-                if o.contradicted:
-                    warn[s].append(f"heterozygous genotype at {p.chrom}:{p.pos} contradicted by "
-                                   "its allele depths (AD): position treated as missing")
-                    row.append(None)
-                    continue
-                alleles: list[str | None] = []
-                conflict = False
-                for k in range(o.ploidy):
-                    if len(o.strands[k]) > 1:
-                        conflict = True
-                        break
-                    if o.strands[k]:
-                        alleles.append(next(iter(o.strands[k])))
-                    elif o.missing[k]:
-                        alleles.append(None)
-                    else:
-                        alleles.append(p.ref)
-                if conflict:
-                    warn[s].append(f"two different alleles on one strand at {p.chrom}:{p.pos}: "
-                                   "position treated as missing")
-                    row.append(None)
-                    continue
-                if d.haploid_chrom == "M" and len(alleles) == 2:
-                    if alleles[0] == alleles[1]:
-                        alleles = alleles[:1]
-                    else:
-                        warn[s].append(f"heteroplasmic genotype at chrM:{p.pos}: position "
-                                       "treated as missing")
-                        row.append(None)
-                        continue
-                row.append(SiteCall(tuple(alleles), o.phased, o.phase_set))
-            sites[s] = row
-        return GeneGenotypes(d.gene, sites, warn, tuple(dict.fromkeys(gene_warn)), n_touch)
+            n_touch += self._apply_record(d, v, acc)
+        pattern_of, reps = acc.patterns()
+        patterns: list[list[SiteCall | None]] = []
+        pattern_warnings: list[list[str]] = []
+        for j in reps:
+            row, w = acc.site_calls(int(j), assume_reference, span)
+            patterns.append(row)
+            pattern_warnings.append(w)
+        return GeneGenotypes(d.gene, self.samples, patterns, pattern_warnings, pattern_of,
+                             tuple(dict.fromkeys(acc.gene_warnings)), n_touch)
 
-    def _apply_record(self, d: GeneDefinition, v: Any, obs: list[list[_Obs]],
-                      warn: dict[str, list[str]], gene_warn: list[str]) -> int:
+    def _apply_record(self, d: GeneDefinition, v: Any, acc: _GeneArrays) -> int:
         rpos = int(v.POS)
         rref = str(v.REF).upper()
         alts = [str(a).upper() for a in v.ALT]
@@ -361,73 +453,29 @@ class VcfReader:
         gt = gt[self._sample_idx]
         ploidy = gt.shape[1] - 1
         phased_col = gt[:, -1].astype(bool)
-        ps = None
-        if "PS" in v.FORMAT:
-            try:
-                ps_arr = v.format("PS")
-                if ps_arr is not None:
-                    ps = ps_arr[self._sample_idx, 0]
-            except Exception:
-                ps = None
-        ad = None
-        if "AD" in v.FORMAT:
-            try:
-                ad_arr = v.format("AD")
-                if ad_arr is not None:
-                    ad = ad_arr[self._sample_idx]
-            except Exception:
-                ad = None
-        # What each record allele means at each touched position.
+        g = gt[:, :ploidy].astype(np.int64)
+        ps = _format_column(v, "PS", self._sample_idx)
+        ad = _format_column(v, "AD", self._sample_idx, first_only=False)
         for i in touched:
             p = d.positions[i]
-            meaning: list[str | None] = []  # per allele index: sequence at p (None = unknown)
             if rpos == p.pos and not rref.startswith(p.ref[: len(rref)]) and \
                     not p.ref.startswith(rref[: len(p.ref)]):
-                msg = (f"VCF REF {rref} at {v.CHROM}:{rpos} disagrees with the definition's "
-                       f"{p.ref}: position treated as missing (wrong build or reference?)")
-                gene_warn.append(msg)
+                acc.gene_warnings.append(
+                    f"VCF REF {rref} at {v.CHROM}:{rpos} disagrees with the definition's "
+                    f"{p.ref}: position treated as missing (wrong build or reference?)")
+                acc.ref_mismatch[i] = True
                 continue
-            ref_meaning: str | None = p.ref
-            if rpos > p.pos or rend < p.end:
-                # Record covers only part of the position's span (e.g. an SNV inside an indel
-                # position): it tells the allele only when it is non-reference.
-                ref_meaning = None
-            meaning.append(ref_meaning)
-            for alt in alts:
+            # Code of the sequence each record allele puts at p; -1: says nothing about p.
+            codes = np.full(len(alts) + 1, -1, dtype=np.int64)
+            for c, alt in enumerate(alts, start=1):
                 seq = self._alt_at(p, rpos, rref, alt)
                 if rpos != p.pos and seq not in p.alts:
                     seq = None  # only a record at p, or a known spelling of p's ALT, places p
-                meaning.append(seq)
-            for j in range(gt.shape[0]):
-                o = obs[i][j]
-                calls = gt[j, :ploidy]
-                real = [c for c in calls if c != -2]
-                if not real:
-                    continue
-                if rpos <= p.pos or any(c > 0 and c < len(meaning) and meaning[c] is not None
-                                        for c in real):
-                    o.covered = True
-                o.ploidy = len(real)
-                if len(real) > 1 and not phased_col[j]:
-                    o.phased = False
-                if ps is not None and phased_col[j] and ps[j] >= 0:
-                    o.phase_set = int(ps[j])
-                for k, c in enumerate(real):
-                    if c < 0:
-                        o.missing[k] = True
-                    elif c > 0:
-                        seq = meaning[c] if c < len(meaning) else None
-                        if seq is not None:
-                            o.strands[k].add(seq)
-                        elif rpos == p.pos:
-                            o.strands[k].add(f"<{alts[c - 1]}>")  # unknown ALT at p
-                        # A record starting elsewhere that cannot be placed at p (an upstream
-                        # deletion spanning p) says nothing about p, as in PharmCAT.
-                if ad is not None and len(real) == 2 and real[0] != real[1] and \
-                        min(real) >= 0 and max(real) < ad.shape[1]:
-                    a0, a1 = ad[j, real[0]], ad[j, real[1]]
-                    if a0 >= 0 and a1 >= 0 and (a0 + a1) > 0 and (a0 == 0 or a1 == 0):
-                        o.contradicted = True
+                if seq is None and rpos == p.pos:
+                    seq = f"<{alt}>"  # an ALT the definitions do not know
+                if seq is not None:
+                    codes[c] = acc.code(i, seq)
+            acc.add(i, g, phased_col, ps, ad, codes, covers_start=rpos <= p.pos)
         return 1
 
     @staticmethod

@@ -1,0 +1,87 @@
+"""Plain renderings of a `ReviewResult` (JSON, text) and the CLI's single library call."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pgxguard.errors import InputError, ReportFormatError
+from pgxguard.guidance.model import ReviewResult
+
+
+def review_json(result: ReviewResult) -> str:
+    return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def review_text(result: ReviewResult) -> str:
+    """A short, prioritised plain-text list; recommendation text verbatim with its source."""
+    lines = [f"Medication review for {result.sample}",
+             f"guidance: {result.knowledge_base.get('guidance', {}).get('version', '?')}", ""]
+    for item in result.items:
+        med = item.medicine
+        name = med.name if med.name == item.drug else f"{med.name} ({item.drug})"
+        lines.append(f"[{item.action.value.upper()}] {name}   (as written: {med.query})")
+        for gene, fact in item.basis.items():
+            lines.append(f"    {gene}: {fact}")
+        for m in item.messages:
+            lines.append(f"    ! {m}")
+        for r in item.recommendations:
+            keys = ", ".join(f"{g} {p}" for g, p in r.phenotypes.items())
+            ref = f" {r.guideline_url}" if r.guideline_url else ""
+            lines.append(f"    {r.source} [{r.action.value}] for {keys}:{ref}")
+            lines.extend(f"      {t}" for t in r.text.splitlines())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _plugin(module: str, func: str, result: ReviewResult) -> Any:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        raise ReportFormatError(f"output format needs {module}, which is not installed in this "
+                                "pgxguard", hint="use --format json or text") from e
+    fn = getattr(mod, func, None)
+    if fn is None:
+        raise ReportFormatError(f"{module} has no {func}()", hint="use --format json or text")
+    return fn(result)
+
+
+def render_review(result: ReviewResult, fmt: str) -> str:
+    if fmt == "json":
+        return review_json(result)
+    if fmt == "text":
+        return review_text(result)
+    if fmt == "html":
+        return str(_plugin("pgxguard.report.html", "review_html", result))
+    if fmt == "fhir":
+        out = _plugin("pgxguard.report.fhir", "review_bundle", result)
+        return out if isinstance(out, str) else json.dumps(out, indent=2) + "\n"
+    raise InputError(f"unknown format {fmt!r}", hint="use json, text, html or fhir")
+
+
+def read_meds(meds: str | None) -> str | list[str]:
+    """`--meds`: an existing file (one medicine per line) or a comma-separated list."""
+    if meds is None:
+        return []
+    p = Path(meds)
+    if p.is_file():
+        try:
+            return [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()
+                    if ln.strip() and not ln.lstrip().startswith("#")]
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read the medication list: {e}", path=str(p)) from e
+    return meds
+
+
+def review_from_cli(calls: Path, meds: str | None, *, sample: str | None, all_drugs: bool,
+                    fmt: str) -> str:
+    from pgxguard.guidance.review import review
+    from pgxguard.results import CallResult
+
+    result = review(CallResult.load(calls), read_meds(meds), sample=sample, all_drugs=all_drugs)
+    return render_review(result, fmt)
+
+
+__all__ = ["read_meds", "render_review", "review_from_cli", "review_json", "review_text"]

@@ -1,0 +1,156 @@
+"""Presentation helpers shared by the HTML, FHIR and CDS Hooks writers.
+
+Everything here is a re-arrangement of structured fields (calls, review items); nothing adds
+clinical meaning. The helpers are pure functions so every output format shows the same facts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pgxguard.guidance.model import Action, MedicineReview, Recommendation, ReviewResult
+from pgxguard.results import CallResult, GeneCall, SampleCall
+
+# CSS class (and stable test hook) per action class.
+ACTION_SLUG: dict[Action, str] = {
+    Action.AVOID: "avoid",
+    Action.USE_ALTERNATIVE: "alternative",
+    Action.ADJUST_DOSE: "dose",
+    Action.MONITOR: "monitor",
+    Action.RESULT_MISSING: "missing",
+    Action.STANDARD: "standard",
+    Action.NO_GUIDANCE: "none",
+}
+
+# Classes a clinician must act on (cards, "results that may affect your medicines").
+ACTIONABLE: frozenset[Action] = frozenset(
+    {Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE, Action.MONITOR})
+
+
+@dataclass(frozen=True, slots=True)
+class GeneRow:
+    """One gene as every report shows it."""
+
+    gene: str
+    called: bool
+    diplotypes: tuple[str, ...]  # "*1/*2" each; ties: several, best first
+    tied: bool
+    tie_phenotypes: tuple[str | None, ...]  # per tied diplotype when they disagree
+    variants: tuple[str, ...]
+    phenotype: str | None
+    activity_score: str | None
+    missing_positions: tuple[str, ...]
+    not_assessed: tuple[str, ...]
+    source: str
+    phased: bool
+    warnings: tuple[str, ...]
+    alleles: tuple[tuple[str, ...], ...] = ()  # the diplotypes as allele-name tuples
+
+
+def diplotype_str(d: Iterable[str]) -> str:
+    return "/".join(d)
+
+
+def format_score(x: float | None) -> str | None:
+    return None if x is None else f"{x:g}"
+
+
+def gene_row(g: GeneCall) -> GeneRow:
+    dips = tuple(diplotype_str(d) for d in g.diplotypes)
+    return GeneRow(
+        gene=g.gene, called=g.called, diplotypes=dips, tied=len(dips) > 1,
+        tie_phenotypes=tuple(g.phenotypes) if len(dips) > 1 else (),
+        variants=tuple(g.variants), phenotype=g.phenotype,
+        activity_score=format_score(g.activity_score),
+        missing_positions=tuple(g.missing_positions), not_assessed=tuple(g.not_assessed),
+        source=g.source, phased=g.phased, warnings=tuple(g.warnings),
+        alleles=tuple(tuple(d) for d in g.diplotypes))
+
+
+def result_text(row: GeneRow) -> str:
+    """The call in one line: diplotypes (ties joined by ' | ') or the variants found."""
+    if row.diplotypes:
+        return " | ".join(row.diplotypes)
+    if row.variants:
+        return "variants: " + ", ".join(row.variants)
+    return "no call"
+
+
+def pick_sample(calls: CallResult, sample: str | None) -> SampleCall:
+    from pgxguard.errors import SampleError
+
+    if sample is None:
+        if len(calls.samples) == 1:
+            return calls.samples[0]
+        names = ", ".join(s.sample for s in calls.samples[:10]) or "none"
+        raise SampleError(f"the calls hold {len(calls.samples)} samples ({names})",
+                          hint="choose one with --sample")
+    try:
+        return calls.sample(sample)
+    except KeyError:
+        names = ", ".join(s.sample for s in calls.samples[:10]) or "none"
+        raise SampleError(f"sample {sample!r} is not in the calls",
+                          hint=f"samples present: {names}") from None
+
+
+def sorted_items(review: ReviewResult) -> list[MedicineReview]:
+    """Review items by clinical priority (stable: the engine's order within a class)."""
+    return sorted(review.items, key=lambda m: m.action.priority)
+
+
+def source_label(rec: Recommendation) -> str:
+    """'CPIC' / 'DPWG' plus the version the text came from."""
+    return f"{rec.source} ({rec.source_version})" if rec.source_version else rec.source
+
+
+def phenotype_text(rec: Recommendation) -> str:
+    return "; ".join(f"{g} {p}" for g, p in rec.phenotypes.items())
+
+
+def basis_text(item: MedicineReview) -> str:
+    return "; ".join(f"{g}: {b}" for g, b in item.basis.items())
+
+
+def provenance(calls: CallResult | None, review: ReviewResult | None) -> dict[str, Any]:
+    """Knowledge base, tool, build and options of the calls and the review, for every format."""
+    kb = (calls.knowledge_base if calls is not None else None) or \
+        (review.knowledge_base if review is not None else {}) or {}
+    out: dict[str, Any] = {
+        "kb_version": kb.get("version"),
+        "sources": list(kb.get("sources", [])),
+        "tool": (calls.tool if calls is not None else None)
+        or (review.tool if review is not None else {}) or {},
+        "build": calls.build if calls is not None else None,
+        "options": dict(calls.options) if calls is not None else {},
+        "input": dict(calls.input) if calls is not None else {},
+        "call_warnings": list(calls.warnings) if calls is not None else [],
+    }
+    if review is not None:
+        rkb = review.knowledge_base or {}
+        out["review_kb_version"] = rkb.get("version")
+        out["review_sources"] = list(rkb.get("sources", []))
+        out["review_options"] = dict(review.options)
+        out["review_tool"] = dict(review.tool)
+    seen: list[Any] = []
+    for src in out["sources"] + out.get("review_sources", []):
+        if src not in seen:
+            seen.append(src)
+    out["all_sources"] = seen
+    return out
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+\-!|~])")
+
+
+def markdown_escape(text: str) -> str:
+    """Backslash-escape Markdown punctuation so verbatim text (allele names like *2) is shown
+    as written, not as emphasis."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+__all__ = ["ACTIONABLE", "ACTION_SLUG", "GeneRow", "basis_text", "diplotype_str",
+           "gene_row", "markdown_escape", "phenotype_text", "pick_sample", "provenance",
+           "result_text", "sorted_items", "source_label"]

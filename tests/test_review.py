@@ -1,0 +1,294 @@
+"""Medication review: known clinical cases, expectations copied from the source tables.
+
+Expected recommendation texts below are the verbatim rows of pypgx 0.27.0
+`recommendation-table.csv` (CPIC) and panno 0.3.1 `GuidelineMerge` (DPWG), not pgxguard output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pgxguard import call
+from pgxguard.cli import app
+from pgxguard.errors import InputError, SampleError, UnknownMedicineError
+from pgxguard.guidance.load import load_guidance
+from pgxguard.guidance.model import Action, MedicineReview, ReviewResult
+from pgxguard.guidance.review import review
+from pgxguard.results import CallResult, GeneCall, SampleCall
+
+
+def calls(*genes: GeneCall, sample: str = "P1") -> CallResult:
+    return CallResult(knowledge_base={"version": "test"},
+                      samples=(SampleCall(sample=sample, genes=tuple(genes)),))
+
+
+def one(result: ReviewResult, drug: str) -> MedicineReview:
+    items = [i for i in result.items if i.drug == drug]
+    assert len(items) == 1, items
+    return items[0]
+
+
+def texts(item: MedicineReview, source: str) -> list[str]:
+    return [r.text for r in item.recommendations if r.source == source]
+
+
+CYP2C19_PM = GeneCall("CYP2C19", (("*2", "*2"),), phenotype="Poor Metabolizer")
+TPMT_PM = GeneCall("TPMT", (("*3A", "*3A"),), phenotype="Poor Metabolizer")
+NUDT15_NM = GeneCall("NUDT15", (("*1", "*1"),), phenotype="Normal Metabolizer")
+
+
+@pytest.fixture
+def outside_tsv(tmp_path: Path) -> Path:
+    p = tmp_path / "outside.tsv"
+    p.write_text("sample\tgene\tdiplotype\tphenotype\tactivity_score\n"
+                 "P1\tCYP2D6\t*1/*2x2\tUltrarapid Metabolizer\t3.0\n"
+                 "P1\tHLA-B\t*57:01/*08:01\t\t\n")
+    return p
+
+
+def test_clopidogrel_cyp2c19_poor_metaboliser() -> None:
+    item = one(review(calls(CYP2C19_PM), "Clopidogrel 75mg tablets"), "clopidogrel")
+    assert item.action is Action.AVOID
+    assert texts(item, "CPIC") == [
+        "Avoid standard dose (75 mg/day) clopidogrel if possible. Use prasugrel or ticagrelor "
+        "at standard dose if no contraindication."]
+    assert texts(item, "DPWG")[0].startswith(
+        "PERCUTANEOUS CORONARY INTERVENTION, STROKE or TIA: avoid clopidogrel.")
+    assert item.basis == {"CYP2C19": "*2/*2 (Poor Metabolizer)"}
+    assert item.medicine.matched_by == "free text"
+    cpic = next(r for r in item.recommendations if r.source == "CPIC")
+    assert cpic.guideline_id == "PA166104948"
+    assert cpic.guideline_url == "https://www.pharmgkb.org/guidelineAnnotation/PA166104948"
+    assert "pypgx 0.27.0" in cpic.source_version
+
+
+def test_capecitabine_dpyd_activity_one() -> None:
+    dpyd = GeneCall("DPYD", (("Reference", "c.1905+1G>A (*2A)"),),
+                    phenotype="Intermediate Metabolizer", activity_score=1.0)
+    item = one(review(calls(dpyd), ["Xeloda"]), "capecitabine")
+    assert texts(item, "CPIC") == [
+        "Reduce starting dose by 50% followed by titration of dose based on toxicity or "
+        "therapeutic drug monitoring (if available)."]
+    dpwg = [r for r in item.recommendations if r.source == "DPWG"]
+    assert dpwg and all(r.phenotypes == {"DPYD": "Activity Score 1"} for r in dpwg)
+    assert dpwg[0].text.startswith("Start with 50% of the standard dose or avoid fluorouracil "
+                                   "and capecitabine.")
+    # DPWG flags this row Alternate + Dosing; CPIC (flags of its panno row) Dosing.
+    assert item.action is Action.USE_ALTERNATIVE
+
+
+def test_azathioprine_tpmt_poor_metaboliser() -> None:
+    item = one(review(calls(TPMT_PM, NUDT15_NM), "Imuran"), "azathioprine")
+    cpic = texts(item, "CPIC")
+    assert len(cpic) == 1 and cpic[0].startswith(
+        "For non-malignant conditions, consider alternative non-thiopurine immunosuppressant "
+        "therapy. For malignancy, start with drastically reduced doses")
+    assert item.action in (Action.AVOID, Action.USE_ALTERNATIVE)
+    assert set(item.basis) == {"TPMT", "NUDT15"}
+
+
+def test_azathioprine_without_nudt15_uses_cpic_row_for_missing_gene() -> None:
+    item = one(review(calls(TPMT_PM), "azathioprine"), "azathioprine")
+    assert "no result for NUDT15: consider testing" in item.messages
+    assert item.missing_genes == ("NUDT15",)
+    assert texts(item, "CPIC")[0].startswith("Based on TPMT status, for non-malignant conditions")
+    assert item.action in (Action.AVOID, Action.USE_ALTERNATIVE)
+
+
+def test_simvastatin_slco1b1_decreased_function() -> None:
+    slco = GeneCall("SLCO1B1", (("*1", "*5"),), phenotype="Decreased Function")
+    item = one(review(calls(slco), "Simvastatin 40 mg"), "simvastatin")
+    assert texts(item, "CPIC") == [
+        "Prescribe an alternative statin depending on the desired potency (see Figure 1 of "
+        "PMID: 35152405 for recommendations for alternative statins). If simvastatin therapy "
+        "is warranted, limit dose to <20mg/day."]
+    assert item.action not in (Action.STANDARD, Action.NO_GUIDANCE, Action.RESULT_MISSING)
+
+
+def test_codeine_cyp2d6_ultrarapid_outside_call(outside_tsv: Path) -> None:
+    c = call(None, outside_calls=outside_tsv)
+    result = review(c, ["codeine phosphate 30mg", "co-codamol 30/500"])
+    items = [i for i in result.items if i.drug == "codeine"]
+    assert len(items) == 2
+    for item in items:
+        assert item.action is Action.AVOID
+        assert texts(item, "CPIC") == [
+            "Avoid codeine use because of potential for serious toxicity. If opioid use is "
+            "warranted, consider a non-tramadol opioid."]
+        assert item.basis["CYP2D6"].startswith("*1/*2x2 (Ultrarapid Metabolizer")
+    cocodamol = next(i for i in items if i.medicine.query == "co-codamol 30/500")
+    assert cocodamol.medicine.components == ("codeine", "paracetamol")
+    assert cocodamol.medicine.name == "co-codamol"
+    # paracetamol has no PGx guidance: no separate entry for it
+    assert all(i.drug != "paracetamol" for i in result.items)
+
+
+def test_abacavir_hla_b5701_positive(outside_tsv: Path) -> None:
+    c = call(None, outside_calls=outside_tsv)
+    item = one(review(c, "Ziagen"), "abacavir")
+    assert item.action is Action.AVOID
+    assert texts(item, "DPWG") == [
+        "Abacavir is contra-indicated for HLA-B*5701-positive patients."]
+    assert texts(item, "CPIC") == ["Abacavir is not recommended"]
+    assert all(r.phenotypes == {"HLA-B": "HLA-B*57:01 positive"} for r in item.recommendations)
+
+
+def test_abacavir_hla_b5701_negative() -> None:
+    hla = GeneCall("HLA-B", (("*08:01", "*44:02"),), source="outside")
+    item = one(review(calls(hla), "abacavir"), "abacavir")
+    assert item.action is Action.STANDARD
+    assert texts(item, "CPIC") == ["Use abacavir per standard dosing guidelines"]
+
+
+def test_warfarin_cyp2c9_vkorc1() -> None:
+    # Sources: CPIC warfarin (panno) keys VKORC1 on rs9923231 genotype, CYP2C9 on PM only and
+    # CYP4F2 on *3; DPWG keys CYP2C9 on phenotype and diplotype.
+    cyp2c9 = GeneCall("CYP2C9", (("*1", "*3"),), phenotype="Intermediate Metabolizer",
+                      activity_score=1.0)
+    vkorc1 = GeneCall("VKORC1", (("Reference", "rs9923231"),))
+    cyp4f2 = GeneCall("CYP4F2", (("*1", "*1"),))
+    item = one(review(calls(cyp2c9, vkorc1, cyp4f2), "Marevan"), "warfarin")
+    assert texts(item, "CPIC") == [
+        "A decreased dose of warfarin. Calculate warfarin dose using a validated "
+        "pharmacogenetic algorithm [Articles:18305455, 19228618]."]
+    dpwg = texts(item, "DPWG")
+    # DPWG has a phenotype row (Intermediate Metabolizer) and a diplotype row (*1/*3): both apply
+    assert len(dpwg) == 2
+    assert all(t.startswith("1. use 65% of the standard initial dose.") for t in dpwg)
+    assert item.action is Action.ADJUST_DOSE
+    assert any("rs12777823" in m for m in item.messages)  # not a gene in the calls
+
+
+def test_warfarin_without_vkorc1_is_result_missing_not_standard() -> None:
+    cyp2c9 = GeneCall("CYP2C9", (("*1", "*1"),), phenotype="Normal Metabolizer")
+    item = one(review(calls(cyp2c9), "warfarin"), "warfarin")
+    assert item.action is Action.RESULT_MISSING
+    assert "no result for VKORC1: consider testing" in item.messages
+
+
+def test_tie_with_different_phenotypes_is_result_missing() -> None:
+    tied = GeneCall("CYP2C19", (("*1", "*2"), ("*17", "*2")), phenotype=None,
+                    phenotypes=("Intermediate Metabolizer", "Rapid Metabolizer"))
+    item = one(review(calls(tied), "omeprazole"), "omeprazole")
+    assert item.action is Action.RESULT_MISSING
+    assert any("tied diplotypes" in m for m in item.messages)
+
+
+def test_no_call_is_result_missing() -> None:
+    nocall = GeneCall("CYP2C19", (), source="vcf")
+    item = one(review(calls(nocall), "clopidogrel"), "clopidogrel")
+    assert item.action is Action.RESULT_MISSING
+    assert item.messages[0] == "no result for CYP2C19: consider testing"
+
+
+def test_cpic_and_dpwg_both_labelled() -> None:
+    item = one(review(calls(CYP2C19_PM), "Plavix"), "clopidogrel")
+    assert {r.source for r in item.recommendations} == {"CPIC", "DPWG"}
+
+
+def test_every_action_class_and_sorting(outside_tsv: Path) -> None:
+    c = calls(
+        CYP2C19_PM,
+        GeneCall("CYP2D6", (("*1", "*2x2"),), phenotype="Ultrarapid Metabolizer",
+                 activity_score=3.0, source="outside"),
+        GeneCall("DPYD", (("Reference", "Reference"),), phenotype="Normal Metabolizer",
+                 activity_score=2.0),
+        GeneCall("CYP3A5", (("*1", "*3"),), phenotype="Intermediate Metabolizer"),
+        GeneCall("CYP2C9", (("*1", "*1"),), phenotype="Normal Metabolizer", activity_score=2.0),
+        GeneCall("F5", (("Reference", "Reference"),), phenotype="Favorable Response"),
+    )
+    meds = ["hormonal contraceptives for systemic use", "clopidogrel", "voriconazole",
+            "Prograf", "Cipramil", "capecitabine", "Ventolin", "warfarin", "azathioprine",
+            "ondansetron"]
+    result = review(c, meds)
+    seen = {i.action for i in result.items}
+    assert seen == set(Action), seen
+    prios = [i.action.priority for i in result.items]
+    assert prios == sorted(prios)
+    assert one(result, "salbutamol").action is Action.NO_GUIDANCE
+    assert one(result, "capecitabine").action is Action.STANDARD
+    # CPIC row without panno flags, phenotype not a normal one: the fallback rule gives monitor
+    assert one(result, "hormonal contraceptives for systemic use").action is Action.MONITOR
+
+
+def test_all_drugs_passport() -> None:
+    result = review(calls(CYP2C19_PM), [], all_drugs=True)
+    drugs = {i.drug for i in result.items}
+    assert {"clopidogrel", "citalopram", "voriconazole"} <= drugs
+    assert all(i.action in (Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE,
+                            Action.MONITOR) for i in result.items)
+
+
+def test_every_guidance_drug_resolves_and_reviews() -> None:
+    g = load_guidance()
+    result = review(calls(), list(g.drugs))
+    assert {i.drug for i in result.items} == set(g.drugs)
+    assert all(i.action is not Action.STANDARD for i in result.items)
+
+
+def test_unknown_medicine_lists_closest_matches() -> None:
+    with pytest.raises(UnknownMedicineError, match="clopidogrel"):
+        review(calls(CYP2C19_PM), "clopidogrl")
+
+
+def test_empty_medication_list() -> None:
+    with pytest.raises(InputError, match="medication list is empty"):
+        review(calls(CYP2C19_PM), " , ")
+
+
+def test_sample_choice() -> None:
+    two = CallResult(knowledge_base={}, samples=(SampleCall("A", ()), SampleCall("B", ())))
+    with pytest.raises(SampleError, match="2 samples"):
+        review(two, "codeine")
+    assert review(two, "codeine", sample="B").sample == "B"
+
+
+def test_calls_from_another_version(tmp_path: Path) -> None:
+    p = tmp_path / "calls.json"
+    p.write_text(json.dumps({"format": "pgxguard.call/0", "samples": []}))
+    with pytest.raises(InputError, match="format"):
+        review(CallResult.load(p), "codeine")
+
+
+def test_review_json_round_trip() -> None:
+    result = review(calls(CYP2C19_PM), "Plavix, Ventolin")
+    again = ReviewResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again == result
+    assert result.knowledge_base["guidance"]["version"] == load_guidance().version
+
+
+def _write_calls(tmp_path: Path, c: CallResult) -> Path:
+    p = tmp_path / "calls.json"
+    p.write_text(json.dumps(c.to_json()))
+    return p
+
+
+def test_cli_review_json_and_text(tmp_path: Path) -> None:
+    cp = _write_calls(tmp_path, calls(CYP2C19_PM))
+    meds = tmp_path / "meds.txt"
+    meds.write_text("Clopidogrel 75mg tablets\n# comment\nVentolin\n")
+    runner = CliRunner()
+    out = tmp_path / "review.json"
+    r = runner.invoke(app, ["review", "--calls", str(cp), "--meds", str(meds), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    assert [i["action"] for i in data["items"]] == ["avoid", "no PGx guidance"]
+    r = runner.invoke(app, ["review", "--calls", str(cp), "--meds", "plavix, zocor",
+                            "--format", "text"])
+    assert r.exit_code == 0, r.output
+    assert "[AVOID] clopidogrel" in r.output
+    assert "no result for SLCO1B1: consider testing" in r.output
+
+
+def test_cli_review_errors(tmp_path: Path) -> None:
+    cp = _write_calls(tmp_path, calls(CYP2C19_PM))
+    runner = CliRunner()
+    r = runner.invoke(app, ["review", "--calls", str(cp), "--meds", "clopidogrl"])
+    assert r.exit_code == 2
+    assert "closest matches: clopidogrel" in r.output
+    r = runner.invoke(app, ["review", "--calls", str(cp)])
+    assert r.exit_code == 2 and "empty" in r.output
