@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_report_support import GENES, SAMPLE, make_calls, make_review
 
 from pgxguard.report.html import clinician_html, patient_html
+from test_report_support import GENES, SAMPLE, make_calls, make_review
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -49,8 +49,9 @@ def test_clinician_report_renders_and_prints(browser, tmp_path: Path) -> None:  
         assert page.locator(f'tr[data-gene="{g}"]').is_visible(), g
     assert page.locator('tr[data-gene="CYP2D6"] .badge.tie').is_visible()
     assert page.locator('tr[data-gene="CYP2C19"] .not-assessed').is_visible()
-    missing = page.locator('tr[data-gene="SLCO1B1"] details')
-    assert missing.locator("summary").inner_text() == "3 missing"
+    assert page.locator('tr[data-gene="SLCO1B1"] .missing-count').inner_text() == "3 missing"
+    missing = page.locator('tr[data-positions-for="SLCO1B1"] details')
+    assert missing.locator("summary").inner_text() == "SLCO1B1: 3 missing positions"
     assert not missing.locator(".positions").is_visible()  # collapsed on screen
     missing.locator("summary").click()
     assert missing.locator(".positions").is_visible()
@@ -72,7 +73,7 @@ def test_clinician_report_renders_and_prints(browser, tmp_path: Path) -> None:  
     assert pdf.startswith(b"%PDF") and pdf_pages(pdf) >= 1
     # print media: collapsed lists of missing positions are printed open
     page.emulate_media(media="print")
-    assert page.locator('tr[data-gene="TPMT"] details .positions').is_visible()
+    assert page.locator('tr[data-positions-for="TPMT"] details .positions').is_visible()
     page.close()
 
 

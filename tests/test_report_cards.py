@@ -6,11 +6,10 @@ import re
 import uuid
 from dataclasses import replace
 
-from test_report_support import make_review
-
 from pgxguard.guidance.model import Action
 from pgxguard.report.cards import INDICATOR, cds_cards
 from pgxguard.report.view import ACTIONABLE
+from test_report_support import make_review
 
 CARD_KEYS = {"uuid", "summary", "detail", "indicator", "source", "suggestions",
              "selectionBehavior", "overrideReasons", "links"}

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_report_support import GENES, MISSING_SLCO, SAMPLE, make_calls, make_review
 
 from pgxguard.guidance.model import Action
 from pgxguard.report import make_report
 from pgxguard.report.fhir import PROFILE, report_bundle, review_bundle
+from test_report_support import GENES, MISSING_SLCO, SAMPLE, make_calls, make_review
 
 fhir_r4b = pytest.importorskip("fhir.resources.R4B")
 

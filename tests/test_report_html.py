@@ -8,6 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from pgxguard.errors import InputError, SampleError
+from pgxguard.guidance.model import Action
+from pgxguard.report import make_report, parse_meds, render
+from pgxguard.report.html import DISCLAIMER, clinician_html, patient_html, review_html
+from pgxguard.results import GeneCall
 from test_report_support import (
     GENES,
     KB,
@@ -17,12 +23,6 @@ from test_report_support import (
     make_calls,
     make_review,
 )
-
-from pgxguard.errors import InputError, SampleError
-from pgxguard.guidance.model import Action
-from pgxguard.report import make_report, parse_meds, render
-from pgxguard.report.html import DISCLAIMER, clinician_html, patient_html, review_html
-from pgxguard.results import GeneCall
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 WHEN = datetime(2025, 1, 2, 3, 4, tzinfo=UTC)
@@ -61,15 +61,25 @@ def test_ties_all_shown_and_flagged(page: str) -> None:
     assert "tied" not in gene_row_html(page, "CYP2C19").split(">")[0]
 
 
+def positions_row_html(page: str, gene: str) -> str:
+    m = re.search(rf'<tr class="positions-row" data-positions-for="{re.escape(gene)}".*?</tr>',
+                  page, re.S)
+    assert m, gene
+    return m.group(0)
+
+
 def test_missing_positions_count_and_list(page: str) -> None:
-    row = gene_row_html(page, "SLCO1B1")
-    assert "<details" in row and "3 missing" in row
+    assert "3 missing" in gene_row_html(page, "SLCO1B1")
+    details = positions_row_html(page, "SLCO1B1")
+    assert "<details" in details and "SLCO1B1: 3 missing positions" in details
     for p in MISSING_SLCO:
-        assert htmllib.escape(p) in row
+        assert htmllib.escape(p) in details
     nocall = gene_row_html(page, "TPMT")
-    assert 'class="gene no-call"' in nocall and "no call" in nocall
+    assert 'class="gene no-call has-missing"' in nocall and "no call" in nocall
     assert f"{len(MISSING_TPMT)} missing" in nocall
+    assert all(htmllib.escape(p) in positions_row_html(page, "TPMT") for p in MISSING_TPMT)
     assert "0 missing" in gene_row_html(page, "CYP3A5")
+    assert 'data-positions-for="CYP3A5"' not in page
 
 
 def test_structural_variants_not_assessed(page: str) -> None:
@@ -90,7 +100,7 @@ def test_provenance_and_disclaimer(page: str) -> None:
     assert "pypgx" in t and "0.27.0" in t and "MIT" in t
     assert "pgxguard 0.1.0" in t
     assert "GRCh38" in t
-    assert "assume_reference=False" in t
+    assert "assume_reference=False" in t and "genes=CYP2C19, CYP2D6," in t
     assert DISCLAIMER in t
     assert 'id="disclaimer"' in page
 

@@ -292,3 +292,14 @@ def test_cli_review_errors(tmp_path: Path) -> None:
     assert "closest matches: clopidogrel" in r.output
     r = runner.invoke(app, ["review", "--calls", str(cp)])
     assert r.exit_code == 2 and "empty" in r.output
+
+
+def test_html_format_without_report_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from pgxguard.errors import ReportFormatError
+    from pgxguard.guidance.render import render_review
+
+    monkeypatch.setitem(sys.modules, "pgxguard.report.html", None)
+    with pytest.raises(ReportFormatError, match=r"pgxguard\.report\.html"):
+        render_review(review(calls(CYP2C19_PM), "Plavix"), "html")

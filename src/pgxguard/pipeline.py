@@ -236,7 +236,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
             pattern_calls = []
             for sites, pw in zip(gg.patterns, gg.pattern_warnings, strict=True):
                 extra = list(gg.gene_warnings) + pw
-                if assume_reference:
+                if gg.assumed_reference:
                     extra.append("--assume-reference: positions absent from the VCF were "
                                  "taken as homozygous reference")
                 pattern_calls.append(_gene_call(kb, d, sites, extra,

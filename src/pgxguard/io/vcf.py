@@ -29,8 +29,9 @@ from pgxguard.normalise import expand_to, normalise
 _CHR1 = {248956422: "GRCh38", 249250621: "GRCh37"}
 _CONTIG = re.compile(r"##contig=<ID=([^,>]+)(?:,.*?length=(\d+))?", re.I)
 # Bases read around a gene's positions: catches records spanning a position, and shows whether
-# the input's records surround a position (the --assume-reference span test).
+# the input's records surround the positions (stated when --assume-reference fills them).
 _PAD = 2000
+_NEAR = 50_000  # a gene with no record this close is taken as absent from the input
 
 
 def _format_column(v: Any, key: str, idx: np.ndarray, *,
@@ -124,8 +125,8 @@ class _GeneArrays:
         _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
         return inverse.reshape(-1), first
 
-    def site_calls(self, j: int, assume_reference: bool,
-                   span: tuple[int, int]) -> tuple[list[SiteCall | None], list[str]]:
+    def site_calls(self, j: int,
+                   assume_reference: bool) -> tuple[list[SiteCall | None], list[str]]:
         d = self.d
         row: list[SiteCall | None] = []
         warn: list[str] = []
@@ -138,7 +139,7 @@ class _GeneArrays:
                 row.append(None)
                 continue
             if not self.covered[i, j]:
-                if assume_reference and span[0] <= p.pos <= span[1]:
+                if assume_reference:
                     row.append(SiteCall((p.ref,) * assumed_ploidy, True, None))
                 else:
                     row.append(None)
@@ -187,6 +188,7 @@ class GeneGenotypes:
     sample_pattern: np.ndarray  # sample index -> pattern index
     gene_warnings: tuple[str, ...] = ()
     records: int = 0  # VCF records touching the gene's positions
+    assumed_reference: bool = False  # --assume-reference was applied to this gene
 
     def sites(self, sample: str) -> list[SiteCall | None]:
         return self.patterns[int(self.sample_pattern[self.samples.index(sample)])]
@@ -386,8 +388,8 @@ class VcfReader:
 
     def read_genes(self, defs: Sequence[GeneDefinition], *,
                    assume_reference: bool = False) -> list[GeneGenotypes]:
-        regions = [(d.chrom, min(p.pos for p in d.positions) - _PAD,
-                    max(p.end for p in d.positions) + _PAD) for d in defs if d.positions]
+        regions = [(d.chrom, min(p.pos for p in d.positions) - _NEAR,
+                    max(p.end for p in d.positions) + _NEAR) for d in defs if d.positions]
         out = []
         for d in defs:
             if not d.positions:
@@ -397,31 +399,46 @@ class VcfReader:
             start = min(p.pos for p in d.positions)
             end = max(p.end for p in d.positions)
             records = list(self._query(d.chrom, start, end, regions))
-            # A gene with no record anywhere in its region was not in the callset at all:
-            # assuming reference there would invent a result.
-            gg = self._gene_sites(d, records, assume_reference and bool(records))
-            if assume_reference and not records:
+            covered = bool(records) or (assume_reference and self._any_record_near(d.chrom,
+                                                                                    start, end))
+            # A gene with no record within 50 kb was not in the callset at all: assuming
+            # reference there would invent a result.
+            gg = self._gene_sites(d, records, assume_reference and covered)
+            gg = replace(gg, assumed_reference=assume_reference and covered)
+            if assume_reference and not covered:
                 gg = replace(gg, gene_warnings=(*gg.gene_warnings,
-                             f"no VCF record in the {d.gene} region: the gene is not covered by "
-                             "this input, so --assume-reference was not applied"))
-            elif assume_reference:
+                             f"no VCF record within {_NEAR // 1000} kb of {d.gene}: the gene is "
+                             "not covered by this input, so --assume-reference was not applied"))
+            elif assume_reference and records:
                 lo = min(int(v.POS) for v in records)
                 hi = max(int(v.end) for v in records)
                 outside = [p for p in d.positions if p.pos < lo or p.pos > hi]
                 if outside:
                     gg = replace(gg, gene_warnings=(*gg.gene_warnings,
                                  f"{len(outside)} {d.gene} position(s) lie outside the span of "
-                                 "the input's records there; --assume-reference was not applied "
-                                 "to them"))
+                                 "the input's records near the gene and were assumed reference: "
+                                 "check that the input covers them"))
             out.append(gg)
         return out
+
+    def _any_record_near(self, chrom: str, start: int, end: int) -> bool:
+        if self.indexed:
+            contig = self._contig_for(chrom)
+            if contig is None:
+                return False
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                try:
+                    return any(True for _ in self._vcf(
+                        f"{contig}:{max(1, start - _NEAR)}-{end + _NEAR}"))
+                except Exception:
+                    return False
+        return any(canonical_chrom(v.CHROM) == chrom and v.start < end + _NEAR
+                   and v.end > start - _NEAR for v in self._records or ())
 
     def _gene_sites(self, d: GeneDefinition, records: list[Any],
                     assume_reference: bool) -> GeneGenotypes:
         acc = _GeneArrays(d, len(self.samples))
-        # --assume-reference only inside the span the input's records cover for this gene.
-        span = (min(int(v.POS) for v in records), max(int(v.end) for v in records)) \
-            if records else (0, -1)
         n_touch = 0
         for v in records:
             n_touch += self._apply_record(d, v, acc)
@@ -429,7 +446,7 @@ class VcfReader:
         patterns: list[list[SiteCall | None]] = []
         pattern_warnings: list[list[str]] = []
         for j in reps:
-            row, w = acc.site_calls(int(j), assume_reference, span)
+            row, w = acc.site_calls(int(j), assume_reference)
             patterns.append(row)
             pattern_warnings.append(w)
         return GeneGenotypes(d.gene, self.samples, patterns, pattern_warnings, pattern_of,

@@ -56,13 +56,13 @@ class _Cells:
         self.accept: list[list[frozenset[str]]] = []
         self.defined = np.zeros((len(defn.alleles), len(defn.positions)), dtype=bool)
         self.iupac = np.zeros_like(self.defined)
+        snv = [p.is_snv for p in defn.positions]
         for a_idx, allele in enumerate(defn.alleles):
             row: list[frozenset[str]] = []
             for i, cell in enumerate(allele.cells):
-                pos = defn.positions[i]
                 value = cell if cell is not None else ref[i]
                 assert value is not None
-                if pos.is_snv and len(value) == 1 and value in IUPAC:
+                if snv[i] and len(value) == 1 and value in IUPAC:
                     acc = IUPAC[value]
                     if len(acc) > 1 and cell is not None:
                         self.iupac[a_idx, i] = True

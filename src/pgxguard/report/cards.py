@@ -16,7 +16,13 @@ import uuid
 from typing import Any
 
 from pgxguard.guidance.model import Action, MedicineReview, Recommendation, ReviewResult
-from pgxguard.report.view import ACTIONABLE, markdown_escape, phenotype_text, sorted_items
+from pgxguard.report.view import (
+    ACTIONABLE,
+    guidance_kb,
+    markdown_escape,
+    phenotype_text,
+    sorted_items,
+)
 
 INDICATOR: dict[Action, str] = {
     Action.AVOID: "critical",
@@ -103,7 +109,7 @@ def _missing_card(item: MedicineReview, kb_label: str) -> dict[str, Any]:
 
 def cds_cards(review: ReviewResult) -> list[dict[str, Any]]:
     """CDS Hooks 2.0 cards (JSON-ready dicts), most urgent first."""
-    kb = (review.knowledge_base or {}).get("version")
+    kb = guidance_kb(review).get("version")
     kb_label = f"pgxguard knowledge base {kb}" if kb else "pgxguard"
     cards: list[dict[str, Any]] = []
     for item in sorted_items(review):

@@ -43,6 +43,7 @@ from pgxguard.guidance.model import Action, MedicineReview, Recommendation, Revi
 from pgxguard.report.view import (
     GeneRow,
     gene_row,
+    guidance_kb,
     pick_sample,
     provenance,
     sorted_items,
@@ -467,7 +468,7 @@ def review_bundle(review: ReviewResult, *, generated: datetime | None = None) ->
             results.append(geno_refs[gene])
     obs, tasks = _review_resources(b, subject, review, issued, geno_refs)
     results.extend(obs)
-    kb = (review.knowledge_base or {}).get("version")
+    kb = guidance_kb(review).get("version")
     _report(b, subject, issued, results, tasks,
             f"Medication review of {len(review.items)} item(s) (knowledge base "
             f"{kb or 'unknown'}).", kb)

@@ -107,7 +107,16 @@ def source_label(rec: Recommendation) -> str:
 
 
 def phenotype_text(rec: Recommendation) -> str:
-    return "; ".join(f"{g} {p}" for g, p in rec.phenotypes.items())
+    """'CYP2C19 Poor Metabolizer; ...' (no doubled gene when the term already names it)."""
+    return "; ".join(p if p.startswith(g) else f"{g} {p}" for g, p in rec.phenotypes.items())
+
+
+def guidance_kb(review: ReviewResult) -> dict[str, Any]:
+    """The guidance knowledge base of a review: `{"guidance": {...}, "alleles": {...}}` as the
+    engine writes it, or a flat `{"version", "sources"}`."""
+    kb = review.knowledge_base or {}
+    inner = kb.get("guidance")
+    return dict(inner) if isinstance(inner, dict) else dict(kb)
 
 
 def basis_text(item: MedicineReview) -> str:
@@ -117,7 +126,8 @@ def basis_text(item: MedicineReview) -> str:
 def provenance(calls: CallResult | None, review: ReviewResult | None) -> dict[str, Any]:
     """Knowledge base, tool, build and options of the calls and the review, for every format."""
     kb = (calls.knowledge_base if calls is not None else None) or \
-        (review.knowledge_base if review is not None else {}) or {}
+        (review.knowledge_base.get("alleles") if review is not None else None) or \
+        (guidance_kb(review) if review is not None else {}) or {}
     out: dict[str, Any] = {
         "kb_version": kb.get("version"),
         "sources": list(kb.get("sources", [])),
@@ -129,7 +139,7 @@ def provenance(calls: CallResult | None, review: ReviewResult | None) -> dict[st
         "call_warnings": list(calls.warnings) if calls is not None else [],
     }
     if review is not None:
-        rkb = review.knowledge_base or {}
+        rkb = guidance_kb(review)
         out["review_kb_version"] = rkb.get("version")
         out["review_sources"] = list(rkb.get("sources", []))
         out["review_options"] = dict(review.options)
@@ -151,6 +161,6 @@ def markdown_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-__all__ = ["ACTIONABLE", "ACTION_SLUG", "GeneRow", "basis_text", "diplotype_str",
-           "gene_row", "markdown_escape", "phenotype_text", "pick_sample", "provenance",
+__all__ = ["ACTIONABLE", "ACTION_SLUG", "GeneRow", "basis_text", "diplotype_str", "gene_row",
+           "guidance_kb", "markdown_escape", "phenotype_text", "pick_sample", "provenance",
            "result_text", "sorted_items", "source_label"]
