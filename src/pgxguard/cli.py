@@ -168,6 +168,16 @@ def kb_build_cmd(
     typer.echo(f"wrote {target} (knowledge base {kb.version})")
 
 
+def _register_report() -> None:
+    from pgxguard.report.cli import report_cmd
+
+    app.command("report", help="Calls + medication review in one report "
+                "(HTML, patient summary, JSON or FHIR).")(report_cmd)
+
+
+_register_report()
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

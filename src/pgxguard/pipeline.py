@@ -260,8 +260,11 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                                   key=str)
             for s in sample_names:
                 per_sample[s] = []
+        # Rows for samples outside a --sample selection are expected; only warn for samples the
+        # input does not have at all.
         unknown_samples = sorted({c.sample for c in oc.calls
-                                  if c.sample and c.sample not in per_sample})
+                                  if c.sample and c.sample not in per_sample
+                                  and not (samples and input is not None)})
         for s in unknown_samples:
             result_warnings.append(f"{outside_calls}: sample {s!r} is not in the input; its "
                                    "outside calls were ignored")
@@ -333,6 +336,9 @@ def write_atomic(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
         os.replace(tmp, p)
     except BaseException:
         if os.path.exists(tmp):
