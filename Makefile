@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/pgxguard call examples/demo.vcf --outside-calls examples/demo-outside-calls.tsv --format tsv
+	mkdir -p out
+	$(VENV)/bin/pgxguard report examples/demo.vcf --outside-calls examples/demo-outside-calls.tsv \
+	  --sample PATIENT1 --meds examples/demo-medicines.txt -o out/demo-report.html
+	@echo "clinician report: out/demo-report.html"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
