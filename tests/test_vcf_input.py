@@ -418,3 +418,24 @@ def test_compressed_without_index(tmp_vcf: WriteVcf, compress: str) -> None:
     result = pgxguard.call(path, genes=["CYP2C19"])
     assert result.input["indexed"] is False
     assert gene_call(result, "CYP2C19").diplotypes == (("*2", "*17"),)
+
+
+@pytest.mark.parametrize("index", [False, True])
+def test_bcf_gives_the_same_calls_as_vcf(tmp_vcf: WriteVcf, tmp_path: Path, index: bool) -> None:
+    pysam = pytest.importorskip("pysam")
+    b = from_definition(C19, {"S": ("*2", "*17"), "T": ("*1", "*3")}, phased=False)
+    vcf = tmp_vcf(b)
+    bcf = tmp_path / "x.bcf"
+    with pysam.VariantFile(str(vcf)) as vin, \
+            pysam.VariantFile(str(bcf), "wb", header=vin.header) as vout:
+        for rec in vin:
+            vout.write(rec)
+    if index:
+        pysam.bcftools.index(str(bcf))
+        assert (tmp_path / "x.bcf.csi").exists()
+    from_vcf = pgxguard.call(vcf, genes=["CYP2C19"])
+    from_bcf = pgxguard.call(bcf, genes=["CYP2C19"])
+    for s in ("S", "T"):
+        assert _comparable(gene_call(from_bcf, "CYP2C19", s)) == \
+            _comparable(gene_call(from_vcf, "CYP2C19", s))
+    assert gene_call(from_bcf, "CYP2C19", "T").diplotypes == (("*1", "*3"),)
