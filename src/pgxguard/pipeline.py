@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from pgxguard.match.matcher import MatchResult, match_gene
 from pgxguard.match.types import SiteCall
 from pgxguard.phenotype import lowest_function_phenotype, phenotype_for
 from pgxguard.results import CallResult, GeneCall, SampleCall
+from pgxguard.snapshot import atomic_write_bytes
 
 _SUBALLELE = re.compile(r"^(\*\d+)\.\d+$")
 _CORE_NAME_GENES = frozenset({"SLCO1B1"})
@@ -332,18 +331,7 @@ def write_atomic(path: str | Path, text: str) -> None:
     p = Path(path)
     if p.parent and not p.parent.exists():
         raise InputError("output directory does not exist", path=str(p.parent))
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(p, text.encode("utf-8"))
 
 
 def file_sha256(path: str | Path) -> str:

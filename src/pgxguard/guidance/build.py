@@ -61,10 +61,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import io
-import json
-import os
 import re
 import sqlite3
 import subprocess
@@ -98,6 +95,8 @@ from pgxguard.kb.build import (
     verify_wheel,
 )
 from pgxguard.kb.model import KnowledgeBase, content_checksum
+from pgxguard.snapshot import snapshot_bytes as _snapshot_bytes
+from pgxguard.snapshot import write_snapshot_file
 
 PANNO_VERSION = "0.3.1"
 PANNO_SDIST = f"panno-{PANNO_VERSION}.tar.gz"
@@ -467,28 +466,13 @@ def build_guidance(wheel: Path | None = None, panno: Path | None = None, *,
 
 
 def snapshot_bytes(kb: GuidanceKB) -> bytes:
-    text = json.dumps(kb.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+    """The deterministic gzip JSON of `kb` (sorted keys, gzip mtime 0)."""
+    return _snapshot_bytes(kb.to_json())
 
 
 def write_snapshot(kb: GuidanceKB, path: str | Path = DEFAULT_SNAPSHOT) -> Path:
-    """Write atomically (temporary file in the same folder, then os.replace)."""
-    target = Path(path)
-    data = snapshot_bytes(kb)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as e:
-        raise KnowledgeBaseError(f"cannot write the snapshot: {e}", path=str(target)) from e
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write `kb` to `path` atomically (temporary file in the same folder, then os.replace)."""
+    return write_snapshot_file(kb.to_json(), path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

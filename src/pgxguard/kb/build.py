@@ -59,13 +59,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import hashlib
 import io
 import itertools
-import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -92,6 +89,8 @@ from pgxguard.kb.model import (
     canonical_chrom,
     content_checksum,
 )
+from pgxguard.snapshot import snapshot_bytes as _snapshot_bytes
+from pgxguard.snapshot import write_snapshot_file
 
 log = logging.getLogger(__name__)
 
@@ -544,34 +543,13 @@ def build_knowledge_base(wheel: Path | None = None, *,
 
 
 def snapshot_bytes(kb: KnowledgeBase) -> bytes:
-    """The deterministic gzip-compressed JSON of `kb` (sorted keys, gzip mtime 0)."""
-    text = json.dumps(kb.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+    """The deterministic gzip JSON of `kb` (sorted keys, gzip mtime 0)."""
+    return _snapshot_bytes(kb.to_json())
 
 
 def write_snapshot(kb: KnowledgeBase, path: str | Path = DEFAULT_SNAPSHOT) -> Path:
     """Write `kb` to `path` atomically (temporary file in the same folder, then os.replace)."""
-    target = Path(path)
-    data = snapshot_bytes(kb)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as e:
-        raise KnowledgeBaseError(f"cannot write the snapshot: {e}", path=str(target)) from e
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise KnowledgeBaseError(f"cannot write the snapshot: {e}", path=str(target)) from e
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_snapshot_file(kb.to_json(), path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

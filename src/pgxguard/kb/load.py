@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import functools
-import gzip
-import json
-import zlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.kb.model import KnowledgeBase
+from pgxguard.snapshot import decode_snapshot, read_snapshot_file
 
 SNAPSHOT_NAME = "pgxguard-kb.json.gz"
 _REBUILD = "rebuild it with `pgxguard kb build` or reinstall pgxguard"
 
 
 def _decode(raw: bytes, origin: str) -> KnowledgeBase:
-    try:
-        text = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
-        raise KnowledgeBaseError(f"knowledge base is not a valid gzip file: {e}", path=origin,
-                                 hint=_REBUILD) from e
-    try:
-        data: Any = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise KnowledgeBaseError(f"knowledge base is not valid JSON: {e}", path=origin,
-                                 hint=_REBUILD) from e
-    if not isinstance(data, dict):
-        raise KnowledgeBaseError("knowledge base is not a JSON object", path=origin,
-                                 hint=_REBUILD)
+    data = decode_snapshot(raw, origin, what="knowledge base", hint=_REBUILD)
     return KnowledgeBase.from_json(data, origin=origin)
 
 
@@ -50,14 +36,9 @@ def load_knowledge_base(path: str | Path | None = None) -> KnowledgeBase:
     """Load `path`, or the snapshot bundled with pgxguard (cached) when no path is given."""
     if path is None:
         return _bundled()
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise KnowledgeBaseError(f"cannot read the knowledge base: {e.strerror or e}",
-                                 path=str(p), hint="check the path, or build one with "
-                                 "`pgxguard kb build -o PATH`") from e
-    return _decode(raw, str(p))
+    data = read_snapshot_file(path, what="knowledge base",
+                              hint="check the path, or build one with `pgxguard kb build -o PATH`")
+    return KnowledgeBase.from_json(data, origin=str(path))
 
 
 def kb_info(kb: KnowledgeBase) -> dict[str, Any]:

@@ -1,0 +1,81 @@
+"""Atomic file writes and gzip-JSON snapshots, shared by every stage that writes or loads data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+from pgxguard.errors import KnowledgeBaseError
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write via a temporary file in the same folder, fsync, then rename.
+
+    A failure never leaves a half-written file behind; the file gets the usual mode (umask).
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                               dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def snapshot_bytes(body: dict[str, Any]) -> bytes:
+    """Deterministic gzip JSON (sorted keys, gzip mtime 0): same content, same bytes."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+
+
+def write_snapshot_file(body: dict[str, Any], path: str | Path) -> Path:
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write_bytes(target, snapshot_bytes(body))
+    except OSError as e:
+        raise KnowledgeBaseError(f"cannot write the snapshot: {e}", path=str(target)) from e
+
+
+def decode_snapshot(raw: bytes, origin: str, *, what: str, hint: str) -> dict[str, Any]:
+    """gzip JSON object from `raw`, or a KnowledgeBaseError naming `origin` and how to fix it."""
+    try:
+        text = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:
+        raise KnowledgeBaseError(f"{what} is not a valid gzip file: {e}", path=origin,
+                                 hint=hint) from e
+    try:
+        data: Any = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise KnowledgeBaseError(f"{what} is not valid JSON: {e}", path=origin, hint=hint) from e
+    if not isinstance(data, dict):
+        raise KnowledgeBaseError(f"{what} is not a JSON object", path=origin, hint=hint)
+    return data
+
+
+def read_snapshot_file(path: str | Path, *, what: str, hint: str) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise KnowledgeBaseError(f"cannot read the {what}: {e.strerror or e}", path=str(p),
+                                 hint=hint) from e
+    return decode_snapshot(raw, str(p), what=what, hint=hint)
+
+
+__all__ = ["atomic_write_bytes", "decode_snapshot", "read_snapshot_file", "snapshot_bytes",
+           "write_snapshot_file"]
