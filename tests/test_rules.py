@@ -9,47 +9,28 @@ program's output) and from design.md.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 import pgxguard
+from kbfacts import (
+    C19,
+    KB,
+    RS_1,
+    RS_2,
+    RS_17,
+    RS_35,
+    WriteVcf,
+    defn,
+    index_of,
+    own_variants,
+    set_site,
+    single_variant,
+)
 from pgxguard.alleles import sort_key
-from pgxguard.kb.model import GeneDefinition
 from vcfbuilder import VcfBuilder, from_definition
-
-KB = pgxguard.load_knowledge_base()
-WriteVcf = Callable[..., Path]
-
-
-def defn(gene: str, build: str = "GRCh38") -> GeneDefinition:
-    return KB.definition(gene, build)
-
-
-def index_of(d: GeneDefinition, rsid: str) -> int:
-    (i,) = [i for i, p in enumerate(d.positions) if p.rsid == rsid]
-    return i
-
-
-def own_variants(d: GeneDefinition, name: str) -> dict[int, str]:
-    """Cells where the named allele differs from the reference named allele."""
-    ref = d.alleles[0].cells
-    return {i: c for i, c in enumerate(d.allele(name).cells) if c is not None and c != ref[i]}
-
-
-def single_variant(d: GeneDefinition, name: str) -> int:
-    ((i, _cell),) = own_variants(d, name).items()
-    return i
-
-
-def set_site(b: VcfBuilder, d: GeneDefinition, i: int, gts: Mapping[str, str],
-             alts: Sequence[str] | None = None, ps: Mapping[str, int] | None = None) -> None:
-    """Replace the record at definition position i by one record."""
-    p = d.positions[i]
-    b.records = [r for r in b.records if r.pos != p.pos]
-    b.add(p.chrom, p.pos, p.ref, alts if alts is not None else p.alts, gts,
-          id=p.rsid or ".", ps=ps)
 
 
 def call_one(path: Path, gene: str, sample: str = "S", **kw: object) -> pgxguard.GeneCall:
@@ -58,13 +39,7 @@ def call_one(path: Path, gene: str, sample: str = "S", **kw: object) -> pgxguard
 
 # --- CYP2C19 *2/*17: phased and unphased ---------------------------------------------------------
 
-C19 = defn("CYP2C19")
-# *2 = rs12769205 G + rs4244285 A + rs3758581 G; *17 = rs12248560 T + rs3758581 G; *1 = rs3758581
-# G only (the reference named allele is *38). Checked in test_cyp2c19_definition.
-RS_17 = index_of(C19, "rs12248560")
-RS_35 = index_of(C19, "rs12769205")
-RS_2 = index_of(C19, "rs4244285")
-RS_1 = index_of(C19, "rs3758581")
+# C19 and RS_* come from kbfacts; checked against the definition in test_cyp2c19_definition.
 
 
 def test_cyp2c19_definition() -> None:

@@ -7,49 +7,44 @@ per case, written with `tests/vcfbuilder.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 import pgxguard
+from kbfacts import (
+    C19,
+    KB,
+    RS_1,
+    RS_2,
+    RS_17,
+    RS_35,
+    WriteVcf,
+    defn,
+    drop_site,
+    index_of,
+    own_variants,
+    set_site,
+)
 from pgxguard.errors import SampleError, VcfError
 from pgxguard.kb.model import GeneDefinition
 from vcfbuilder import GRCH37_LENGTHS, VcfBuilder, from_definition
 
-KB = pgxguard.load_knowledge_base()
-WriteVcf = Callable[..., Path]
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
-def defn(gene: str, build: str = "GRCh38") -> GeneDefinition:
-    return KB.definition(gene, build)
 
 
-def index_of(d: GeneDefinition, rsid: str) -> int:
-    (i,) = [i for i, p in enumerate(d.positions) if p.rsid == rsid]
-    return i
 
 
-def own_variants(d: GeneDefinition, name: str) -> dict[int, str]:
-    """Cells where the named allele differs from the reference named allele."""
-    ref = d.alleles[0].cells
-    return {i: c for i, c in enumerate(d.allele(name).cells) if c is not None and c != ref[i]}
 
 
-def set_site(b: VcfBuilder, d: GeneDefinition, i: int, gts: dict[str, str],
-             alts: Sequence[str] | None = None, ref: str | None = None,
-             fmt_extra: dict[str, dict[str, str]] | None = None) -> None:
-    """Replace the record(s) at definition position i by one record."""
-    p = d.positions[i]
-    b.records = [r for r in b.records if r.pos != p.pos]
-    b.add(p.chrom, p.pos, ref or p.ref, alts if alts is not None else p.alts, gts, id=p.rsid or
-          ".", fmt_extra=fmt_extra)
 
 
-def drop_site(b: VcfBuilder, d: GeneDefinition, i: int) -> None:
-    b.records = [r for r in b.records if r.pos != d.positions[i].pos]
+
+
+
+
+
 
 
 def gene_call(result: pgxguard.CallResult, gene: str, sample: str = "S") -> pgxguard.GeneCall:
@@ -64,11 +59,6 @@ def missing_mentions(gc: pgxguard.GeneCall, d: GeneDefinition, i: int) -> bool:
 # CYP2C19 (GRCh38): the reference named allele is *38; *1 defines only rs3758581 (G, where *38
 # has A); *2 = rs12769205 G + rs4244285 A + rs3758581 G; *35 = rs12769205 G + rs3758581 G;
 # *17 = rs12248560 T + rs3758581 G. (Checked against the definition in `test_cyp2c19_facts`.)
-C19 = defn("CYP2C19")
-RS_17 = index_of(C19, "rs12248560")
-RS_35 = index_of(C19, "rs12769205")
-RS_2 = index_of(C19, "rs4244285")
-RS_1 = index_of(C19, "rs3758581")
 
 
 def test_cyp2c19_facts() -> None:
