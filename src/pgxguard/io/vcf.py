@@ -13,7 +13,7 @@ import gzip
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,9 @@ class _GeneArrays:
             self.contradicted.T], axis=1).astype(np.int64)
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        # Columns equal in every sample change neither the grouping nor the (lexicographic)
+        # order of the patterns: drop them, so np.unique sorts narrow rows (most are constant).
+        key = key[:, (key != key[0]).any(axis=0)]
         _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
         return inverse.reshape(-1), first
 
@@ -399,26 +402,22 @@ class VcfReader:
             start = min(p.pos for p in d.positions)
             end = max(p.end for p in d.positions)
             records = list(self._query(d.chrom, start, end, regions))
-            covered = bool(records) or (assume_reference and self._any_record_near(d.chrom,
-                                                                                    start, end))
-            # A gene with no record within 50 kb was not in the callset at all: assuming
-            # reference there would invent a result.
-            gg = self._gene_sites(d, records, assume_reference and covered)
-            gg = replace(gg, assumed_reference=assume_reference and covered)
-            if assume_reference and not covered:
-                gg = replace(gg, gene_warnings=(*gg.gene_warnings,
-                             f"no VCF record within {_NEAR // 1000} kb of {d.gene}: the gene is "
-                             "not covered by this input, so --assume-reference was not applied"))
-            elif assume_reference and records:
+            acc = _GeneArrays(d, len(self.samples))
+            n_touch = 0
+            for v in records:
+                n_touch += self._apply_record(d, v, acc)
+
+            def near(d: GeneDefinition = d, start: int = start, end: int = end) -> bool:
+                return self._any_record_near(d.chrom, start, end)
+
+            def outside(d: GeneDefinition = d, records: list[Any] = records) -> int:
                 lo = min(int(v.POS) for v in records)
                 hi = max(int(v.end) for v in records)
-                outside = [p for p in d.positions if p.pos < lo or p.pos > hi]
-                if outside:
-                    gg = replace(gg, gene_warnings=(*gg.gene_warnings,
-                                 f"{len(outside)} {d.gene} position(s) lie outside the span of "
-                                 "the input's records near the gene and were assumed reference: "
-                                 "check that the input covers them"))
-            out.append(gg)
+                return sum(1 for p in d.positions if p.pos < lo or p.pos > hi)
+
+            out.append(finish_gene(d, self.samples, acc, n_touch,
+                                   assume_reference=assume_reference,
+                                   has_records=bool(records), near=near, outside=outside))
         return out
 
     def _any_record_near(self, chrom: str, start: int, end: int) -> bool:
@@ -436,32 +435,10 @@ class VcfReader:
         return any(canonical_chrom(v.CHROM) == chrom and v.start < end + _NEAR
                    and v.end > start - _NEAR for v in self._records or ())
 
-    def _gene_sites(self, d: GeneDefinition, records: list[Any],
-                    assume_reference: bool) -> GeneGenotypes:
-        acc = _GeneArrays(d, len(self.samples))
-        n_touch = 0
-        for v in records:
-            n_touch += self._apply_record(d, v, acc)
-        pattern_of, reps = acc.patterns()
-        patterns: list[list[SiteCall | None]] = []
-        pattern_warnings: list[list[str]] = []
-        for j in reps:
-            row, w = acc.site_calls(int(j), assume_reference)
-            patterns.append(row)
-            pattern_warnings.append(w)
-        return GeneGenotypes(d.gene, self.samples, patterns, pattern_warnings, pattern_of,
-                             tuple(dict.fromkeys(acc.gene_warnings)), n_touch)
-
     def _apply_record(self, d: GeneDefinition, v: Any, acc: _GeneArrays) -> int:
         rpos = int(v.POS)
-        rref = str(v.REF).upper()
-        alts = [str(a).upper() for a in v.ALT]
         rend = int(v.end)  # 0-based exclusive == 1-based inclusive end (INFO/END for gVCF)
-        starts, max_span = _position_index(d)
-        lo = bisect.bisect_left(starts, rpos - max_span)
-        hi = bisect.bisect_right(starts, rend)
-        touched = [i for i in range(lo, hi)
-                   if d.positions[i].pos <= rend and d.positions[i].end >= rpos]
+        touched = touched_positions(d, rpos, rend)
         if not touched:
             return 0
         gt = v.genotype.array() if v.genotype is not None else None
@@ -469,54 +446,119 @@ class VcfReader:
             return 0
         gt = gt[self._sample_idx]
         ploidy = gt.shape[1] - 1
-        phased_col = gt[:, -1].astype(bool)
-        g = gt[:, :ploidy].astype(np.int64)
-        ps = _format_column(v, "PS", self._sample_idx)
-        ad = _format_column(v, "AD", self._sample_idx, first_only=False)
-        for i in touched:
-            p = d.positions[i]
-            if rpos == p.pos and not rref.startswith(p.ref[: len(rref)]) and \
-                    not p.ref.startswith(rref[: len(p.ref)]):
-                acc.gene_warnings.append(
-                    f"VCF REF {rref} at {v.CHROM}:{rpos} disagrees with the definition's "
-                    f"{p.ref}: position treated as missing (wrong build or reference?)")
-                acc.ref_mismatch[i] = True
-                continue
-            # Code of the sequence each record allele puts at p; -1: says nothing about p.
-            codes = np.full(len(alts) + 1, -1, dtype=np.int64)
-            for c, alt in enumerate(alts, start=1):
-                seq = self._alt_at(p, rpos, rref, alt)
-                if rpos != p.pos and seq not in p.alts:
-                    seq = None  # only a record at p, or a known spelling of p's ALT, places p
-                if seq is None and rpos == p.pos:
-                    seq = f"<{alt}>"  # an ALT the definitions do not know
-                if seq is not None:
-                    codes[c] = acc.code(i, seq)
-            acc.add(i, g, phased_col, ps, ad, codes, covers_start=rpos <= p.pos)
+        apply_record(d, acc, touched, chrom=str(v.CHROM), rpos=rpos, rref=str(v.REF).upper(),
+                     alts=[str(a).upper() for a in v.ALT],
+                     g=gt[:, :ploidy].astype(np.int64), phased_col=gt[:, -1].astype(bool),
+                     ps=_format_column(v, "PS", self._sample_idx),
+                     ad=_format_column(v, "AD", self._sample_idx, first_only=False))
         return 1
 
-    @staticmethod
-    def _alt_at(p: Any, rpos: int, rref: str, alt: str) -> str | None:
-        """The sequence this ALT gives at definition position p, or None if unknowable."""
-        if alt in ("*", ".") or alt.startswith("<"):
-            return None
-        nv = normalise(rpos, rref, alt)
-        is_ins = len(nv.ref) == 1 and len(nv.alt) > 1 and nv.alt[0] == nv.ref
-        first = nv.pos + 1 if is_ins or (len(nv.alt) == 1 < len(nv.ref)) else nv.pos
-        last = nv.pos + len(nv.ref) - 1
-        if not is_ins and (last < p.pos or first > p.end):
-            return str(p.ref)  # the change lies outside this position: reference here
-        for syn_pos, syn_ref, syn_alt, here in p.synonyms:
-            if normalise(syn_pos, syn_ref, syn_alt) == nv:
-                return str(here)
-        seq = expand_to(nv, p.pos, p.ref)
-        if seq is not None:
-            return seq
-        # A known ALT of p written differently (e.g. with extra flanking bases).
-        for a in p.alts:
-            if normalise(p.pos, p.ref, a) == nv:
-                return str(a)
+
+def _alt_at(p: Any, rpos: int, rref: str, alt: str) -> str | None:
+    """The sequence this ALT gives at definition position p, or None if unknowable."""
+    if alt in ("*", ".") or alt.startswith("<"):
         return None
+    nv = normalise(rpos, rref, alt)
+    is_ins = len(nv.ref) == 1 and len(nv.alt) > 1 and nv.alt[0] == nv.ref
+    first = nv.pos + 1 if is_ins or (len(nv.alt) == 1 < len(nv.ref)) else nv.pos
+    last = nv.pos + len(nv.ref) - 1
+    if not is_ins and (last < p.pos or first > p.end):
+        return str(p.ref)  # the change lies outside this position: reference here
+    for syn_pos, syn_ref, syn_alt, here in p.synonyms:
+        if normalise(syn_pos, syn_ref, syn_alt) == nv:
+            return str(here)
+    seq = expand_to(nv, p.pos, p.ref)
+    if seq is not None:
+        return seq
+    # A known ALT of p written differently (e.g. with extra flanking bases).
+    for a in p.alts:
+        if normalise(p.pos, p.ref, a) == nv:
+            return str(a)
+    return None
 
 
-__all__ = ["GeneGenotypes", "VcfReader", "detect_build"]
+
+def touched_positions(d: GeneDefinition, rpos: int, rend: int) -> list[int]:
+    """Indices of the definition positions a record spanning rpos..rend (1-based) overlaps."""
+    starts, max_span = _position_index(d)
+    lo = bisect.bisect_left(starts, rpos - max_span)
+    hi = bisect.bisect_right(starts, rend)
+    return [i for i in range(lo, hi)
+            if d.positions[i].pos <= rend and d.positions[i].end >= rpos]
+
+
+def apply_record(d: GeneDefinition, acc: _GeneArrays, touched: Sequence[int], *, chrom: str,
+                 rpos: int, rref: str, alts: Sequence[str], g: np.ndarray,
+                 phased_col: np.ndarray, ps: np.ndarray | None, ad: np.ndarray | None) -> None:
+    """Place one record's genotypes on the positions it touches.
+
+    Plain arrays, whatever the source (cyvcf2 record, VCF Zarr slice): `g` is samples x ploidy
+    allele indices (-1 missing, -2 vector end), `phased_col` per sample, `ps` per sample (negative
+    when absent) and `ad` samples x alleles (negative when absent); REF/ALTs upper case.
+    """
+    for i in touched:
+        p = d.positions[i]
+        if rpos == p.pos and not rref.startswith(p.ref[: len(rref)]) and \
+                not p.ref.startswith(rref[: len(p.ref)]):
+            acc.gene_warnings.append(
+                f"VCF REF {rref} at {chrom}:{rpos} disagrees with the definition's "
+                f"{p.ref}: position treated as missing (wrong build or reference?)")
+            acc.ref_mismatch[i] = True
+            continue
+        # Code of the sequence each record allele puts at p; -1: says nothing about p.
+        codes = np.full(len(alts) + 1, -1, dtype=np.int64)
+        for c, alt in enumerate(alts, start=1):
+            seq = _alt_at(p, rpos, rref, alt)
+            if rpos != p.pos and seq not in p.alts:
+                seq = None  # only a record at p, or a known spelling of p's ALT, places p
+            if seq is None and rpos == p.pos:
+                seq = f"<{alt}>"  # an ALT the definitions do not know
+            if seq is not None:
+                codes[c] = acc.code(i, seq)
+        acc.add(i, g, phased_col, ps, ad, codes, covers_start=rpos <= p.pos)
+
+
+def assemble_gene(d: GeneDefinition, samples: list[str], acc: _GeneArrays, n_touch: int,
+                  assume_reference: bool) -> GeneGenotypes:
+    """Distinct genotype patterns of a filled `_GeneArrays`, as site calls."""
+    pattern_of, reps = acc.patterns()
+    patterns: list[list[SiteCall | None]] = []
+    pattern_warnings: list[list[str]] = []
+    for j in reps:
+        row, w = acc.site_calls(int(j), assume_reference)
+        patterns.append(row)
+        pattern_warnings.append(w)
+    return GeneGenotypes(d.gene, samples, patterns, pattern_warnings, pattern_of,
+                         tuple(dict.fromkeys(acc.gene_warnings)), n_touch)
+
+
+def finish_gene(d: GeneDefinition, samples: list[str], acc: _GeneArrays, n_touch: int, *,
+                assume_reference: bool, has_records: bool, near: Callable[[], bool],
+                outside: Callable[[], int]) -> GeneGenotypes:
+    """A gene's genotypes once its records are applied, with the coverage rules.
+
+    has_records: some record lies within the padded gene region; near(): some record within
+    50 kb (asked only when needed); outside(): how many positions lie outside the span of the
+    records of the padded region (asked only with assume_reference and records).
+    """
+    # A gene with no record within 50 kb was not in the callset at all: assuming reference
+    # there would invent a result.
+    covered = has_records or (assume_reference and near())
+    gg = assemble_gene(d, samples, acc, n_touch, assume_reference and covered)
+    gg = replace(gg, assumed_reference=assume_reference and covered)
+    if assume_reference and not covered:
+        gg = replace(gg, gene_warnings=(*gg.gene_warnings,
+                     f"no VCF record within {_NEAR // 1000} kb of {d.gene}: the gene is "
+                     "not covered by this input, so --assume-reference was not applied"))
+    elif assume_reference and has_records:
+        n_out = outside()
+        if n_out:
+            gg = replace(gg, gene_warnings=(*gg.gene_warnings,
+                         f"{n_out} {d.gene} position(s) lie outside the span of "
+                         "the input's records near the gene and were assumed reference: "
+                         "check that the input covers them"))
+    return gg
+
+
+__all__ = ["GeneGenotypes", "VcfReader", "apply_record", "assemble_gene", "detect_build",
+           "finish_gene", "touched_positions"]

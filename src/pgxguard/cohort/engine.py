@@ -1,0 +1,251 @@
+"""One partition of a cohort run: one gene x one block of samples -> one Parquet part.
+
+The semantics are those of `pgxguard.call`, by construction: records are turned into the same
+`_GeneArrays` (`pgxguard.io.vcf`), samples with identical arrays share one genotype pattern, and
+each pattern goes through the same kernel, `pgxguard.pipeline._gene_call` (matcher, gene rules,
+phenotype). Rows are then expanded per sample with Arrow `take`, so a block of 10,000 samples
+with a few hundred patterns costs a few hundred kernel calls.
+
+A failing pattern (or a failing block, retried sample by sample) does not stop the partition:
+the affected samples get rows flagged `error` and are reported as bad samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pgxguard.cohort.records import GeneRecords, gene_genotypes
+from pgxguard.cohort.schema import CALLS_SCHEMA, part_path
+from pgxguard.io.vcf import GeneGenotypes
+from pgxguard.kb.model import GeneDefinition, KnowledgeBase
+from pgxguard.results import GeneCall
+
+DONE_DIR = "_partitions"
+ASSUME_REFERENCE_WARNING = ("--assume-reference: positions absent from the VCF were taken as "
+                            "homozygous reference")
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionSpec:
+    kind: str  # "vcf" or "vcz"
+    path: str
+    gene: str
+    build: str
+    block: int
+    start: int  # sample index range in input order
+    stop: int
+    outdir: str
+    assume_reference: bool
+    samples: tuple[str, ...] = ()  # VCF: the block's sample names (vcz reads sample_id)
+    fail: bool = False  # test hook: raise before doing anything (a killed partition)
+
+    @property
+    def key(self) -> str:
+        return f"{self.gene}/{self.block}"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionResult:
+    gene: str
+    block: int
+    samples: int
+    patterns: int
+    seconds: float
+    bad_samples: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_LOCAL = threading.local()
+
+
+def _kb() -> KnowledgeBase:
+    kb: KnowledgeBase | None = getattr(_LOCAL, "kb", None)
+    if kb is None:
+        from pgxguard.kb.load import load_knowledge_base
+
+        kb = _LOCAL.kb = load_knowledge_base()
+    return kb
+
+
+def _flags(gc: GeneCall, gg: GeneGenotypes) -> list[str]:
+    f = []
+    if not gc.diplotypes and not gc.variants:
+        f.append("no_call")
+    if len(gc.diplotypes) > 1:
+        f.append("tie")
+    if gc.phenotypes:
+        f.append("phenotype_ambiguous")
+    if gc.variants:
+        f.append("variants_listed")
+    if gc.missing_positions:
+        f.append("missing_data")
+    if gg.assumed_reference:
+        f.append("assumed_reference")
+    if gg.records == 0 and not gg.assumed_reference:
+        f.append("not_covered")
+    if gc.not_assessed:
+        f.append("sv_not_assessed")
+    return f
+
+
+def call_patterns(kb: KnowledgeBase, d: GeneDefinition,
+                  gg: GeneGenotypes) -> list[GeneCall | BaseException]:
+    """One `GeneCall` per genotype pattern, exactly as `pgxguard.call` makes it."""
+    from pgxguard.pipeline import _gene_call
+
+    has_ph = d.gene in kb.phenotypes
+    out: list[GeneCall | BaseException] = []
+    for sites, pw in zip(gg.patterns, gg.pattern_warnings, strict=True):
+        extra = list(gg.gene_warnings) + pw
+        if gg.assumed_reference:
+            extra.append(ASSUME_REFERENCE_WARNING)
+        try:
+            out.append(_gene_call(kb, d, sites, extra, has_ph))
+        except Exception as e:  # one bad genotype pattern must not stop the cohort
+            out.append(e)
+    return out
+
+
+def _pattern_rows(gene: str, calls: list[GeneCall], flags: list[list[str]]) -> dict[str, Any]:
+    return {
+        "diplotypes": [[list(x) for x in c.diplotypes] for c in calls],
+        "diplotype_text": [c.diplotype_text() for c in calls],
+        "variants": [list(c.variants) for c in calls],
+        "phenotype": [c.phenotype for c in calls],
+        "activity_score": [c.activity_score for c in calls],
+        "n_missing": [len(c.missing_positions) for c in calls],
+        "missing_positions": [list(c.missing_positions) for c in calls],
+        "not_assessed": [list(c.not_assessed) for c in calls],
+        "flags": flags,
+        "warnings": [list(c.warnings) for c in calls],
+        "source": [c.source for c in calls],
+    }
+
+
+def _error_call(gene: str) -> GeneCall:
+    return GeneCall(gene=gene, source="error")
+
+
+def calls_table(gene: str, samples: list[str], pattern_of: np.ndarray,
+                calls: list[GeneCall], flags: list[list[str]]) -> pa.Table:
+    """Rows for every sample: pattern-level columns expanded with `take`."""
+    pat = pa.table(_pattern_rows(gene, calls, flags),
+                   schema=pa.schema([f for f in CALLS_SCHEMA if f.name not in
+                                     ("sample", "gene")]))
+    rows = pat.take(pa.array(pattern_of, type=pa.int64()))
+    cols = {"sample": pa.array(samples, type=pa.string()),
+            "gene": pa.array([gene] * len(samples), type=pa.string())}
+    return pa.table({f.name: cols[f.name] if f.name in cols else rows[f.name]
+                     for f in CALLS_SCHEMA}, schema=CALLS_SCHEMA)
+
+
+def compute_partition(kb: KnowledgeBase, d: GeneDefinition, samples: list[str],
+                      gr: GeneRecords, assume_reference: bool,
+                      ) -> tuple[pa.Table, int, list[dict[str, str]]]:
+    """(rows, number of patterns, bad samples) for one gene and one block of samples."""
+    bad: list[dict[str, str]] = []
+    try:
+        gg = gene_genotypes(d, samples, gr, assume_reference=assume_reference)
+        pattern_of = gg.sample_pattern
+        results = call_patterns(kb, d, gg)
+        flags = [_flags(r, gg) if isinstance(r, GeneCall) else ["error"] for r in results]
+        calls = [r if isinstance(r, GeneCall) else _error_call(d.gene) for r in results]
+        for j, s in enumerate(samples):
+            r = results[int(pattern_of[j])]
+            if not isinstance(r, GeneCall):
+                bad.append({"sample": s, "gene": d.gene, "error": _describe(r)})
+        return calls_table(d.gene, samples, pattern_of, calls, flags), len(results), bad
+    except Exception:
+        pass
+    # The block as a whole failed: call each sample on its own so only the culprits fail.
+    calls = []
+    flags = []
+    for j, s in enumerate(samples):
+        try:
+            gg = gene_genotypes(d, [s], gr.take(np.array([j])),
+                                assume_reference=assume_reference)
+            (r,) = call_patterns(kb, d, gg)
+            if isinstance(r, BaseException):
+                raise r
+            calls.append(r)
+            flags.append(_flags(r, gg))
+        except Exception as e:
+            bad.append({"sample": s, "gene": d.gene, "error": _describe(e)})
+            calls.append(_error_call(d.gene))
+            flags.append(["error"])
+    idx = np.arange(len(samples), dtype=np.int64)
+    return calls_table(d.gene, samples, idx, calls, flags), len(samples), bad
+
+
+def _describe(e: BaseException) -> str:
+    tb = traceback.extract_tb(e.__traceback__)
+    where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
+    return f"{type(e).__name__}: {e}{where}"
+
+
+def _write_atomic_bytes(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def done_path(outdir: str | Path, gene: str, block: int) -> Path:
+    return Path(outdir) / DONE_DIR / f"{gene}.{block}.json"
+
+
+def run_partition(spec: PartitionSpec) -> PartitionResult:
+    """Compute one partition and write its Parquet part, then its completion record."""
+    import pyarrow.parquet as pq
+
+    if spec.fail:
+        raise RuntimeError(f"injected failure in partition {spec.key} (test hook)")
+    t0 = time.perf_counter()
+    kb = _kb()
+    d = kb.definitions[spec.gene][spec.build]  # type: ignore[index]
+    if spec.kind == "vcz":
+        from pgxguard.cohort.io_zarr import read_gene_records as read_vcz
+        from pgxguard.cohort.io_zarr import vcz_sample_ids
+
+        samples = vcz_sample_ids(spec.path, spec.start, spec.stop)
+        gr = read_vcz(spec.path, d, spec.start, spec.stop)
+    else:
+        from pgxguard.cohort.io_vcf import read_gene_records as read_vcf
+
+        samples = list(spec.samples)
+        gr = read_vcf(spec.path, d, samples)
+    table, n_patterns, bad = compute_partition(kb, d, samples, gr, spec.assume_reference)
+    _write_atomic_bytes(part_path(spec.outdir, spec.gene, spec.block),
+                        lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    result = PartitionResult(spec.gene, spec.block, len(samples), n_patterns,
+                             round(time.perf_counter() - t0, 4), bad)
+    text = json.dumps(result.to_json())
+
+    def write_done(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    _write_atomic_bytes(done_path(spec.outdir, spec.gene, spec.block), write_done)
+    return result
+
+
+__all__ = ["DONE_DIR", "PartitionResult", "PartitionSpec", "call_patterns", "calls_table",
+           "compute_partition", "done_path", "run_partition"]

@@ -1,0 +1,304 @@
+"""Cohort path (`pgxguard.cohort`): identical calls to `pgxguard.call`, restartability, bad samples.
+
+Every run goes through a real dask.distributed LocalCluster of 2 worker processes (one per
+module, closed at the end), as `pgxguard cohort --scheduler ADDRESS` would use it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import pgxguard
+from pgxguard.cohort import CALLS_SCHEMA, CohortError, read_calls, run_cohort, write_vcz
+from pgxguard.errors import InputError, VcfError
+from vcfbuilder import VcfBuilder, from_definition
+
+GENES = ["CYP2C19", "CYP2C9", "TPMT", "NUDT15", "SLCO1B1", "DPYD", "G6PD"]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as c:
+        yield str(c.scheduler_address)
+
+
+# --- a generated cohort --------------------------------------------------------------------------
+
+
+def _cohort_vcf(kb: Any, n: int, seed: int = 7) -> VcfBuilder:
+    """n samples x GENES: random named alleles, some samples unphased, some genotypes missing,
+    G6PD haploid in every third sample."""
+    rng = random.Random(seed)
+    samples = [f"S{i:03d}" for i in range(n)]
+    builder = VcfBuilder(samples)
+    for gene in GENES:
+        d = kb.definitions[gene]["GRCh38"]
+        names = [a.name for a in d.alleles]
+        haps: dict[str, tuple[str, ...]] = {}
+        for i, s in enumerate(samples):
+            if gene == "G6PD" and i % 3 == 0:
+                haps[s] = (rng.choice(names),)
+            else:
+                # Mostly the reference allele, so patterns repeat as in real cohorts.
+                haps[s] = tuple(names[0] if rng.random() < 0.6 else rng.choice(names)
+                                for _ in range(2))
+        from_definition(d, haps, builder=builder)
+    unphased = set(rng.sample(samples, n // 3))
+    for r in builder.records:
+        for s in samples:
+            gt = r.genotypes[s]
+            if s in unphased and "|" in gt:
+                gt = "/".join(sorted(gt.split("|")))
+            if rng.random() < 0.01:
+                gt = rng.choice(["./.", "0/.", "."]) if "/" in gt or "|" in gt else "."
+            r.genotypes[s] = gt
+    return builder
+
+
+def _vcf_to_vcz(vcf: Path, out: Path) -> Path:
+    """A VCF Zarr store of the VCF's GT (test helper; vcf2zarr does this for real data)."""
+    from cyvcf2 import VCF
+
+    v = VCF(str(vcf), gts012=False, strict_gt=False)
+    contigs = list(v.seqnames)
+    pos, cont, alleles, gts, phased = [], [], [], [], []
+    for rec in v:
+        arr = rec.genotype.array()
+        pos.append(rec.POS)
+        cont.append(contigs.index(rec.CHROM))
+        alleles.append([rec.REF, *rec.ALT])
+        g = np.full((arr.shape[0], 2), -2, dtype=np.int8)
+        g[:, : arr.shape[1] - 1] = arr[:, :-1]
+        gts.append(g)
+        phased.append(arr[:, -1].astype(bool))
+    samples = list(v.samples)
+    v.close()
+    write_vcz(out, sample_id=samples, contig_id=contigs, variant_contig=cont,
+              variant_position=pos, variant_allele=alleles, call_genotype=np.stack(gts),
+              call_genotype_phased=np.stack(phased), build="GRCh38", samples_chunk=16,
+              variants_chunk=64)
+    return out
+
+
+def _expected(result: Any) -> dict[tuple[str, str], tuple[Any, ...]]:
+    return {(s.sample, g.gene): (
+        [list(d) for d in g.diplotypes], g.diplotype_text(), list(g.variants), g.phenotype,
+        g.activity_score, len(g.missing_positions), list(g.missing_positions),
+        list(g.not_assessed), list(g.warnings), g.source)
+        for s in result.samples for g in s.genes}
+
+
+def _observed(outdir: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+    t = read_calls(outdir)
+    assert t.schema.equals(CALLS_SCHEMA)
+    rows = t.to_pylist()
+    out = {(r["sample"], r["gene"]): (
+        r["diplotypes"], r["diplotype_text"], r["variants"], r["phenotype"],
+        r["activity_score"], r["n_missing"], r["missing_positions"], r["not_assessed"],
+        r["warnings"], r["source"]) for r in rows}
+    assert len(out) == len(rows), "one row per sample x gene"
+    return out
+
+
+def _assert_same(expected: dict[Any, Any], observed: dict[Any, Any]) -> None:
+    assert observed.keys() == expected.keys()
+    diffs = [k for k in expected if expected[k] != observed[k]]
+    assert not diffs, f"{len(diffs)} differ, first {diffs[0]}: " \
+                      f"{expected[diffs[0]]} != {observed[diffs[0]]}"
+
+
+@pytest.fixture(scope="module")
+def cohort_vcf(kb: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cohort") / "cohort.vcf.gz"
+    return _cohort_vcf(kb, 60).write(path, compress="bgzip", index=True)
+
+
+@pytest.mark.parametrize("assume_reference", [False, True])
+@pytest.mark.parametrize("kind", ["vcf", "vcz"])
+def test_generated_cohort_identical_to_call(kb: Any, cluster: str, cohort_vcf: Path,
+                                            tmp_path: Path, kind: str,
+                                            assume_reference: bool) -> None:
+    genes = [*GENES, "CYP2D6"]  # CYP2D6 has no record: not covered
+    source = cohort_vcf if kind == "vcf" else _vcf_to_vcz(cohort_vcf, tmp_path / "c.vcz")
+    # Small sample blocks: several partitions per gene, blocks of uneven size.
+    summary = run_cohort(source, tmp_path / "out", genes=genes, scheduler=cluster,
+                         chunk_samples=25, assume_reference=assume_reference)
+    assert summary.partitions == len(genes) * 3 and summary.computed == summary.partitions
+    expected = _expected(pgxguard.call(cohort_vcf, genes=genes, kb=kb,
+                                       assume_reference=assume_reference))
+    _assert_same(expected, _observed(tmp_path / "out"))
+    rows = read_calls(tmp_path / "out", genes=["CYP2D6"]).to_pylist()
+    assert all("no_call" in r["flags"] and "sv_not_assessed" in r["flags"] for r in rows)
+    if assume_reference:
+        flagged = read_calls(tmp_path / "out", genes=["TPMT"]).to_pylist()
+        assert all("assumed_reference" in r["flags"] for r in flagged)
+
+
+def test_vcz_written_by_bio2zarr(kb: Any, cluster: str, cohort_vcf: Path,
+                                 tmp_path: Path) -> None:
+    """The reader follows bio2zarr's real layout (zarr format 2, vlen strings, fill values)."""
+    pytest.importorskip("bio2zarr")
+    from bio2zarr import vcf as v2z
+
+    store = tmp_path / "b2z.vcz"
+    v2z.convert([str(cohort_vcf)], str(store), worker_processes=0, show_progress=False)
+    run_cohort(store, tmp_path / "out", genes=GENES, scheduler=cluster, chunk_samples=40)
+    _assert_same(_expected(pgxguard.call(cohort_vcf, genes=GENES, kb=kb)),
+                 _observed(tmp_path / "out"))
+
+
+# --- restartability ----------------------------------------------------------------------------
+
+
+def test_rerun_recomputes_only_missing_partition(cluster: str, cohort_vcf: Path,
+                                                 tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run_cohort(cohort_vcf, out, genes=GENES, scheduler=cluster, chunk_samples=30)
+    assert (first.computed, first.skipped) == (len(GENES) * 2, 0)
+    before = _observed(out)
+    (out / "calls" / "gene=TPMT" / "part-1.parquet").unlink()
+    again = run_cohort(cohort_vcf, out, genes=GENES, scheduler=cluster, chunk_samples=30)
+    assert (again.computed, again.skipped) == (1, len(GENES) * 2 - 1)
+    assert _observed(out) == before
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["partitions_done"] == len(GENES) * 2
+    assert manifest["partitions"]["TPMT/1"]["samples"] == 30
+    assert manifest["knowledge_base"]["version"] and manifest["tool"]["version"]
+    assert manifest["options"]["chunk_samples"] == 30 and manifest["build"] == "GRCh38"
+
+
+def test_killed_run_resumes(cluster: str, cohort_vcf: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(CohortError, match="rerun"):
+        run_cohort(cohort_vcf, out, genes=GENES, scheduler=cluster, chunk_samples=30,
+                   _fail_partitions={"CYP2C19/0", "DPYD/1"})
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete"
+    assert set(manifest["failed_partitions"]) == {"CYP2C19/0", "DPYD/1"}
+    assert not (out / "calls" / "gene=CYP2C19" / "part-0.parquet").exists()
+    resumed = run_cohort(cohort_vcf, out, genes=GENES, scheduler=cluster, chunk_samples=30)
+    assert (resumed.computed, resumed.skipped) == (2, len(GENES) * 2 - 2)
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+    assert read_calls(out).num_rows == 60 * len(GENES)
+
+
+def test_other_input_or_options_in_same_outdir(cluster: str, cohort_vcf: Path,
+                                               tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_cohort(cohort_vcf, out, genes=["TPMT"], scheduler=cluster)
+    with pytest.raises(InputError, match="--overwrite"):
+        run_cohort(cohort_vcf, out, genes=["TPMT"], scheduler=cluster, assume_reference=True)
+    s = run_cohort(cohort_vcf, out, genes=["TPMT"], scheduler=cluster, assume_reference=True,
+                   overwrite=True)
+    assert s.computed == 1
+    assert json.loads((out / "manifest.json").read_text())["options"]["assume_reference"]
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+def test_bad_sample_is_reported_not_fatal(kb: Any, cluster: str, tmp_vcf: Callable[..., Path],
+                                          tmp_path: Path) -> None:
+    d = kb.definitions["TPMT"]["GRCh38"]
+    names = [a.name for a in d.alleles]
+    b = from_definition(d, {"A": (names[0], names[1]), "B": (names[1], names[2]),
+                            "C": (names[0], names[0])})
+    for r in b.records:
+        r.genotypes["B"] = "0/1/1"  # triploid: the single-sample path raises on it
+    vcf = tmp_vcf(b, compress=True, index=True)
+    s = run_cohort(vcf, tmp_path / "out", genes=["TPMT"], scheduler=cluster)
+    assert [(x["sample"], x["gene"]) for x in s.bad_samples] == [("B", "TPMT")]
+    assert "IndexError" in s.bad_samples[0]["error"]
+    rows = {r["sample"]: r for r in read_calls(tmp_path / "out").to_pylist()}
+    assert rows["B"]["flags"] == ["error"] and rows["B"]["source"] == "error"
+    assert rows["A"]["diplotype_text"] == f"{names[0]}/{names[1]}"
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["bad_samples"][0]["sample"] == "B"
+
+
+def test_unindexed_vcf_is_refused(kb: Any, tmp_vcf: Callable[..., Path], tmp_path: Path) -> None:
+    d = kb.definitions["TPMT"]["GRCh38"]
+    vcf = tmp_vcf(from_definition(d, {"A": (d.alleles[0].name,) * 2}), compress=True)
+    with pytest.raises(VcfError, match="indexed"):
+        run_cohort(vcf, tmp_path / "out", genes=["TPMT"])
+    plain = tmp_vcf(from_definition(d, {"A": (d.alleles[0].name,) * 2}))
+    with pytest.raises(VcfError, match="indexed"):
+        run_cohort(plain, tmp_path / "out", genes=["TPMT"])
+
+
+def test_no_record_near_any_gene_is_an_error(kb: Any, cluster: str,
+                                             tmp_vcf: Callable[..., Path],
+                                             tmp_path: Path) -> None:
+    d = kb.definitions["TPMT"]["GRCh38"]
+    vcf = tmp_vcf(from_definition(d, {"A": (d.alleles[0].name,) * 2}), compress=True,
+                  index=True)
+    with pytest.raises(VcfError, match="no record overlaps"):
+        run_cohort(vcf, tmp_path / "out", genes=["CYP2C19"], scheduler=cluster)
+
+
+def test_samples_info_without_analysis_module(cluster: str, cohort_vcf: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def fake(name: str, package: str | None = None) -> Any:
+        if name == "pgxguard.cohort.analysis":
+            raise ModuleNotFoundError(name=name)
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    info = tmp_path / "samples.tsv"
+    info.write_text("sample\tpopulation\nS000\tX\n")
+    s = run_cohort(cohort_vcf, tmp_path / "out", genes=["TPMT"], scheduler=cluster,
+                   samples_info=info)
+    assert any("analysis" in w for w in s.warnings) and s.analysis is None
+
+
+def test_cli_cohort(cluster: str, cohort_vcf: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pgxguard.cli import app
+
+    res = CliRunner().invoke(app, ["cohort", str(cohort_vcf), "-o", str(tmp_path / "out"),
+                                   "--genes", "TPMT,NUDT15", "--scheduler", cluster,
+                                   "--chunk-samples", "50"])
+    assert res.exit_code == 0, res.output
+    assert "4 partitions" in res.output
+    assert read_calls(tmp_path / "out").num_rows == 120
+    res = CliRunner().invoke(app, ["cohort", str(cohort_vcf), "-o", str(tmp_path / "out"),
+                                   "--genes", "TPMT", "--scheduler", cluster])
+    assert res.exit_code == 2 and "--overwrite" in res.output
+
+
+def test_embedded_local_cluster(kb: Any, cohort_vcf: Path, tmp_path: Path) -> None:
+    """No --scheduler: pgxguard starts (and closes) its own LocalCluster."""
+    s = run_cohort(cohort_vcf, tmp_path / "out", genes=["TPMT", "NUDT15"], workers=2)
+    assert s.computed == 2
+    _assert_same(_expected(pgxguard.call(cohort_vcf, genes=["TPMT", "NUDT15"], kb=kb)),
+                 _observed(tmp_path / "out"))
+
+
+# --- 1000 Genomes --------------------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_1kgp_cohort_identical_to_call(kgp_dir: Path, kb: Any, cluster: str,
+                                       tmp_path: Path) -> None:
+    vcf = kgp_dir / "pgx_genes.grch38.vcf.gz"
+    summary = run_cohort(vcf, tmp_path / "out", scheduler=cluster, assume_reference=True)
+    expected = _expected(pgxguard.call(vcf, assume_reference=True, kb=kb))
+    assert summary.samples == 3202
+    _assert_same(expected, _observed(tmp_path / "out"))
