@@ -1,0 +1,1 @@
+"""audit domain: service layer (service.py) and FastAPI router (router.py)."""

@@ -1,0 +1,1 @@
+"""auth domain: service layer (service.py) and FastAPI router (router.py)."""

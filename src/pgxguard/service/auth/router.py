@@ -1,0 +1,65 @@
+"""Sign-in (API tokens) and user administration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from sqlalchemy.orm import Session
+
+from pgxguard.service.auth import service
+from pgxguard.service.auth.permissions import Perm
+from pgxguard.service.auth.schemas import MeOut, TokenIn, TokenOut, UserIn, UserOut, UserPatch
+from pgxguard.service.deps import Ctx, get_session, get_settings, require
+from pgxguard.service.settings import Settings
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/token", response_model=TokenOut)
+def issue_token(body: TokenIn, session: Annotated[Session, Depends(get_session)],
+                settings: Annotated[Settings, Depends(get_settings)]) -> TokenOut:
+    """Exchange a username and password for an API token (public route)."""
+    user = service.authenticate(session, body.username, body.password)
+    token, row = service.issue_token(session, user, settings.secret, settings.token_ttl_hours,
+                                     label=body.label)
+    session.commit()
+    return TokenOut(access_token=token, expires_at=row.expires_at)
+
+
+@router.delete("/auth/token", status_code=204)
+def revoke_token(ctx: Annotated[Ctx, require(Perm.SELF)]) -> Response:
+    """Revoke the token this request was made with (sign out)."""
+    service.revoke(ctx.session, ctx.token)
+    ctx.commit()
+    return Response(status_code=204)
+
+
+@router.get("/auth/me", response_model=MeOut)
+def me(ctx: Annotated[Ctx, require(Perm.SELF)]) -> MeOut:
+    return MeOut.of(ctx.user)
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(ctx: Annotated[Ctx, require(Perm.USERS_MANAGE)]) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in service.list_users(ctx.session)]
+
+
+@router.post("/users", status_code=201, response_model=UserOut)
+def create_user(body: UserIn, ctx: Annotated[Ctx, require(Perm.USERS_MANAGE)]) -> UserOut:
+    u = service.create_user(ctx.session, body.username, body.password, body.role.value)
+    ctx.audit("user.create", None, detail=f"user {u.username} ({u.role})")
+    ctx.commit()
+    return UserOut.model_validate(u)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def update_user(user_id: int, body: UserPatch,
+                ctx: Annotated[Ctx, require(Perm.USERS_MANAGE)]) -> UserOut:
+    u = service.update_user(ctx.session, service.get_user(ctx.session, user_id),
+                            role=body.role.value if body.role else None, active=body.active,
+                            password=body.password)
+    changed = [k for k, v in body.model_dump().items() if v is not None]
+    ctx.audit("user.update", None, detail=f"user {u.username}: {', '.join(changed)}")
+    ctx.commit()
+    return UserOut.model_validate(u)

@@ -1,0 +1,141 @@
+"""Users and API tokens: plain functions taking a Session (the caller commits)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pgxguard.service.auth.permissions import Role
+from pgxguard.service.auth.security import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    new_token,
+    token_digest,
+    verify_password,
+)
+from pgxguard.service.db import utcnow
+from pgxguard.service.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    ValidationFailedError,
+)
+from pgxguard.service.models import ApiToken, User
+
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailedError(
+            f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _check_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError as e:
+        raise ValidationFailedError(f"unknown role {role!r}",
+                                    hint=f"roles: {', '.join(r.value for r in Role)}") from e
+
+
+def create_user(session: Session, username: str, password: str, role: str) -> User:
+    if not _USERNAME.match(username):
+        raise ValidationFailedError(
+            f"invalid username {username!r}",
+            hint="2-64 characters: letters, digits, '.', '_', '@', '-'")
+    _check_password(password)
+    r = _check_role(role)
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise ConflictError(f"user {username!r} already exists")
+    user = User(username=username, password_hash=hash_password(password), role=r.value,
+                active=True, created_at=utcnow())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"no user with id {user_id}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def update_user(session: Session, user: User, *, role: str | None = None,
+                active: bool | None = None, password: str | None = None) -> User:
+    if role is not None:
+        user.role = _check_role(role).value
+    if active is not None:
+        user.active = active
+        if not active:
+            revoke_all(session, user)
+    if password is not None:
+        _check_password(password)
+        user.password_hash = hash_password(password)
+        revoke_all(session, user)
+    session.flush()
+    return user
+
+
+def ensure_admin(session: Session, username: str, password: str) -> tuple[User, bool]:
+    """The admin `username`, created with `password` when absent. Returns (user, created)."""
+    existing = session.scalar(select(User).where(User.username == username))
+    if existing is not None:
+        return existing, False
+    return create_user(session, username, password, Role.ADMIN.value), True
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        raise AuthenticationError("invalid username or password, or the account is disabled")
+    return user
+
+
+def issue_token(session: Session, user: User, secret: str, ttl_hours: int,
+                label: str | None = None) -> tuple[str, ApiToken]:
+    token = new_token()
+    now = utcnow()
+    row = ApiToken(user_id=user.id, token_hash=token_digest(secret, token), label=label,
+                   created_at=now, expires_at=now + timedelta(hours=ttl_hours))
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def resolve_token(session: Session, secret: str, token: str,
+                  now: datetime | None = None) -> tuple[User, ApiToken]:
+    row = session.scalar(select(ApiToken).where(
+        ApiToken.token_hash == token_digest(secret, token)))
+    now = now or utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise AuthenticationError("invalid, expired or revoked token",
+                                  hint="get a new one from POST /auth/token")
+    if not row.user.active:
+        raise AuthenticationError("the account is disabled")
+    return row.user, row
+
+
+def revoke(session: Session, row: ApiToken) -> None:
+    row.revoked_at = utcnow()
+    session.flush()
+
+
+def revoke_all(session: Session, user: User) -> None:
+    now = utcnow()
+    for row in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                      ApiToken.revoked_at.is_(None))):
+        row.revoked_at = now
+
+
+__all__ = ["authenticate", "create_user", "ensure_admin", "get_user", "issue_token",
+           "list_users", "resolve_token", "revoke", "revoke_all", "update_user"]

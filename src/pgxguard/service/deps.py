@@ -1,0 +1,129 @@
+"""Request dependencies shared by every router: the DB session and the permission check.
+
+Every route that is not explicitly public declares exactly one permission::
+
+    @router.get("/patients/{patient_id}")
+    def read(patient_id: int, ctx: Annotated[Ctx, require(Perm.PATIENTS_READ)]) -> ...:
+        p = service.get(ctx.session, patient_id)
+        ctx.audit("patient.read", p.id)   # patient data: audited in the same transaction
+        ctx.commit()                      # committed before the response is sent
+        return ...
+
+`require` authenticates the bearer token, checks the role table and returns a `Ctx`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from pgxguard.kb.model import KnowledgeBase
+from pgxguard.service.audit import service as audit_service
+from pgxguard.service.auth import service as auth_service
+from pgxguard.service.auth.permissions import Perm, allowed
+from pgxguard.service.errors import AuthenticationError, PermissionDeniedError
+from pgxguard.service.models import ApiToken, User
+from pgxguard.service.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="API token from POST /auth/token")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def route_of(request: Request) -> str:
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else request.url.path
+
+
+@dataclass
+class Ctx:
+    """What a route handler gets: the signed-in user, a session, the permission it used."""
+
+    request: Request
+    session: Session
+    user: User
+    token: ApiToken
+    permission: Perm
+
+    @property
+    def settings(self) -> Settings:
+        return get_settings(self.request)
+
+    @property
+    def route(self) -> str:
+        return route_of(self.request)
+
+    def about(self, patient_id: int | None) -> None:
+        """Name the patient this request concerns, so a later failure is audited against it."""
+        self.request.state.pgx_patient_id = patient_id
+
+    def audit(self, action: str, patient_id: int | None, detail: str | None = None,
+              outcome: str = "ok") -> None:
+        """Record this access in the request's transaction (commit with `commit()`)."""
+        self.request.state.pgx_patient_id = patient_id
+        audit_service.record(self.session, action=action, method=self.request.method,
+                             route=self.route, outcome=outcome, user_id=self.user.id,
+                             username=self.user.username, patient_id=patient_id,
+                             detail=detail)
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def end_transaction(self) -> None:
+        """End the current (read-only so far) transaction before slow work such as calling, so
+        no database lock is held meanwhile (SQLite transactions take the write lock)."""
+        if self.session.new or self.session.dirty or self.session.deleted:
+            raise RuntimeError("end_transaction() with pending writes; commit them first")
+        self.session.commit()
+
+    def knowledge_base(self) -> KnowledgeBase:
+        """The current allele knowledge base (`create_app(kb_provider=...)`)."""
+        kb: KnowledgeBase = self.request.app.state.kb_provider()
+        return kb
+
+
+def require(permission: Perm) -> Any:
+    """Dependency: a valid bearer token whose user's role grants `permission`."""
+
+    def check(request: Request, session: Session = Depends(get_session),  # noqa: B008
+              creds: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+              ) -> Ctx:
+        request.state.pgx_permission = permission
+        if creds is None or creds.scheme.lower() != "bearer":
+            raise AuthenticationError("not signed in: send 'Authorization: Bearer <token>'",
+                                      hint="get a token from POST /auth/token")
+        user, token = auth_service.resolve_token(session, get_settings(request).secret,
+                                                 creds.credentials)
+        request.state.pgx_user = (user.id, user.username)
+        if not allowed(user.role, permission):
+            raise PermissionDeniedError(
+                f"role {user.role!r} may not {permission.value}",
+                hint="ask an administrator if your role should allow this")
+        return Ctx(request=request, session=session, user=user, token=token,
+                   permission=permission)
+
+    check.pgx_permission = permission  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+__all__ = ["Ctx", "get_session", "get_settings", "require", "route_of"]

@@ -1,0 +1,1 @@
+"""orders domain: service layer (service.py) and FastAPI router (router.py)."""

@@ -1,0 +1,70 @@
+"""The PGx test directory, read from `service/data/test_directory.tsv` (data, not code)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+from pgxguard.errors import KnowledgeBaseError
+from pgxguard.service.errors import ValidationFailedError
+
+DIRECTORY_FILE = "test_directory.tsv"
+COLUMNS = ("code", "name", "genes", "trigger_drugs", "clinical_context", "source_note")
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryTest:
+    code: str
+    name: str
+    genes: tuple[str, ...]
+    trigger_drugs: tuple[str, ...]
+    clinical_context: str
+    source_note: str
+
+
+def parse_directory(text: str, origin: str = DIRECTORY_FILE) -> tuple[DirectoryTest, ...]:
+    rows = [(n, line) for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.startswith("#")]
+    if not rows or tuple(rows[0][1].split("\t")) != COLUMNS:
+        raise KnowledgeBaseError("test directory header must be: " + ", ".join(COLUMNS),
+                                 path=origin, line=rows[0][0] if rows else None)
+    out: list[DirectoryTest] = []
+    for n, line in rows[1:]:
+        cells = line.split("\t")
+        if len(cells) != len(COLUMNS) or not all(c.strip() for c in cells[:3]):
+            raise KnowledgeBaseError(f"expected {len(COLUMNS)} tab-separated cells",
+                                     path=origin, line=n)
+        split = [tuple(x.strip() for x in cells[i].split(",") if x.strip()) for i in (2, 3)]
+        out.append(DirectoryTest(code=cells[0].strip(), name=cells[1].strip(), genes=split[0],
+                                 trigger_drugs=tuple(d.lower() for d in split[1]),
+                                 clinical_context=cells[4].strip(),
+                                 source_note=cells[5].strip()))
+    codes = [t.code for t in out]
+    if len(set(codes)) != len(codes):
+        raise KnowledgeBaseError("duplicate test code in the directory", path=origin)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=1)
+def directory() -> tuple[DirectoryTest, ...]:
+    text = resources.files("pgxguard.service").joinpath("data", DIRECTORY_FILE).read_text(
+        encoding="utf-8")
+    return parse_directory(text)
+
+
+def get_test(code: str) -> DirectoryTest:
+    for t in directory():
+        if t.code.lower() == code.strip().lower():
+            return t
+    raise ValidationFailedError(f"unknown test code {code!r}",
+                                hint="codes: " + ", ".join(t.code for t in directory()))
+
+
+def prompted_by_drug(drug: str) -> list[DirectoryTest]:
+    """Directory tests a prescription of `drug` (generic name) should prompt."""
+    d = drug.strip().lower()
+    return [t for t in directory() if d in t.trigger_drugs]
+
+
+__all__ = ["DirectoryTest", "directory", "get_test", "parse_directory", "prompted_by_drug"]

@@ -1,0 +1,1 @@
+"""patients domain: service layer (service.py) and FastAPI router (router.py)."""

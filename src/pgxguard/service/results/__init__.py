@@ -1,0 +1,1 @@
+"""results domain: service layer (service.py) and FastAPI router (router.py)."""

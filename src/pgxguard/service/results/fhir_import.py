@@ -1,0 +1,153 @@
+"""Read genotype calls back from a FHIR R4 Bundle written by `pgxguard.report.fhir.report_bundle`.
+
+Only what the Bundle states is taken: per gene the genotype Observation's value (diplotypes, ties
+joined by ` | `; allele names from the haplotype Observations when the call is unambiguous),
+the phenotype and activity score of the therapeutic-implication Observation, and every note
+(missing positions, structural variants not assessed, warnings) carried as a warning, so the
+extracted result is never more certain than the report. A Bundle without genotype Observations
+is stored as it is, not interpreted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pgxguard.errors import InputError
+from pgxguard.report.fhir import PROFILE
+from pgxguard.results import CallResult, GeneCall, SampleCall
+
+GENE_STUDIED = "48018-6"
+GENOTYPE = "84413-4"
+HAPLOTYPE = "84414-2"
+MEDICATION_ASSESSED = "51963-7"
+_KB = re.compile(r"\(knowledge base ([^)]+)\)")
+
+
+def _codes(concept: dict[str, Any] | None) -> set[str]:
+    return {str(c.get("code")) for c in (concept or {}).get("coding", []) if c.get("code")}
+
+
+def _profiles(res: dict[str, Any]) -> set[str]:
+    return set(res.get("meta", {}).get("profile", []))
+
+
+def _gene(res: dict[str, Any]) -> str | None:
+    for comp in res.get("component", []):
+        if GENE_STUDIED in _codes(comp.get("code")):
+            v = comp.get("valueCodeableConcept", {})
+            return str(v.get("text") or next(
+                (c.get("display") for c in v.get("coding", []) if c.get("display")), "")) or None
+    return None
+
+
+def _is(res: dict[str, Any], profile: str, loinc: str | None = None) -> bool:
+    return PROFILE[profile] in _profiles(res) or (
+        loinc is not None and loinc in _codes(res.get("code")))
+
+
+def parse_bundle(data: bytes, filename: str) -> dict[str, Any]:
+    import json
+
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"not a JSON document ({e})", path=filename,
+                         hint="upload a FHIR R4 Bundle in JSON") from e
+    if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle":
+        raise InputError("not a FHIR Bundle (resourceType must be 'Bundle')", path=filename,
+                         hint="upload the Bundle written by `pgxguard report --format fhir`")
+    if not isinstance(doc.get("entry", []), list):
+        raise InputError("Bundle.entry must be a list", path=filename)
+    return doc
+
+
+def extract_calls(doc: dict[str, Any], filename: str) -> CallResult | None:
+    """The calls a pgxguard report Bundle states, or None when it holds no genotype."""
+    resources: dict[str, dict[str, Any]] = {}
+    for e in doc.get("entry", []):
+        if isinstance(e, dict) and isinstance(e.get("resource"), dict):
+            resources[str(e.get("fullUrl", ""))] = e["resource"]
+    genotypes = [r for r in resources.values()
+                 if r.get("resourceType") == "Observation" and _is(r, "genotype", GENOTYPE)]
+    if not genotypes:
+        return None
+    patients = [r for r in resources.values() if r.get("resourceType") == "Patient"]
+    sample = "sample"
+    if patients:
+        ids = patients[0].get("identifier", [])
+        if ids and ids[0].get("value"):
+            sample = str(ids[0]["value"])
+    phenos: dict[str, dict[str, Any]] = {}
+    for r in resources.values():
+        if r.get("resourceType") == "Observation" and _is(r, "implication"):
+            g = _gene(r)
+            comp_codes = {c for comp in r.get("component", []) for c in _codes(comp.get("code"))}
+            if g and MEDICATION_ASSESSED not in comp_codes:
+                phenos.setdefault(g, r)
+    kb_version = None
+    for r in resources.values():
+        if r.get("resourceType") == "DiagnosticReport":
+            m = _KB.search(str(r.get("conclusion", "")))
+            if m:
+                kb_version = m.group(1)
+    genes: dict[str, GeneCall] = {}
+    for obs in genotypes:
+        gene = _gene(obs)
+        if gene is None or gene in genes:
+            continue
+        genes[gene] = _gene_call(gene, obs, resources, phenos.get(gene))
+    return CallResult(
+        knowledge_base={"version": kb_version, "sources": [
+            {"name": "FHIR Bundle", "file": filename, "bundle_id": doc.get("id")}]},
+        samples=(SampleCall(sample=sample, genes=tuple(sorted(genes.values(),
+                                                               key=lambda g: g.gene))),),
+        tool={"name": "pgxguard", "note": "calls extracted from a FHIR Bundle"},
+        input={"path": filename, "format": "FHIR Bundle"},
+        warnings=("calls read from a FHIR Bundle; they were made elsewhere and are not "
+                  "re-called",))
+
+
+def _gene_call(gene: str, obs: dict[str, Any], resources: dict[str, dict[str, Any]],
+               pheno: dict[str, Any] | None) -> GeneCall:
+    notes = [str(n.get("text", "")) for n in obs.get("note", []) if n.get("text")]
+    warnings = [n for n in notes if n != "Missing positions: none"
+                and not n.startswith("Source: ")]
+    warnings.append("extracted from a FHIR Bundle")
+    value = str(obs.get("valueCodeableConcept", {}).get("text", ""))
+    text = value.removeprefix(gene).strip()
+    diplotypes: tuple[tuple[str, ...], ...] = ()
+    variants: tuple[str, ...] = ()
+    haps = []
+    for ref in obs.get("derivedFrom", []):
+        r = resources.get(str(ref.get("reference", "")))
+        if r is not None and _is(r, "haplotype", HAPLOTYPE):
+            haps.append(str(r.get("valueCodeableConcept", {}).get("text", ""))
+                        .removeprefix(gene).strip())
+    if "dataAbsentReason" in obs or not text:
+        warnings.append("no call in the Bundle")
+    elif text.startswith("variants found"):
+        variants = tuple(v.strip() for v in text.split(":", 1)[-1].split(",") if v.strip())
+    elif haps and " | " not in text and "/".join(haps) == text:
+        diplotypes = (tuple(haps),)
+    else:
+        parsed = [tuple(a.strip() for a in d.split("/")) for d in text.split(" | ")]
+        if all(1 <= len(d) <= 2 and all(d) for d in parsed):
+            diplotypes = tuple(parsed)
+        else:
+            warnings.append(f"genotype {value!r} could not be read into allele names")
+    phenotype = None
+    activity = None
+    if pheno is not None:
+        for comp in pheno.get("component", []):
+            code = comp.get("code", {})
+            if "therapeutic-implication" in _codes(code) and phenotype is None:
+                phenotype = comp.get("valueCodeableConcept", {}).get("text")
+            elif code.get("text") == "Activity score" and "valueQuantity" in comp:
+                activity = float(comp["valueQuantity"]["value"])
+    return GeneCall(gene=gene, diplotypes=diplotypes, variants=variants, phenotype=phenotype,
+                    activity_score=activity, warnings=tuple(warnings),
+                    source="outside" if diplotypes or variants or phenotype else "none")
+
+
+__all__ = ["extract_calls", "parse_bundle"]

@@ -1,0 +1,120 @@
+"""PGx results: upload (VCF called on upload, outside-call TSV, FHIR Bundle), read, versions,
+re-interpretation against the current knowledge base."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from pgxguard.service.auth.permissions import Perm
+from pgxguard.service.deps import Ctx, require
+from pgxguard.service.patients import service as patients
+from pgxguard.service.results import service
+from pgxguard.service.results.schemas import (
+    ReinterpretOut,
+    ResultOut,
+    ResultSummary,
+    VersionOut,
+)
+from pgxguard.service.results.service import Kind
+
+router = APIRouter(tags=["results"])
+
+
+def _read(file: UploadFile, limit: int) -> bytes:
+    # One byte over the limit is enough to know it is too large.
+    return file.file.read(limit + 1)
+
+
+def _upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: str | None,
+            build: str | None) -> ResultOut:
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.about(p.id)
+    limit = ctx.settings.max_upload_bytes
+    data = _read(file, limit)
+    ctx.end_transaction()  # hold no database lock while calling
+    name, interp = service.prepare_upload(kind, data, file.filename, sample=sample or None,
+                                          build=build or None, kb=ctx.knowledge_base(),
+                                          max_bytes=limit)
+    res = service.store_upload(ctx.session, p.id, kind, data, name, interp,
+                               build=build or None, user_id=ctx.user.id)
+    ctx.audit("result.upload", p.id, detail=f"result {res.id} ({kind.value}, {res.filename})")
+    ctx.commit()
+    return ResultOut.of(res)
+
+
+@router.post("/patients/{patient_id}/results/vcf", status_code=201, response_model=ResultOut)
+def upload_vcf(patient_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
+               file: Annotated[UploadFile, File(description="VCF, VCF.gz or BCF")],
+               sample: Annotated[str | None, Form(max_length=200)] = None,
+               build: Annotated[str | None, Form(description="GRCh37 or GRCh38 when the "
+                                                 "header does not say")] = None) -> ResultOut:
+    """Upload a VCF: it is called at once (`pgxguard.call`) and stored with its calls."""
+    return _upload(ctx, patient_id, Kind.VCF, file, sample, build)
+
+
+@router.post("/patients/{patient_id}/results/outside-calls", status_code=201,
+             response_model=ResultOut)
+def upload_outside_calls(patient_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
+                         file: Annotated[UploadFile, File(description="outside-call TSV")],
+                         sample: Annotated[str | None, Form(max_length=200)] = None,
+                         ) -> ResultOut:
+    """Upload an outside-call TSV (e.g. CYP2D6 from a copy-number caller, HLA typing)."""
+    return _upload(ctx, patient_id, Kind.OUTSIDE_CALLS, file, sample, None)
+
+
+@router.post("/patients/{patient_id}/results/fhir", status_code=201, response_model=ResultOut)
+def upload_fhir(patient_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
+                file: Annotated[UploadFile, File(description="FHIR R4 Bundle (JSON)")],
+                sample: Annotated[str | None, Form(max_length=200)] = None) -> ResultOut:
+    """Upload a FHIR Bundle: calls are extracted from a pgxguard genomics report; any other
+    Bundle is stored as received with status 'stored, not interpreted'."""
+    return _upload(ctx, patient_id, Kind.FHIR_BUNDLE, file, sample, None)
+
+
+@router.get("/patients/{patient_id}/results", response_model=list[ResultSummary])
+def list_results(patient_id: int,
+                 ctx: Annotated[Ctx, require(Perm.RESULTS_READ)]) -> list[ResultSummary]:
+    p = patients.get_patient(ctx.session, patient_id)
+    out = [ResultSummary.of(r) for r in service.for_patient(ctx.session, p.id)]
+    ctx.audit("result.list", p.id)
+    ctx.commit()
+    return out
+
+
+@router.get("/results/{result_id}", response_model=ResultOut)
+def read_result(result_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_READ)]) -> ResultOut:
+    r = service.get_result(ctx.session, result_id)
+    ctx.audit("result.read", r.patient_id, detail=f"result {r.id}")
+    ctx.commit()
+    return ResultOut.of(r)
+
+
+@router.get("/results/{result_id}/versions/{version}", response_model=VersionOut)
+def read_version(result_id: int, version: int,
+                 ctx: Annotated[Ctx, require(Perm.RESULTS_READ)]) -> VersionOut:
+    r = service.get_result(ctx.session, result_id)
+    ctx.about(r.patient_id)
+    v = service.get_version(r, version)
+    ctx.audit("result.read", r.patient_id, detail=f"result {r.id} version {v.version}")
+    ctx.commit()
+    return VersionOut.of(v)
+
+
+@router.post("/results/{result_id}/reinterpret", response_model=ReinterpretOut)
+def reinterpret(result_id: int,
+                ctx: Annotated[Ctx, require(Perm.RESULTS_REINTERPRET)]) -> ReinterpretOut:
+    """Re-call the stored input against the current knowledge base; the old version is kept
+    and the response says what changed per gene."""
+    r = service.get_result(ctx.session, result_id)
+    ctx.about(r.patient_id)
+    src = service.stored_input(r)
+    ctx.end_transaction()  # hold no database lock while calling
+    interp = service.reinterpret_input(src, ctx.knowledge_base())
+    r = service.get_result(ctx.session, result_id)
+    new, diff = service.store_reinterpretation(ctx.session, r, src, interp, user_id=ctx.user.id)
+    ctx.audit("result.reinterpret", r.patient_id,
+              detail=f"result {r.id} version {new.version} (knowledge base {new.kb_version})")
+    ctx.commit()
+    return ReinterpretOut(result=ResultOut.of(r), diff=diff)

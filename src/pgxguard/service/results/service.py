@@ -1,0 +1,267 @@
+"""PGx results: upload (VCF, outside-call TSV, FHIR Bundle), versions, re-interpretation.
+
+The input is stored exactly as received; each interpretation is a new immutable
+`ResultVersion` holding the `pgxguard call` JSON and the knowledge-base version that made it.
+Calling runs in the request's worker thread (FastAPI runs sync handlers in a thread pool).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pgxguard.errors import InputError, PgxError, SampleError
+from pgxguard.kb.model import KnowledgeBase
+from pgxguard.results import CallResult
+from pgxguard.service.db import utcnow
+from pgxguard.service.errors import ConflictError, NotFoundError, PayloadTooLargeError
+from pgxguard.service.models import Patient, Result, ResultVersion
+from pgxguard.service.results.diff import diff_calls
+from pgxguard.service.results.fhir_import import extract_calls, parse_bundle
+
+
+class Kind(StrEnum):
+    VCF = "vcf"
+    OUTSIDE_CALLS = "outside_calls"
+    FHIR_BUNDLE = "fhir_bundle"
+
+
+INTERPRETED = "interpreted"
+STORED_ONLY = "stored, not interpreted"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Interpretation:
+    status: str
+    kb_version: str | None
+    calls_json: str | None
+    note: str | None
+    sample: str | None
+    build: str | None
+
+
+def safe_filename(name: str | None, default: str) -> str:
+    base = Path(name or "").name.strip()
+    base = _UNSAFE.sub("_", base).strip("._")[:120]
+    return base or default
+
+
+def _pick(result: CallResult, sample: str | None, what: str) -> CallResult:
+    names = [s.sample for s in result.samples]
+    if sample is not None:
+        if sample not in names:
+            raise SampleError(f"sample {sample!r} is not in the {what}",
+                              hint=f"samples: {', '.join(names[:20]) or 'none'}")
+        chosen = result.sample(sample)
+    elif len(names) == 1:
+        chosen = result.samples[0]
+    else:
+        raise SampleError(f"the {what} holds {len(names)} samples; say which one is this "
+                          "patient's with the 'sample' field",
+                          hint=f"samples: {', '.join(names[:20]) or 'none'}")
+    return dataclasses.replace(result, samples=(chosen,))
+
+
+def _json_text(result: CallResult, tmpdir: str) -> str:
+    # The calling ran on a temporary copy: show the uploaded file name, never the temp path.
+    return json.dumps(result.to_json(), indent=2).replace(tmpdir + "/", "")
+
+
+def _relabel(e: PgxError, tmpdir: str) -> PgxError:
+    if e.path and e.path.startswith(tmpdir):
+        e.path = e.path.removeprefix(tmpdir + "/")
+    e.detail = e.detail.replace(tmpdir + "/", "")
+    e.args = (e._format(),)
+    return e
+
+
+def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
+              build: str | None, kb: KnowledgeBase) -> Interpretation:
+    """Call (or read) one stored input. Raises `PgxError` for input that cannot be used."""
+    from pgxguard.pipeline import call
+
+    if kind is Kind.FHIR_BUNDLE:
+        doc = parse_bundle(data, filename)
+        calls = extract_calls(doc, filename)
+        if calls is None:
+            return Interpretation(STORED_ONLY, None, None,
+                                  "the Bundle holds no genotype Observation pgxguard can read: "
+                                  "stored as received, not interpreted", sample, None)
+        calls = _pick(calls, sample, "Bundle")
+        return Interpretation(INTERPRETED, calls.knowledge_base.get("version"),
+                              json.dumps(calls.to_json(), indent=2),
+                              "calls extracted from the Bundle (made elsewhere, not re-called)",
+                              calls.samples[0].sample, None)
+    if build is not None and build not in ("GRCh37", "GRCh38"):
+        raise InputError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38")
+    with tempfile.TemporaryDirectory(prefix="pgxguard-upload-") as tmpdir:
+        path = Path(tmpdir) / filename
+        path.write_bytes(data)
+        try:
+            if kind is Kind.VCF:
+                result = call(path, samples=[sample] if sample else None, build=build, kb=kb)
+                result = _pick(result, sample, "VCF")
+            else:
+                result = _pick(call(None, outside_calls=path, kb=kb), sample, "outside-call TSV")
+        except PgxError as e:
+            raise _relabel(e, tmpdir) from None
+        text = _json_text(result, tmpdir)
+    return Interpretation(INTERPRETED, str(result.knowledge_base.get("version")), text, None,
+                          result.samples[0].sample, result.build)
+
+
+def prepare_upload(kind: Kind, data: bytes, filename: str | None, *, sample: str | None,
+                   build: str | None, kb: KnowledgeBase,
+                   max_bytes: int) -> tuple[str, Interpretation]:
+    """Check and interpret an upload without touching the database (slow: calling)."""
+    if len(data) > max_bytes:
+        raise PayloadTooLargeError(f"upload of {len(data)} bytes exceeds the limit of "
+                                   f"{max_bytes} bytes")
+    if not data:
+        raise InputError("the uploaded file is empty")
+    name = safe_filename(filename, {"vcf": "upload.vcf", "outside_calls": "outside-calls.tsv",
+                                    "fhir_bundle": "bundle.json"}[kind.value])
+    return name, interpret(kind, data, name, sample=sample, build=build, kb=kb)
+
+
+def store_upload(session: Session, patient_id: int, kind: Kind, data: bytes, name: str,
+                 interp: Interpretation, *, build: str | None, user_id: int) -> Result:
+    """Store the input exactly as received and its first interpretation (version 1)."""
+    now = utcnow()
+    res = Result(patient_id=patient_id, kind=kind.value, filename=name, sample=interp.sample,
+                 build=interp.build or build, input_data=data,
+                 input_sha256=hashlib.sha256(data).hexdigest(), input_size=len(data),
+                 created_at=now, created_by=user_id)
+    session.add(res)
+    session.flush()
+    session.add(ResultVersion(result_id=res.id, version=1, status=interp.status,
+                              kb_version=interp.kb_version, calls_json=interp.calls_json,
+                              note=interp.note, created_at=now, created_by=user_id))
+    session.flush()
+    session.refresh(res)
+    return res
+
+
+def upload(session: Session, patient: Patient, kind: Kind, data: bytes, filename: str | None,
+           *, sample: str | None, build: str | None, user_id: int, kb: KnowledgeBase,
+           max_bytes: int) -> Result:
+    """`prepare_upload` + `store_upload` in one call (the caller commits)."""
+    name, interp = prepare_upload(kind, data, filename, sample=sample, build=build, kb=kb,
+                                  max_bytes=max_bytes)
+    return store_upload(session, patient.id, kind, data, name, interp, build=build,
+                        user_id=user_id)
+
+
+def get_result(session: Session, result_id: int) -> Result:
+    r = session.get(Result, result_id)
+    if r is None:
+        raise NotFoundError(f"no result with id {result_id}")
+    return r
+
+
+def latest(result: Result) -> ResultVersion:
+    return result.versions[-1]
+
+
+def get_version(result: Result, version: int) -> ResultVersion:
+    for v in result.versions:
+        if v.version == version:
+            return v
+    raise NotFoundError(f"result {result.id} has no version {version}",
+                        hint=f"versions: {', '.join(str(v.version) for v in result.versions)}")
+
+
+def for_patient(session: Session, patient_id: int) -> list[Result]:
+    return list(session.scalars(select(Result).where(Result.patient_id == patient_id)
+                                .order_by(Result.id)))
+
+
+def latest_interpreted(session: Session, patient_id: int) -> ResultVersion | None:
+    """The newest interpretation of the patient's most recent interpreted result."""
+    for r in reversed(for_patient(session, patient_id)):
+        v = latest(r)
+        if v.status == INTERPRETED and v.calls_json:
+            return v
+    return None
+
+
+def calls_of(version: ResultVersion) -> dict[str, Any] | None:
+    return json.loads(version.calls_json) if version.calls_json else None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInput:
+    """What re-interpretation needs, read before the (slow) calling."""
+
+    result_id: int
+    kind: Kind
+    data: bytes
+    filename: str
+    sample: str | None
+    build: str | None
+    version: int
+
+
+def stored_input(result: Result) -> StoredInput:
+    kind = Kind(result.kind)
+    if kind is Kind.FHIR_BUNDLE:
+        raise ConflictError("a FHIR Bundle result holds calls made elsewhere: it cannot be "
+                            "re-interpreted here", hint="upload the VCF to re-call it")
+    return StoredInput(result.id, kind, result.input_data, result.filename, result.sample,
+                       result.build, latest(result).version)
+
+
+def reinterpret_input(src: StoredInput, kb: KnowledgeBase) -> Interpretation:
+    """Re-call a stored input against `kb` (no database access)."""
+    return interpret(src.kind, src.data, src.filename, sample=src.sample, build=src.build, kb=kb)
+
+
+def store_reinterpretation(session: Session, result: Result, src: StoredInput,
+                           interp: Interpretation, *,
+                           user_id: int) -> tuple[ResultVersion, dict[str, Any]]:
+    """Add the new version after `src.version` and return it with the per-gene diff."""
+    old = latest(result)
+    if old.version != src.version:
+        raise ConflictError(f"result {result.id} was re-interpreted by someone else meanwhile "
+                            f"(now version {old.version})", hint="read it again and retry")
+    new = ResultVersion(result_id=result.id, version=old.version + 1, status=interp.status,
+                        kb_version=interp.kb_version, calls_json=interp.calls_json,
+                        note=f"re-interpretation of version {old.version}",
+                        created_at=utcnow(), created_by=user_id)
+    session.add(new)
+    try:
+        session.flush()
+    except IntegrityError as e:
+        raise ConflictError(f"result {result.id} was re-interpreted by someone else meanwhile",
+                            hint="read it again and retry") from e
+    session.refresh(result)
+    diff = {"from_version": old.version, "to_version": new.version,
+            "from_knowledge_base": old.kb_version, "to_knowledge_base": new.kb_version,
+            **diff_calls(calls_of(old), calls_of(new))}
+    return new, diff
+
+
+def reinterpret(session: Session, result: Result, *, user_id: int,
+                kb: KnowledgeBase) -> tuple[ResultVersion, dict[str, Any]]:
+    """Re-run calling on the stored input against `kb`: a new version and the diff."""
+    src = stored_input(result)
+    return store_reinterpretation(session, result, src, reinterpret_input(src, kb),
+                                  user_id=user_id)
+
+
+__all__ = ["INTERPRETED", "STORED_ONLY", "Interpretation", "Kind", "StoredInput", "calls_of",
+           "for_patient", "get_result", "get_version", "interpret", "latest",
+           "latest_interpreted", "prepare_upload", "reinterpret", "reinterpret_input",
+           "store_reinterpretation", "store_upload", "stored_input", "upload"]

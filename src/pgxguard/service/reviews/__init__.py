@@ -1,0 +1,1 @@
+"""reviews domain: service layer (service.py) and FastAPI router (router.py)."""

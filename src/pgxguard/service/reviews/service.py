@@ -1,0 +1,70 @@
+"""Medication reviews: run `pgxguard.guidance.review` on the patient's latest result and store
+the exact `ReviewResult` JSON shown. Stored reviews are immutable (see `models.IMMUTABLE`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pgxguard.guidance.review import review
+from pgxguard.kb.model import KnowledgeBase
+from pgxguard.results import CallResult
+from pgxguard.service.db import utcnow
+from pgxguard.service.errors import ConflictError, NotFoundError, ValidationFailedError
+from pgxguard.service.models import MedicationReview, Patient, ResultVersion
+from pgxguard.service.results import service as results
+
+
+def create_review(session: Session, patient: Patient, medicines: Sequence[str], *,
+                  user_id: int, kb: KnowledgeBase, all_drugs: bool = False,
+                  result_id: int | None = None) -> MedicationReview:
+    version: ResultVersion | None
+    if result_id is not None:
+        res = results.get_result(session, result_id)
+        if res.patient_id != patient.id:
+            raise ValidationFailedError(f"result {result_id} is not this patient's result")
+        version = results.latest(res)
+        if version.status != results.INTERPRETED or not version.calls_json:
+            raise ConflictError(f"result {result_id} was stored, not interpreted: it holds no "
+                                "calls to review against")
+    else:
+        version = results.latest_interpreted(session, patient.id)
+        if version is None:
+            raise ConflictError(f"patient {patient.id} has no interpreted PGx result",
+                                hint="upload a result first, or order a test")
+    calls = CallResult.from_json(json.loads(version.calls_json or "{}"),
+                                 origin=f"result {version.result_id}")
+    rr = review(calls, list(medicines), sample=calls.samples[0].sample if calls.samples else None,
+                all_drugs=all_drugs, kb=kb)
+    row = MedicationReview(patient_id=patient.id, result_version_id=version.id,
+                           medicines=json.dumps(list(medicines)),
+                           review_json=json.dumps(rr.to_json(), indent=2),
+                           created_at=utcnow(), created_by=user_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_review(session: Session, review_id: int) -> MedicationReview:
+    r = session.get(MedicationReview, review_id)
+    if r is None:
+        raise NotFoundError(f"no medication review with id {review_id}")
+    return r
+
+
+def for_patient(session: Session, patient_id: int) -> list[MedicationReview]:
+    return list(session.scalars(select(MedicationReview)
+                                .where(MedicationReview.patient_id == patient_id)
+                                .order_by(MedicationReview.id)))
+
+
+def review_of(row: MedicationReview) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(row.review_json)
+    return data
+
+
+__all__ = ["create_review", "for_patient", "get_review", "review_of"]

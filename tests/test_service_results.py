@@ -1,0 +1,228 @@
+"""PGx results: VCF upload called on upload, outside-call TSV, FHIR Bundle (extracted or stored
+as-is), versioning and re-interpretation with a per-gene diff, upload size limits."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+import pgxguard
+import test_service_support as support
+from pgxguard.report.fhir import report_bundle
+from pgxguard.service.models import Result, ResultVersion
+from test_service_support import DEMO_OUTSIDE, DEMO_VCF, Svc
+
+# Fixtures shared by the service tests (test_service_support.py).
+_fast_password_hashing = support._fast_password_hashing
+db_settings = support.db_settings
+sqlite_svc = support.sqlite_svc
+svc = support.svc
+
+KB = pgxguard.load_knowledge_base()
+
+
+def _genes(calls: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    [sample] = calls["samples"]
+    return {g["gene"]: g for g in sample["genes"]}
+
+
+def test_vcf_upload_is_called_and_stored(svc: Svc) -> None:
+    pid = svc.new_patient()
+    out = svc.upload_vcf(pid, "PATIENT1")
+    assert out["kind"] == "vcf" and out["sample"] == "PATIENT1" and out["build"] == "GRCh38"
+    latest = out["latest"]
+    assert latest["status"] == "interpreted" and latest["version"] == 1
+    assert latest["kb_version"] == KB.version
+    expected = pgxguard.call(DEMO_VCF, samples=["PATIENT1"]).to_json()
+    got = latest["calls"]
+    assert got["format"] == "pgxguard.call/1"
+    assert got["knowledge_base"]["version"] == KB.version
+    assert got["samples"] == expected["samples"]
+    assert got["input"]["path"] == "demo.vcf"  # never the temporary path
+    assert _genes(got)["CYP2C19"]["diplotypes"] == [["*2", "*17"]]
+    # stored: the input bytes exactly, and the JSON
+    with svc.session() as s:
+        res = s.get(Result, out["id"])
+        assert res is not None and res.input_data == DEMO_VCF.read_bytes()
+        v = s.get(ResultVersion, 1)
+        assert v is not None and json.loads(v.calls_json or "") == got
+    # read back, list, version
+    r = svc.client.get(f"/results/{out['id']}", headers=svc.h("prescriber"))
+    assert r.status_code == 200 and r.json()["latest"]["calls"] == got
+    r = svc.client.get(f"/patients/{pid}/results", headers=svc.h("prescriber"))
+    assert [x["id"] for x in r.json()] == [out["id"]]
+    r = svc.client.get(f"/results/{out['id']}/versions/1", headers=svc.h("lab_scientist"))
+    assert r.json()["calls"] == got
+    actions = [a.action for a in svc.audit(patient_id=pid)]
+    assert actions == ["patient.create", "result.upload", "result.read", "result.list",
+                       "result.read"]
+
+
+def test_multi_sample_vcf_needs_a_sample(svc: Svc) -> None:
+    pid = svc.new_patient()
+    with DEMO_VCF.open("rb") as fh:
+        r = svc.client.post(f"/patients/{pid}/results/vcf", headers=svc.h("lab_scientist"),
+                            files={"file": ("demo.vcf", fh)})
+    assert r.status_code == 422
+    assert r.json() == {"error": "the VCF holds 2 samples; say which one is this patient's "
+                                 "with the 'sample' field", "hint": "samples: PATIENT1, PATIENT2"}
+    with svc.session() as s:
+        assert s.query(Result).count() == 0  # nothing half-written
+
+
+def test_bad_vcf_error_names_the_uploaded_file(svc: Svc) -> None:
+    pid = svc.new_patient()
+    r = svc.client.post(f"/patients/{pid}/results/vcf", headers=svc.h("lab_scientist"),
+                        files={"file": ("broken.vcf", b"##fileformat=VCFv4.2\nnot a vcf\n")})
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err.startswith("broken.vcf") and "pgxguard-upload" not in err
+    r = svc.client.post(f"/patients/{pid}/results/vcf", headers=svc.h("lab_scientist"),
+                        files={"file": ("empty.vcf", b"")})
+    assert r.status_code == 422 and "empty" in r.json()["error"]
+
+
+def test_outside_calls_upload(svc: Svc) -> None:
+    pid = svc.new_patient()
+    with DEMO_OUTSIDE.open("rb") as fh:
+        r = svc.client.post(f"/patients/{pid}/results/outside-calls",
+                            headers=svc.h("lab_scientist"),
+                            files={"file": ("cyp2d6.tsv", fh)}, data={"sample": "PATIENT1"})
+    assert r.status_code == 201, r.text
+    genes = _genes(r.json()["latest"]["calls"])
+    assert genes["CYP2D6"]["diplotypes"] == [["*1", "*2x2"]]
+    assert genes["CYP2D6"]["source"] == "outside"
+    assert set(genes) == {"CYP2D6", "HLA-B"}
+
+
+def test_fhir_bundle_calls_are_extracted(svc: Svc) -> None:
+    calls = pgxguard.call(DEMO_VCF, samples=["PATIENT1"])
+    bundle = report_bundle(calls, None, "PATIENT1")
+    pid = svc.new_patient()
+    r = svc.client.post(f"/patients/{pid}/results/fhir", headers=svc.h("lab_scientist"),
+                        files={"file": ("report.json", json.dumps(bundle).encode())})
+    assert r.status_code == 201, r.text
+    latest = r.json()["latest"]
+    assert latest["status"] == "interpreted"
+    assert latest["kb_version"] == KB.version
+    got = _genes(latest["calls"])
+    for g in calls.samples[0].genes:
+        assert [list(d) for d in g.diplotypes] == got[g.gene]["diplotypes"], g.gene
+        assert list(g.variants) == got[g.gene]["variants"], g.gene
+        assert g.phenotype == got[g.gene]["phenotype"], g.gene
+        assert g.activity_score == got[g.gene]["activity_score"], g.gene
+        # uncertainty travels: missing positions and unassessed SVs stay visible as warnings
+        if g.missing_positions:
+            assert any(w.startswith("Missing positions") for w in got[g.gene]["warnings"])
+        if g.not_assessed:
+            assert any("not assessed" in w for w in got[g.gene]["warnings"])
+    # the stored input is the Bundle as sent; a review works from it
+    rid = r.json()["id"]
+    r = svc.client.post(f"/results/{rid}/reinterpret", headers=svc.h("lab_scientist"))
+    assert r.status_code == 409 and "made elsewhere" in r.json()["error"]
+
+
+def test_other_fhir_bundle_is_stored_not_interpreted(svc: Svc) -> None:
+    pid = svc.new_patient()
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient", "id": "1"}}]}
+    raw = json.dumps(bundle).encode()
+    r = svc.client.post(f"/patients/{pid}/results/fhir", headers=svc.h("lab_scientist"),
+                        files={"file": ("other.json", raw)})
+    assert r.status_code == 201
+    latest = r.json()["latest"]
+    assert latest["status"] == "stored, not interpreted" and latest["calls"] is None
+    assert "not interpreted" in latest["note"]
+    with svc.session() as s:
+        res = s.get(Result, r.json()["id"])
+        assert res is not None and res.input_data == raw
+    r = svc.client.post(f"/patients/{pid}/results/fhir", headers=svc.h("lab_scientist"),
+                        files={"file": ("x.json", b'{"resourceType": "Patient"}')})
+    assert r.status_code == 422 and "not a FHIR Bundle" in r.json()["error"]
+
+
+def test_reinterpretation_keeps_old_version_and_diffs(svc: Svc) -> None:
+    pid = svc.new_patient()
+    out = svc.upload_vcf(pid, "PATIENT1")
+    rid = out["id"]
+    # Same knowledge base: a new version, nothing changed.
+    r = svc.client.post(f"/results/{rid}/reinterpret", headers=svc.h("lab_scientist"))
+    assert r.status_code == 200, r.text
+    diff = r.json()["diff"]
+    assert diff["from_version"] == 1 and diff["to_version"] == 2
+    assert diff["changed"] is False and diff["genes"] == [] and "CYP2C19" in diff["unchanged"]
+    # A "newer" knowledge base without CYP2C19 phenotype rules and without TPMT definitions.
+    newer = dataclasses.replace(
+        KB, version=KB.version + "-next",
+        phenotypes={g: p for g, p in KB.phenotypes.items() if g != "CYP2C19"},
+        definitions={g: d for g, d in KB.definitions.items() if g != "TPMT"})
+    svc.app.state.kb_provider = lambda: newer
+    r = svc.client.post(f"/results/{rid}/reinterpret", headers=svc.h("lab_scientist"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    diff = body["diff"]
+    assert diff["from_knowledge_base"] == KB.version
+    assert diff["to_knowledge_base"] == KB.version + "-next"
+    assert diff["changed"] is True
+    by_gene = {g["gene"]: g for g in diff["genes"]}
+    assert by_gene["CYP2C19"]["change"] == "changed"
+    assert by_gene["CYP2C19"]["fields"]["phenotype"] == {"old": "Intermediate Metabolizer",
+                                                         "new": None}
+    assert by_gene["TPMT"]["change"] == "removed"
+    assert "CYP2C9" in diff["unchanged"]
+    assert [v["version"] for v in body["result"]["versions"]] == [1, 2, 3]
+    assert body["result"]["latest"]["kb_version"] == KB.version + "-next"
+    # the old versions are kept exactly
+    r = svc.client.get(f"/results/{rid}/versions/1", headers=svc.h("lab_scientist"))
+    assert r.json()["calls"] == out["latest"]["calls"]
+    r = svc.client.get(f"/results/{rid}/versions/9", headers=svc.h("lab_scientist"))
+    assert r.status_code == 404
+    assert [a.action for a in svc.audit(patient_id=pid)].count("result.reinterpret") == 2
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_upload_size_limit(tmp_path: Any, chunked: bool) -> None:
+    from pgxguard.service.settings import Settings
+    from test_service_support import make_service
+
+    gen = make_service(Settings(data_dir=tmp_path, max_upload_bytes=4000, max_json_bytes=2000))
+    svc = next(gen)
+    try:
+        pid = svc.new_patient()
+        data = DEMO_VCF.read_bytes()
+        big = data * (1 + (70 * 1024) // len(data))  # over the limit + multipart allowance
+        if chunked:
+            boundary = "pgxboundary"
+            head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                    f"filename=\"big.vcf\"\r\n\r\n").encode()
+            body = head + big + f"\r\n--{boundary}--\r\n".encode()
+
+            def stream() -> Any:
+                for i in range(0, len(body), 8192):
+                    yield body[i:i + 8192]
+
+            r = svc.client.post(f"/patients/{pid}/results/vcf", headers={
+                **svc.h("lab_scientist"),
+                "content-type": f"multipart/form-data; boundary={boundary}"}, content=stream())
+        else:
+            r = svc.client.post(f"/patients/{pid}/results/vcf", headers=svc.h("lab_scientist"),
+                                files={"file": ("big.vcf", big)})
+        assert r.status_code == 413
+        assert r.json()["error"] == "upload exceeds the limit of 4000 bytes"
+        # an upload within the multipart allowance but over the file limit: 413 from the service
+        r = svc.client.post(f"/patients/{pid}/results/vcf", headers=svc.h("lab_scientist"),
+                            files={"file": ("demo.vcf", data)}, data={"sample": "PATIENT1"})
+        assert r.status_code == 413 and "exceeds the limit of 4000 bytes" in r.json()["error"]
+        # JSON bodies have their own limit
+        r = svc.client.post("/patients", headers={**svc.h("prescriber"),
+                                                  "content-type": "application/json"},
+                            content=b" " * 3000)
+        assert r.status_code == 413
+        assert r.json()["error"] == "request body exceeds the limit of 2000 bytes"
+        with svc.session() as s:
+            assert s.query(Result).count() == 0
+    finally:
+        gen.close()
