@@ -75,6 +75,53 @@ def call_cmd(
         _fail(e)
 
 
+@app.command("cohort")
+def cohort_cmd(
+    input: Annotated[Path, typer.Argument(help="Indexed multi-sample VCF.gz/BCF, or a VCF Zarr "
+                                          "store (.vcz directory)")],
+    outdir: Annotated[Path, typer.Option("--output", "-o", help="Output directory (Parquet "
+                                         "calls, manifest.json)")],
+    genes: Annotated[list[str] | None, typer.Option(
+        "--genes", "-g", help="Comma-separated genes, or 'all'; default: clinical genes")] = None,
+    assume_reference: Annotated[bool, typer.Option(
+        help="Treat positions absent from the input as homozygous reference")] = False,
+    samples_info: Annotated[Path | None, typer.Option(
+        help="TSV sample -> population/superpopulation/sex, for frequency tables")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of an existing Dask scheduler (default: local worker processes)")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Local worker processes (default: number of CPUs)")] = None,
+    chunk_samples: Annotated[int, typer.Option(
+        help="Samples per partition (memory is bounded by this)")] = 10_000,
+    build: Annotated[str | None, typer.Option(help="GRCh37 or GRCh38 when the input does "
+                                              "not say")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace results of a different run in OUTDIR")] = False,
+) -> None:
+    """Call every sample x gene of a cohort into Parquet (restartable, on Dask)."""
+    from pgxguard.cohort import run_cohort
+
+    if build is not None and build not in ("GRCh37", "GRCh38"):
+        _fail(PgxError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38"))
+    try:
+        s = run_cohort(input, outdir, genes=_split(genes), assume_reference=assume_reference,
+                       scheduler=scheduler, workers=workers, chunk_samples=chunk_samples,
+                       overwrite=overwrite, samples_info=samples_info, build=build,
+                       progress=sys.stderr.isatty())
+    except PgxError as e:
+        _fail(e)
+        return
+    for w in s.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    for b in s.bad_samples[:20]:
+        typer.echo(f"bad sample: {b['sample']} {b['gene']}: {b['error']}", err=True)
+    if len(s.bad_samples) > 20:
+        typer.echo(f"... {len(s.bad_samples) - 20} more bad samples in manifest.json", err=True)
+    typer.echo(f"{s.samples} samples x {len(s.genes)} genes: {s.partitions} partitions "
+               f"({s.computed} computed, {s.skipped} already done) in {s.seconds:.1f} s "
+               f"({s.samples_per_second:,.0f} samples/s) -> {s.outdir}")
+
+
 class ReviewFormat(StrEnum):
     json = "json"
     text = "text"
@@ -166,6 +213,36 @@ def kb_build_cmd(
         _fail(e)
         return
     typer.echo(f"wrote {target} (knowledge base {kb.version})")
+
+
+@app.command("serve")
+def serve_cmd(
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Database URL (default: SQLite file in the data directory; "
+        "postgresql+psycopg://USER@HOST/DB for production)")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    create_admin: Annotated[str | None, typer.Option(
+        "--create-admin", metavar="USER",
+        help="Create an admin user (password from PGXGUARD_ADMIN_PASSWORD or a prompt) and "
+             "exit")] = None,
+) -> None:
+    """Run the clinical service (REST API; see docs/service.md)."""
+    import os
+
+    from pgxguard.service.cli import create_admin_user, run_server
+    from pgxguard.service.settings import Settings
+
+    try:
+        settings = Settings.from_env(db_url=db)
+        if create_admin is not None:
+            password = os.environ.get("PGXGUARD_ADMIN_PASSWORD") or typer.prompt(
+                f"password for {create_admin}", hide_input=True, confirmation_prompt=True)
+            typer.echo(create_admin_user(settings, create_admin, password))
+            return
+        run_server(settings, host=host, port=port)
+    except PgxError as e:
+        _fail(e)
 
 
 def _register_report() -> None:
