@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 import test_service_support as support
-from pgxguard.service.app import PUBLIC_ROUTES, ROUTERS
+from pgxguard.service.app import PUBLIC_ROUTES, ROUTERS, UI_ROUTERS
 from pgxguard.service.auth.permissions import PATIENT_DATA, ROLE_PERMISSIONS, Perm, Role, allowed
 from pgxguard.service.auth.security import token_digest
 from pgxguard.service.db import utcnow
@@ -54,6 +54,15 @@ def _url(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "1", path)
 
 
+def _error(r: Any) -> dict[str, Any]:
+    """`{"error", "hint"}` of an error response; /fhir paths answer with an OperationOutcome."""
+    body: dict[str, Any] = r.json()
+    if body.get("resourceType") == "OperationOutcome":
+        [issue] = body["issue"]
+        return {"error": issue["details"]["text"], "hint": issue.get("diagnostics")}
+    return body
+
+
 def _call(svc: Svc, method: str, path: str, headers: dict[str, str]) -> Any:
     kw: dict[str, Any] = {"headers": headers}
     if method in ("POST", "PATCH", "PUT"):
@@ -74,8 +83,14 @@ def shared(request: pytest.FixtureRequest,
 
 def test_every_route_is_public_or_declares_a_permission() -> None:
     public = {p for _, p, perm in ROUTES if perm is None}
-    assert public == {"/auth/token"}
+    assert public == {"/auth/token", "/fhir/metadata", "/cds-services"}
     assert public <= PUBLIC_ROUTES
+    # The web UI's pages: only sign-in and the static files are public (role x page tests in
+    # test_service_web.py, since the UI answers with HTML and redirects, not JSON).
+    ui = [(r.path, route_permission(r)) for router in UI_ROUTERS for r in router.routes
+          if isinstance(r, APIRoute)]
+    assert ui and {p for p, perm in ui if perm is None} == {"/ui/login"}
+    assert {"/ui/login", "/ui/static"} <= PUBLIC_ROUTES
     assert PROTECTED, "no protected routes found"
     used = {perm for _, _, perm in PROTECTED}
     assert used == set(Perm), f"permissions without a route: {set(Perm) - used}"
@@ -116,7 +131,7 @@ def test_role_is_refused(shared: Svc, role: Role, method: str, path: str, perm: 
     before = len(shared.audit())
     r = _call(shared, method, path, shared.h(role.value))
     assert r.status_code == 403, r.text
-    assert r.json() == {"error": f"role {role.value!r} may not {perm.value}",
+    assert _error(r) == {"error": f"role {role.value!r} may not {perm.value}",
                         "hint": "ask an administrator if your role should allow this"}
     new = shared.audit()[before:]
     if perm in PATIENT_DATA:
@@ -141,10 +156,10 @@ def test_no_token_is_401(shared: Svc, method: str, path: str, perm: Perm) -> Non
     r = _call(shared, method, path, {})
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"
-    assert r.json()["error"].startswith("not signed in")
+    assert _error(r)["error"].startswith("not signed in")
     r = _call(shared, method, path, {"Authorization": "Bearer pgx_not-a-real-token"})
     assert r.status_code == 401
-    assert r.json()["error"] == "invalid, expired or revoked token"
+    assert _error(r)["error"] == "invalid, expired or revoked token"
 
 
 def test_token_issue_and_passwords(svc: Svc) -> None:

@@ -127,3 +127,40 @@ def test_sigkill_mid_upload_loses_no_acknowledged_write(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_read_first_transactions_do_not_take_the_sqlite_write_lock(tmp_path: Path) -> None:
+    """A read-first session (CDS Hooks) holds a WAL snapshot, not the write lock: a writer on
+    another connection is not blocked; a default session does take the lock (BEGIN IMMEDIATE)."""
+    from sqlalchemy import text
+
+    from pgxguard.service.db import READ_FIRST, make_engine, migrate, session_factory
+    from pgxguard.service.settings import Settings
+
+    db = tmp_path / "lock.db"
+    engine = make_engine(Settings(db_url=f"sqlite:///{db}", data_dir=tmp_path))
+    migrate(engine)
+    sessions = session_factory(engine)
+
+    def writer_blocked() -> bool:
+        other = sqlite3.connect(db, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError as e:
+            assert "locked" in str(e)
+            return True
+        finally:
+            other.close()
+
+    with sessions() as reader:
+        reader.connection(execution_options={READ_FIRST: True})
+        reader.execute(text("SELECT count(*) FROM patients"))
+        assert not writer_blocked()
+        reader.rollback()
+    with sessions() as default:
+        default.execute(text("SELECT count(*) FROM patients"))
+        assert writer_blocked()
+        default.rollback()
+    engine.dispose()

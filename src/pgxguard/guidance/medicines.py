@@ -73,7 +73,9 @@ def clean_text(text: str, *, salts: bool = True) -> str:
 class MedicineIndex:
     names: dict[str, Medicine]  # key -> medicine (query empty)
 
-    def resolve(self, query: str) -> Medicine:
+    def resolve(self, query: str, *, suggest: bool = True) -> Medicine:
+        """The medicine `query` names. `suggest=False` skips the closest-match search of the
+        error (difflib, milliseconds per miss) for callers that only skip unknown names."""
         q = query.strip()
         if not q:
             raise InputError("empty medicine name", hint="give one medicine per line or "
@@ -86,6 +88,8 @@ class MedicineIndex:
             hit = self.names.get(cleaned) or self.names.get(cleaned.upper())
             if cleaned and hit is not None:
                 return replace(hit, query=query, matched_by="free text")
+        if not suggest:
+            raise UnknownMedicineError(f"unknown medicine {query!r}")
         close = difflib.get_close_matches(clean_text(q) or key, self.display_names(), n=5,
                                           cutoff=0.6)
         hint = (f"closest matches: {', '.join(close)}" if close

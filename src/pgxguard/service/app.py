@@ -3,19 +3,22 @@
 Start-up: check the settings (refusing unsafe production defaults), open the database, run
 `alembic upgrade head`, create the bootstrap admin if configured. Every route except the public
 ones (`PUBLIC_ROUTES`) declares one permission through `deps.require`; errors are uniform JSON
-`{"error", "hint"}`; only `PgxError` messages reach the client.
+`{"error", "hint"}` (a FHIR OperationOutcome under /fhir); only `PgxError` messages reach the
+client.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pgxguard import __version__
@@ -26,9 +29,14 @@ from pgxguard.service.audit.router import router as audit_router
 from pgxguard.service.auth import service as auth_service
 from pgxguard.service.auth.permissions import PATIENT_DATA
 from pgxguard.service.auth.router import router as auth_router
+from pgxguard.service.cdshooks.router import router as cds_router
 from pgxguard.service.db import check_database, make_engine, migrate, session_factory
 from pgxguard.service.deps import route_of
 from pgxguard.service.errors import error_body, pgx_error_body, status_for
+from pgxguard.service.fhir.outcome import error_response as fhir_error_response
+from pgxguard.service.fhir.outcome import is_fhir_path
+from pgxguard.service.fhir.router import router as fhir_router
+from pgxguard.service.ids import MAX_ROW_ID
 from pgxguard.service.limits import BodySizeLimit
 from pgxguard.service.orders.router import router as orders_router
 from pgxguard.service.patients.router import router as patients_router
@@ -36,15 +44,24 @@ from pgxguard.service.results.router import router as results_router
 from pgxguard.service.reviews.router import router as reviews_router
 from pgxguard.service.settings import Settings
 from pgxguard.service.stats.router import router as stats_router
+from pgxguard.service.web.render import error_response as ui_error_response
+from pgxguard.service.web.render import is_ui
+from pgxguard.service.web.router import router as web_router
 
 log = logging.getLogger("pgxguard.service")
 
 # Routes reachable without a token. Every other route must declare a permission (tested).
 PUBLIC_ROUTES = frozenset({"/health", "/auth/token", "/openapi.json", "/docs",
-                           "/docs/oauth2-redirect", "/redoc"})
+                           "/docs/oauth2-redirect", "/redoc", "/fhir/metadata",
+                           "/cds-services", "/ui/login", "/ui/static"})
 
 ROUTERS = (auth_router, patients_router, results_router, orders_router, reviews_router,
-           audit_router, stats_router)
+           audit_router, stats_router, fhir_router, cds_router)
+# The web UI (`/ui`, HTML): same permissions through cookie sessions (`web.session`); kept out
+# of ROUTERS because the bearer-token role x route tests expect JSON (tests/test_service_web.py
+# has the UI's own role x page tests).
+UI_ROUTERS = (web_router,)
+UI_STATIC = "/ui/static"
 
 
 def _default_kb() -> KnowledgeBase:
@@ -92,10 +109,17 @@ def create_app(settings: Settings | None = None, *,
 
     for r in ROUTERS:
         app.include_router(r)
+    for r in UI_ROUTERS:
+        app.include_router(r)
+    app.mount(UI_STATIC, StaticFiles(packages=[("pgxguard.service.web", "static")]),
+              name="ui-static")
     return app
 
 
 def _audit_failure(request: Request, status: int, message: str) -> None:
+    # Blocking database work: the async handlers run it in the thread pool. On the event loop
+    # it deadlocked on SQLite (waiting for the write lock of a request whose session can only
+    # be closed by the blocked loop) until the 30 s busy timeout: found by schemathesis.
     perm = getattr(request.state, "pgx_permission", None)
     if perm is None or perm not in PATIENT_DATA:
         return
@@ -103,7 +127,10 @@ def _audit_failure(request: Request, status: int, message: str) -> None:
     patient_id = getattr(request.state, "pgx_patient_id", None)
     if patient_id is None:
         raw = request.path_params.get("patient_id")
-        patient_id = int(raw) if isinstance(raw, str | int) and str(raw).isdigit() else None
+        # only an id the column can hold (an over-long one failed the audit insert itself)
+        digits = str(raw) if isinstance(raw, str | int) else ""
+        patient_id = (int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 10
+                      and int(digits) <= MAX_ROW_ID else None)
     outcome = "denied" if status in (401, 403) else f"error {status}"
     try:
         audit_service.record_failure(request.app.state.sessions, action=perm.value,
@@ -114,40 +141,52 @@ def _audit_failure(request: Request, status: int, message: str) -> None:
         log.exception("could not record the audit event of a refused request")
 
 
+def _error_response(request: Request, body: dict[str, Any], status: int,
+                    headers: Mapping[str, str] | None = None) -> Response:
+    """The uniform `{"error", "hint"}` body, or the same as an OperationOutcome under /fhir."""
+    if is_fhir_path(request.url.path):
+        return fhir_error_response(body, status, headers)
+    if is_ui(request):  # HTML page; not signed in -> redirect to /ui/login
+        return ui_error_response(request, status, body["error"], body.get("hint"))
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PgxError)
-    async def pgx_error(request: Request, exc: PgxError) -> JSONResponse:
+    async def pgx_error(request: Request, exc: PgxError) -> Response:
         status = status_for(exc)
         body = pgx_error_body(exc)
-        _audit_failure(request, status, body["error"])
+        await run_in_threadpool(_audit_failure, request, status, body["error"])
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse(body, status_code=status, headers=headers)
+        return _error_response(request, body, status, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         parts = []
         for err in exc.errors()[:10]:
             loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
             parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else
                          str(err.get("msg", "invalid")))
         message = "invalid request: " + "; ".join(parts)
-        _audit_failure(request, 422, message)
-        return JSONResponse(error_body(message, "see /openapi.json for the expected shape"),
-                            status_code=422)
+        await run_in_threadpool(_audit_failure, request, 422, message)
+        return _error_response(request, error_body(
+            message, "see /openapi.json for the expected shape"), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = str(exc.detail) if exc.detail else "error"
         hint = "see /openapi.json for the routes" if exc.status_code in (404, 405) else None
-        return JSONResponse(error_body(message, hint), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return _error_response(request, error_body(message, hint), exc.status_code,
+                               getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        _audit_failure(request, 500, f"internal error: {type(exc).__name__}")
-        return JSONResponse(error_body("internal server error", "the error was logged; nothing "
-                                       "was stored by this request"), status_code=500)
+        await run_in_threadpool(_audit_failure, request, 500,
+                                f"internal error: {type(exc).__name__}")
+        return _error_response(request, error_body(
+            "internal server error", "the error was logged; nothing was stored by this "
+            "request"), 500)
 
 
-__all__ = ["PUBLIC_ROUTES", "ROUTERS", "create_app"]
+__all__ = ["PUBLIC_ROUTES", "ROUTERS", "UI_ROUTERS", "create_app"]

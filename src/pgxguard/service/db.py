@@ -2,7 +2,10 @@
 
 SQLite (the embedded default): WAL journal, `synchronous=FULL` (a committed transaction survives
 a power cut or a SIGKILL), foreign keys on, and every transaction opened with `BEGIN IMMEDIATE`
-so concurrent writers queue on the busy timeout instead of failing on a lock upgrade.
+so concurrent writers queue on the busy timeout instead of failing on a lock upgrade. A
+read-mostly route (`require(perm, read_first=True)`) opens its first transaction with a plain
+`BEGIN` (a WAL snapshot that blocks nobody) and ends it before its first write, so the write lock
+is held only for the audit insert.
 PostgreSQL: `postgresql+psycopg://...`; `Settings.db_schema` selects a schema (search_path).
 
 `migrate(engine)` runs `alembic upgrade head` programmatically; the app runs it at start-up.
@@ -65,8 +68,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+READ_FIRST = "pgx_read_first"  # Connection execution option: open with a deferred BEGIN
+
+
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    deferred = conn.get_execution_options().get(READ_FIRST, False)
+    conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def make_engine(settings: Settings) -> Engine:

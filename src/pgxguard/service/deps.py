@@ -26,6 +26,7 @@ from pgxguard.kb.model import KnowledgeBase
 from pgxguard.service.audit import service as audit_service
 from pgxguard.service.auth import service as auth_service
 from pgxguard.service.auth.permissions import Perm, allowed
+from pgxguard.service.db import READ_FIRST
 from pgxguard.service.errors import AuthenticationError, PermissionDeniedError
 from pgxguard.service.models import ApiToken, User
 from pgxguard.service.settings import Settings
@@ -64,6 +65,7 @@ class Ctx:
     user: User
     token: ApiToken
     permission: Perm
+    read_first: bool = False  # reading in a deferred transaction; ends before the first write
 
     @property
     def settings(self) -> Settings:
@@ -81,6 +83,11 @@ class Ctx:
               outcome: str = "ok") -> None:
         """Record this access in the request's transaction (commit with `commit()`)."""
         self.request.state.pgx_patient_id = patient_id
+        if self.read_first:
+            # End the read snapshot: the audit insert opens a short BEGIN IMMEDIATE transaction
+            # (upgrading a WAL read snapshot to a write can fail when another writer committed).
+            self.end_transaction()
+            self.read_first = False
         audit_service.record(self.session, action=action, method=self.request.method,
                              route=self.route, outcome=outcome, user_id=self.user.id,
                              username=self.user.username, patient_id=patient_id,
@@ -102,13 +109,20 @@ class Ctx:
         return kb
 
 
-def require(permission: Perm) -> Any:
-    """Dependency: a valid bearer token whose user's role grants `permission`."""
+def require(permission: Perm, *, read_first: bool = False) -> Any:
+    """Dependency: a valid bearer token whose user's role grants `permission`.
+
+    `read_first=True` is for routes that only read before auditing (CDS Hooks): on SQLite their
+    reads run in a deferred transaction, so concurrent requests do not queue on the write lock
+    for the whole request (`Ctx.audit` ends it before writing).
+    """
 
     def check(request: Request, session: Session = Depends(get_session),  # noqa: B008
               creds: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
               ) -> Ctx:
         request.state.pgx_permission = permission
+        if read_first:
+            session.connection(execution_options={READ_FIRST: True})
         if creds is None or creds.scheme.lower() != "bearer":
             raise AuthenticationError("not signed in: send 'Authorization: Bearer <token>'",
                                       hint="get a token from POST /auth/token")
@@ -120,7 +134,7 @@ def require(permission: Perm) -> Any:
                 f"role {user.role!r} may not {permission.value}",
                 hint="ask an administrator if your role should allow this")
         return Ctx(request=request, session=session, user=user, token=token,
-                   permission=permission)
+                   permission=permission, read_first=read_first)
 
     check.pgx_permission = permission  # type: ignore[attr-defined]
     return Depends(check)

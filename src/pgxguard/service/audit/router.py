@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from pgxguard.service.audit import service
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.deps import Ctx, require
+from pgxguard.service.ids import OptionalRowIdQuery
 
 router = APIRouter(tags=["audit"])
 
@@ -32,8 +33,8 @@ class AuditOut(BaseModel):
 
 @router.get("/audit", response_model=list[AuditOut])
 def read_audit(ctx: Annotated[Ctx, require(Perm.AUDIT_READ)],
-               patient_id: int | None = None, user_id: int | None = None,
-               before_id: int | None = None,
+               patient_id: OptionalRowIdQuery = None, user_id: OptionalRowIdQuery = None,
+               before_id: OptionalRowIdQuery = None,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditOut]:
     """Newest first; page with `before_id`."""
     rows = service.events(ctx.session, patient_id=patient_id, user_id=user_id, limit=limit,

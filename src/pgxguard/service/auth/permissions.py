@@ -29,6 +29,7 @@ class Perm(StrEnum):
     ORDERS_CANCEL = "orders:cancel"
     REVIEWS_READ = "reviews:read"
     REVIEWS_CREATE = "reviews:create"
+    CDS_INVOKE = "cds:invoke"  # an EHR calling the CDS Hooks services (reads patient data)
     DIRECTORY_READ = "directory:read"
     STATS_READ = "stats:read"  # aggregate counts, no patient-level data
     USERS_MANAGE = "users:manage"
@@ -44,7 +45,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         P.DIRECTORY_READ, P.SELF}),
     Role.PRESCRIBER: frozenset({
         P.PATIENTS_READ, P.PATIENTS_WRITE, P.RESULTS_READ, P.ORDERS_READ, P.ORDERS_CREATE,
-        P.ORDERS_CANCEL, P.REVIEWS_READ, P.REVIEWS_CREATE, P.DIRECTORY_READ, P.SELF}),
+        P.ORDERS_CANCEL, P.REVIEWS_READ, P.REVIEWS_CREATE, P.CDS_INVOKE, P.DIRECTORY_READ,
+        P.SELF}),
     Role.ANALYST: frozenset({P.STATS_READ, P.DIRECTORY_READ, P.SELF}),
     Role.ADMIN: frozenset({P.USERS_MANAGE, P.AUDIT_READ, P.STATS_READ, P.DIRECTORY_READ,
                            P.SELF}),
@@ -54,7 +56,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 PATIENT_DATA: frozenset[Perm] = frozenset({
     P.PATIENTS_READ, P.PATIENTS_WRITE, P.RESULTS_READ, P.RESULTS_UPLOAD, P.RESULTS_REINTERPRET,
     P.ORDERS_READ, P.ORDERS_CREATE, P.ORDERS_PROGRESS, P.ORDERS_CANCEL, P.REVIEWS_READ,
-    P.REVIEWS_CREATE})
+    P.REVIEWS_CREATE, P.CDS_INVOKE})
 
 
 def allowed(role: str, perm: Perm) -> bool:

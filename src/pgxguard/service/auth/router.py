@@ -11,6 +11,7 @@ from pgxguard.service.auth import service
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.auth.schemas import MeOut, TokenIn, TokenOut, UserIn, UserOut, UserPatch
 from pgxguard.service.deps import Ctx, get_session, get_settings, require
+from pgxguard.service.ids import RowId
 from pgxguard.service.settings import Settings
 
 router = APIRouter(tags=["auth"])
@@ -54,7 +55,7 @@ def create_user(body: UserIn, ctx: Annotated[Ctx, require(Perm.USERS_MANAGE)]) -
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UserPatch,
+def update_user(user_id: RowId, body: UserPatch,
                 ctx: Annotated[Ctx, require(Perm.USERS_MANAGE)]) -> UserOut:
     u = service.update_user(ctx.session, service.get_user(ctx.session, user_id),
                             role=body.role.value if body.role else None, active=body.active,

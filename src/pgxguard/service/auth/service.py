@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from pgxguard.service.auth.permissions import Role
 from pgxguard.service.auth.security import (
@@ -114,7 +114,8 @@ def issue_token(session: Session, user: User, secret: str, ttl_hours: int,
 
 def resolve_token(session: Session, secret: str, token: str,
                   now: datetime | None = None) -> tuple[User, ApiToken]:
-    row = session.scalar(select(ApiToken).where(
+    # The user comes in the same query: every authenticated request runs this first.
+    row = session.scalar(select(ApiToken).options(joinedload(ApiToken.user)).where(
         ApiToken.token_hash == token_digest(secret, token)))
     now = now or utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.deps import Ctx, require
+from pgxguard.service.ids import RowId
 from pgxguard.service.orders import service
 from pgxguard.service.orders.directory import directory
 from pgxguard.service.orders.schemas import (
@@ -31,7 +32,7 @@ def test_directory(ctx: Annotated[Ctx, require(Perm.DIRECTORY_READ)]) -> list[Di
 
 
 @router.post("/patients/{patient_id}/orders", status_code=201, response_model=OrderOut)
-def create_order(patient_id: int, body: OrderIn,
+def create_order(patient_id: RowId, body: OrderIn,
                  ctx: Annotated[Ctx, require(Perm.ORDERS_CREATE)]) -> OrderOut:
     p = patients.get_patient(ctx.session, patient_id)
     ctx.about(p.id)
@@ -43,7 +44,7 @@ def create_order(patient_id: int, body: OrderIn,
 
 
 @router.get("/patients/{patient_id}/orders", response_model=list[OrderOut])
-def list_orders(patient_id: int,
+def list_orders(patient_id: RowId,
                 ctx: Annotated[Ctx, require(Perm.ORDERS_READ)]) -> list[OrderOut]:
     p = patients.get_patient(ctx.session, patient_id)
     out = [OrderOut.of(o) for o in service.for_patient(ctx.session, p.id)]
@@ -53,7 +54,7 @@ def list_orders(patient_id: int,
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
-def read_order(order_id: int, ctx: Annotated[Ctx, require(Perm.ORDERS_READ)]) -> OrderOut:
+def read_order(order_id: RowId, ctx: Annotated[Ctx, require(Perm.ORDERS_READ)]) -> OrderOut:
     o = service.get_order(ctx.session, order_id)
     ctx.audit("order.read", o.patient_id, detail=f"order {o.id}")
     ctx.commit()
@@ -61,7 +62,7 @@ def read_order(order_id: int, ctx: Annotated[Ctx, require(Perm.ORDERS_READ)]) ->
 
 
 @router.post("/orders/{order_id}/status", response_model=OrderOut)
-def advance_order(order_id: int, body: StatusIn,
+def advance_order(order_id: RowId, body: StatusIn,
                   ctx: Annotated[Ctx, require(Perm.ORDERS_PROGRESS)]) -> OrderOut:
     """Laboratory progress: sample_received, in_analysis, reported (409 when not allowed)."""
     o = service.get_order(ctx.session, order_id, for_update=True)
@@ -75,7 +76,7 @@ def advance_order(order_id: int, body: StatusIn,
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut)
-def cancel_order(order_id: int, body: CancelIn,
+def cancel_order(order_id: RowId, body: CancelIn,
                  ctx: Annotated[Ctx, require(Perm.ORDERS_CANCEL)]) -> OrderOut:
     o = service.get_order(ctx.session, order_id, for_update=True)
     ctx.about(o.patient_id)

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from pgxguard.service.ids import row_id_field
 from pgxguard.service.models import Order
 from pgxguard.service.orders.directory import DirectoryTest
 
@@ -33,7 +34,7 @@ class OrderIn(BaseModel):
 class StatusIn(BaseModel):
     status: Literal["sample_received", "in_analysis", "reported"]
     note: str | None = Field(default=None, max_length=2000)
-    result_id: int | None = None
+    result_id: int | None = row_id_field(default=None)
 
 
 class CancelIn(BaseModel):

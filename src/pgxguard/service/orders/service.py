@@ -60,6 +60,13 @@ def for_patient(session: Session, patient_id: int) -> list[Order]:
                                 .order_by(Order.id)))
 
 
+def open_orders(session: Session, limit: int = 100) -> list[Order]:
+    """Orders not yet reported or cancelled, oldest first (the laboratory's worklist)."""
+    final = [S.REPORTED.value, S.CANCELLED.value]
+    return list(session.scalars(select(Order).where(Order.status.not_in(final))
+                                .order_by(Order.id).limit(limit)))
+
+
 def transition(session: Session, order: Order, to: Status, *, user_id: int,
                note: str | None = None, result_id: int | None = None) -> Order:
     current = Status(order.status)
@@ -86,4 +93,5 @@ def transition(session: Session, order: Order, to: Status, *, user_id: int,
     return order
 
 
-__all__ = ["TRANSITIONS", "Status", "create_order", "for_patient", "get_order", "transition"]
+__all__ = ["TRANSITIONS", "Status", "create_order", "for_patient", "get_order", "open_orders",
+           "transition"]

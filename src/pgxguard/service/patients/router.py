@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.deps import Ctx, require
+from pgxguard.service.ids import RowId
 from pgxguard.service.patients import service
 from pgxguard.service.patients.schemas import PatientIn, PatientOut
 
@@ -46,7 +47,7 @@ def find_patients(ctx: Annotated[Ctx, require(Perm.PATIENTS_READ)],
 
 
 @router.get("/{patient_id}", response_model=PatientOut)
-def read_patient(patient_id: int,
+def read_patient(patient_id: RowId,
                  ctx: Annotated[Ctx, require(Perm.PATIENTS_READ)]) -> PatientOut:
     p = service.get_patient(ctx.session, patient_id)
     ctx.audit("patient.read", p.id)

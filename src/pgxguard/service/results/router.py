@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.deps import Ctx, require
+from pgxguard.service.ids import RowId
 from pgxguard.service.patients import service as patients
 from pgxguard.service.results import service
 from pgxguard.service.results.schemas import (
@@ -45,7 +46,7 @@ def _upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: str
 
 
 @router.post("/patients/{patient_id}/results/vcf", status_code=201, response_model=ResultOut)
-def upload_vcf(patient_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
+def upload_vcf(patient_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
                file: Annotated[UploadFile, File(description="VCF, VCF.gz or BCF")],
                sample: Annotated[str | None, Form(max_length=200)] = None,
                build: Annotated[str | None, Form(description="GRCh37 or GRCh38 when the "
@@ -56,7 +57,7 @@ def upload_vcf(patient_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)
 
 @router.post("/patients/{patient_id}/results/outside-calls", status_code=201,
              response_model=ResultOut)
-def upload_outside_calls(patient_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
+def upload_outside_calls(patient_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
                          file: Annotated[UploadFile, File(description="outside-call TSV")],
                          sample: Annotated[str | None, Form(max_length=200)] = None,
                          ) -> ResultOut:
@@ -65,7 +66,7 @@ def upload_outside_calls(patient_id: int, ctx: Annotated[Ctx, require(Perm.RESUL
 
 
 @router.post("/patients/{patient_id}/results/fhir", status_code=201, response_model=ResultOut)
-def upload_fhir(patient_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
+def upload_fhir(patient_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
                 file: Annotated[UploadFile, File(description="FHIR R4 Bundle (JSON)")],
                 sample: Annotated[str | None, Form(max_length=200)] = None) -> ResultOut:
     """Upload a FHIR Bundle: calls are extracted from a pgxguard genomics report; any other
@@ -74,7 +75,7 @@ def upload_fhir(patient_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD
 
 
 @router.get("/patients/{patient_id}/results", response_model=list[ResultSummary])
-def list_results(patient_id: int,
+def list_results(patient_id: RowId,
                  ctx: Annotated[Ctx, require(Perm.RESULTS_READ)]) -> list[ResultSummary]:
     p = patients.get_patient(ctx.session, patient_id)
     out = [ResultSummary.of(r) for r in service.for_patient(ctx.session, p.id)]
@@ -84,7 +85,7 @@ def list_results(patient_id: int,
 
 
 @router.get("/results/{result_id}", response_model=ResultOut)
-def read_result(result_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_READ)]) -> ResultOut:
+def read_result(result_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_READ)]) -> ResultOut:
     r = service.get_result(ctx.session, result_id)
     ctx.audit("result.read", r.patient_id, detail=f"result {r.id}")
     ctx.commit()
@@ -92,7 +93,7 @@ def read_result(result_id: int, ctx: Annotated[Ctx, require(Perm.RESULTS_READ)])
 
 
 @router.get("/results/{result_id}/versions/{version}", response_model=VersionOut)
-def read_version(result_id: int, version: int,
+def read_version(result_id: RowId, version: RowId,
                  ctx: Annotated[Ctx, require(Perm.RESULTS_READ)]) -> VersionOut:
     r = service.get_result(ctx.session, result_id)
     ctx.about(r.patient_id)
@@ -103,7 +104,7 @@ def read_version(result_id: int, version: int,
 
 
 @router.post("/results/{result_id}/reinterpret", response_model=ReinterpretOut)
-def reinterpret(result_id: int,
+def reinterpret(result_id: RowId,
                 ctx: Annotated[Ctx, require(Perm.RESULTS_REINTERPRET)]) -> ReinterpretOut:
     """Re-call the stored input against the current knowledge base; the old version is kept
     and the response says what changed per gene."""

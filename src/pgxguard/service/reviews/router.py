@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.deps import Ctx, require
+from pgxguard.service.ids import RowId
 from pgxguard.service.models import MedicationReview, ResultVersion
 from pgxguard.service.patients import service as patients
 from pgxguard.service.reviews import service
@@ -23,7 +24,7 @@ def _out(ctx: Ctx, row: MedicationReview) -> ReviewOut:
 
 
 @router.post("/patients/{patient_id}/reviews", status_code=201, response_model=ReviewOut)
-def create_review(patient_id: int, body: ReviewIn,
+def create_review(patient_id: RowId, body: ReviewIn,
                   ctx: Annotated[Ctx, require(Perm.REVIEWS_CREATE)]) -> ReviewOut:
     """Check medicines against the patient's latest result (CPIC and DPWG guidance, verbatim)."""
     p = patients.get_patient(ctx.session, patient_id)
@@ -37,7 +38,7 @@ def create_review(patient_id: int, body: ReviewIn,
 
 
 @router.get("/patients/{patient_id}/reviews", response_model=list[ReviewOut])
-def list_reviews(patient_id: int,
+def list_reviews(patient_id: RowId,
                  ctx: Annotated[Ctx, require(Perm.REVIEWS_READ)]) -> list[ReviewOut]:
     p = patients.get_patient(ctx.session, patient_id)
     out = [_out(ctx, r) for r in service.for_patient(ctx.session, p.id)]
@@ -47,7 +48,7 @@ def list_reviews(patient_id: int,
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut)
-def read_review(review_id: int, ctx: Annotated[Ctx, require(Perm.REVIEWS_READ)]) -> ReviewOut:
+def read_review(review_id: RowId, ctx: Annotated[Ctx, require(Perm.REVIEWS_READ)]) -> ReviewOut:
     row = service.get_review(ctx.session, review_id)
     ctx.audit("review.read", row.patient_id, detail=f"review {row.id}")
     ctx.commit()

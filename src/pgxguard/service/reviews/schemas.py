@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from pgxguard.service.ids import row_id_field
 from pgxguard.service.models import MedicationReview, ResultVersion
 from pgxguard.service.reviews.service import review_of
 
@@ -15,7 +16,8 @@ class ReviewIn(BaseModel):
                                  examples=[["clopidogrel", "simvastatin"]])
     all_drugs: bool = Field(default=False, description="add every medicine with actionable "
                             "guidance for this patient (PGx passport)")
-    result_id: int | None = Field(default=None, description="default: the latest result")
+    result_id: int | None = row_id_field(default=None,
+                                         description="default: the latest result")
 
 
 class ReviewOut(BaseModel):

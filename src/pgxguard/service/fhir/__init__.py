@@ -1,0 +1,1 @@
+"""fhir domain: FHIR R4 read API over patients, test orders and results (service.py, router.py)."""

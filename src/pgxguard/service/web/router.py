@@ -1,0 +1,389 @@
+"""The `/ui` pages. Thin like the API routers: each handler calls the same domain service
+functions, audits with the same actions, commits, then renders a template or redirects
+(POST -> 303 -> GET, so every page works without JavaScript; htmx only swaps fragments)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from pgxguard.guidance.model import ReviewResult
+from pgxguard.report.html import clinician_html
+from pgxguard.report.view import gene_row, guidance_kb, sorted_items
+from pgxguard.results import CallResult
+from pgxguard.service.auth import service as auth_service
+from pgxguard.service.auth.permissions import Perm
+from pgxguard.service.deps import get_session, get_settings
+from pgxguard.service.errors import AuthenticationError, ValidationFailedError
+from pgxguard.service.models import Patient, ResultVersion, User
+from pgxguard.service.orders import service as orders
+from pgxguard.service.orders.directory import directory
+from pgxguard.service.orders.service import TRANSITIONS, Status
+from pgxguard.service.patients import service as patients
+from pgxguard.service.results import service as results
+from pgxguard.service.results.service import Kind
+from pgxguard.service.reviews import service as reviews
+from pgxguard.service.web.render import REPORT_CSP, is_htmx, render, security_headers
+from pgxguard.service.web.session import (
+    LOGIN_CSRF_COOKIE,
+    UiCtx,
+    action,
+    clear_session_cookie,
+    new_login_csrf,
+    page,
+    set_session_cookie,
+)
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+MAX_MEDICINES = 200
+_NHS_LIKE = re.compile(r"^[\d\s-]{10,14}$")
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=security_headers())
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local UI paths: never an open redirect ('//host', 'https://...').
+    if target and target.startswith("/ui") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/ui"
+
+
+# ---- sign in / out -----------------------------------------------------------------------------
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: Annotated[str | None, Query(max_length=500)] = None,
+               ) -> Response:
+    """The sign-in form (public). Sets a one-off login CSRF cookie (double submit)."""
+    login_csrf = new_login_csrf()
+    resp = render(request, "login.html", None, next=_safe_next(next), login_csrf=login_csrf,
+                  error=None)
+    settings = get_settings(request)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, login_csrf, path="/ui/login", httponly=True,
+                    samesite="strict", secure=settings.production, max_age=3600)
+    return resp
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: Annotated[Session, Depends(get_session)],
+          username: Annotated[str, Form(max_length=64)] = "",
+          password: Annotated[str, Form(max_length=1024)] = "",
+          csrf_token: Annotated[str, Form(max_length=200)] = "",
+          next: Annotated[str, Form(max_length=500)] = "/ui") -> Response:
+    """Verify the password with the auth service and keep the issued API token in a cookie."""
+    settings = get_settings(request)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or csrf_token != expected:
+        return render(request, "login.html", None, status=403, next=_safe_next(next),
+                      login_csrf=expected or "",
+                      error="The sign-in form expired: reload the page and try again.")
+    try:
+        user = auth_service.authenticate(session, username, password)
+    except AuthenticationError as e:
+        return render(request, "login.html", None, status=401, next=_safe_next(next),
+                      login_csrf=expected, error=e.detail)
+    token, _row = auth_service.issue_token(session, user, settings.secret,
+                                           settings.token_ttl_hours, label="web UI")
+    session.commit()
+    resp = _see_other(_safe_next(next))
+    set_session_cookie(resp, token, settings)
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
+    return resp
+
+
+@router.post("/logout")
+def logout(ctx: Annotated[UiCtx, action(Perm.SELF)]) -> Response:
+    """Revoke the session's token (as DELETE /auth/token does) and drop the cookie."""
+    auth_service.revoke(ctx.session, ctx.token)
+    ctx.commit()
+    resp = _see_other("/ui/login")
+    clear_session_cookie(resp, ctx.settings)
+    return resp
+
+
+# ---- home --------------------------------------------------------------------------------------
+
+@router.get("", response_class=HTMLResponse)
+def home(request: Request, ctx: Annotated[UiCtx, page(Perm.SELF)]) -> Response:
+    """Dashboard by role: the laboratory's open orders; search for patient-facing roles."""
+    worklist = []
+    if ctx.can(Perm.ORDERS_PROGRESS):
+        worklist = orders.open_orders(ctx.session)
+        for o in worklist:
+            ctx.audit("order.list", o.patient_id, detail=f"worklist: order {o.id}")
+    names = _patient_names(ctx.session, [o.patient_id for o in worklist])
+    out = render(request, "home.html", ctx, worklist=worklist, names=names)
+    ctx.commit()
+    return out
+
+
+def _patient_names(session: Session, ids: list[int]) -> dict[int, Patient]:
+    return {i: patients.get_patient(session, i) for i in set(ids)}
+
+
+# ---- patients ----------------------------------------------------------------------------------
+
+@router.get("/patients", response_class=HTMLResponse)
+def find_patients(request: Request, ctx: Annotated[UiCtx, page(Perm.PATIENTS_READ)],
+                  q: Annotated[str, Query(max_length=200)] = "") -> Response:
+    """Find by NHS number (10 digits) or by the start of the family name."""
+    q = q.strip()
+    found: list[Patient] | None = None
+    if q:
+        if _NHS_LIKE.match(q):
+            one = patients.find_by_nhs_number(ctx.session, q)
+            found = [one] if one else []
+            query = f"nhs_number={q}"
+        else:
+            found = patients.search(ctx.session, family_name=q)
+            query = f"family_name={q}"
+        if found:
+            for p in found:
+                ctx.audit("patient.search", p.id, detail=query)
+        else:
+            ctx.audit("patient.search", None, detail=query, outcome="no match")
+        ctx.commit()
+    template = "_patient_results.html" if is_htmx(request) else "patients.html"
+    return render(request, template, ctx, q=q, found=found)
+
+
+@router.get("/patients/new", response_class=HTMLResponse)
+def new_patient_form(request: Request,
+                     ctx: Annotated[UiCtx, page(Perm.PATIENTS_WRITE)]) -> Response:
+    return render(request, "patient_new.html", ctx)
+
+
+@router.post("/patients")
+def create_patient(ctx: Annotated[UiCtx, action(Perm.PATIENTS_WRITE)],
+                   nhs_number: Annotated[str, Form(max_length=20)],
+                   family_name: Annotated[str, Form(max_length=200)],
+                   given_name: Annotated[str, Form(max_length=200)],
+                   date_of_birth: Annotated[str, Form(max_length=10)]) -> Response:
+    try:
+        dob = date.fromisoformat(date_of_birth)
+    except ValueError as e:
+        raise ValidationFailedError(f"date of birth {date_of_birth!r} is not a date",
+                                    hint="use YYYY-MM-DD") from e
+    p = patients.create_patient(ctx.session, nhs_number=nhs_number, family_name=family_name,
+                                given_name=given_name, date_of_birth=dob,
+                                created_by=ctx.user.id)
+    ctx.audit("patient.create", p.id)
+    ctx.commit()
+    return _see_other(f"/ui/patients/{p.id}")
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def patient_page(request: Request, patient_id: int,
+                 ctx: Annotated[UiCtx, page(Perm.PATIENTS_READ)]) -> Response:
+    """Demographics, then what the role may see: results, orders, reviews."""
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.audit("patient.read", p.id)
+    res = revs = ords = None
+    if ctx.can(Perm.RESULTS_READ):
+        res = [(r, results.latest(r)) for r in results.for_patient(ctx.session, p.id)]
+        ctx.audit("result.list", p.id)
+    if ctx.can(Perm.ORDERS_READ):
+        ords = orders.for_patient(ctx.session, p.id)
+        ctx.audit("order.list", p.id)
+    if ctx.can(Perm.REVIEWS_READ):
+        revs = [(r, json.loads(r.medicines)) for r in reviews.for_patient(ctx.session, p.id)]
+        ctx.audit("review.list", p.id)
+    tests = directory() if ctx.can(Perm.ORDERS_CREATE) else ()
+    out = render(request, "patient.html", ctx, patient=p, results=res, orders=ords,
+                 reviews=revs, tests=tests)
+    ctx.commit()
+    return out
+
+
+# ---- results -----------------------------------------------------------------------------------
+
+@router.post("/patients/{patient_id}/results")
+def upload_result(patient_id: int, ctx: Annotated[UiCtx, action(Perm.RESULTS_UPLOAD)],
+                  file: Annotated[UploadFile, File()],
+                  kind: Annotated[str, Form(max_length=20)] = "vcf",
+                  sample: Annotated[str, Form(max_length=200)] = "",
+                  build: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """VCF (called on upload) or outside-call TSV, exactly as POST .../results/vcf does."""
+    if kind not in (Kind.VCF.value, Kind.OUTSIDE_CALLS.value):
+        raise ValidationFailedError(f"unknown result kind {kind!r}",
+                                    hint="vcf or outside_calls")
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.about(p.id)
+    limit = ctx.settings.max_upload_bytes
+    data = file.file.read(limit + 1)
+    ctx.end_transaction()  # hold no database lock while calling
+    k = Kind(kind)
+    name, interp = results.prepare_upload(k, data, file.filename, sample=sample or None,
+                                          build=build or None, kb=ctx.knowledge_base(),
+                                          max_bytes=limit)
+    res = results.store_upload(ctx.session, p.id, k, data, name, interp, build=build or None,
+                               user_id=ctx.user.id)
+    ctx.audit("result.upload", p.id, detail=f"result {res.id} ({k.value}, {res.filename})")
+    ctx.commit()
+    return _see_other(f"/ui/results/{res.id}")
+
+
+def _calls(version: ResultVersion) -> CallResult | None:
+    data = results.calls_of(version)
+    return CallResult.from_json(data, origin=f"result {version.result_id}") if data else None
+
+
+@router.get("/results/{result_id}", response_class=HTMLResponse)
+def result_page(request: Request, result_id: int,
+                ctx: Annotated[UiCtx, page(Perm.RESULTS_READ)]) -> Response:
+    """The latest interpretation: calls, ties, missing positions, warnings, KB version."""
+    r = results.get_result(ctx.session, result_id)
+    ctx.about(r.patient_id)
+    p = patients.get_patient(ctx.session, r.patient_id)
+    v = results.latest(r)
+    calls = _calls(v)
+    samples = [(s.sample, [gene_row(g) for g in s.genes]) for s in calls.samples] if calls \
+        else []
+    ctx.audit("result.read", r.patient_id, detail=f"result {r.id}")
+    out = render(request, "result.html", ctx, patient=p, result=r, version=v, calls=calls,
+                 samples=samples)
+    ctx.commit()
+    return out
+
+
+@router.get("/results/{result_id}/report", response_class=HTMLResponse)
+def result_report(result_id: int, ctx: Annotated[UiCtx, page(Perm.RESULTS_READ)]) -> Response:
+    """The clinician HTML report (`report.html.clinician_html`) of the latest version."""
+    r = results.get_result(ctx.session, result_id)
+    ctx.about(r.patient_id)
+    v = results.latest(r)
+    calls = _calls(v)
+    if calls is None or not calls.samples:
+        raise ValidationFailedError(f"result {r.id} holds no calls to report",
+                                    hint="it was stored, not interpreted")
+    html = clinician_html(calls, None, calls.samples[0].sample)
+    ctx.audit("result.read", r.patient_id, detail=f"result {r.id} version {v.version} report")
+    ctx.commit()
+    return HTMLResponse(html, headers=security_headers(REPORT_CSP))
+
+
+# ---- medication reviews ------------------------------------------------------------------------
+
+def _medicines(text: str) -> list[str]:
+    meds = [m.strip() for m in re.split(r"[\n,;]+", text) if m.strip()]
+    if not meds:
+        raise ValidationFailedError("enter at least one medicine (one a line)")
+    if len(meds) > MAX_MEDICINES:
+        raise ValidationFailedError(f"at most {MAX_MEDICINES} medicines in one review")
+    return meds
+
+
+@router.post("/patients/{patient_id}/reviews")
+def create_review(patient_id: int, ctx: Annotated[UiCtx, action(Perm.REVIEWS_CREATE)],
+                  medicines: Annotated[str, Form(max_length=20_000)] = "",
+                  all_drugs: Annotated[bool, Form()] = False) -> Response:
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.about(p.id)
+    row = reviews.create_review(ctx.session, p, _medicines(medicines), user_id=ctx.user.id,
+                                kb=ctx.knowledge_base(), all_drugs=all_drugs)
+    ctx.audit("review.create", p.id, detail=f"review {row.id}")
+    ctx.commit()
+    return _see_other(f"/ui/reviews/{row.id}")
+
+
+@router.get("/reviews/{review_id}", response_class=HTMLResponse)
+def review_page(request: Request, review_id: int,
+                ctx: Annotated[UiCtx, page(Perm.REVIEWS_READ)]) -> Response:
+    """The stored review exactly as stored: action classes, verbatim text with its source."""
+    row = reviews.get_review(ctx.session, review_id)
+    ctx.about(row.patient_id)
+    p = patients.get_patient(ctx.session, row.patient_id)
+    version = ctx.session.get(ResultVersion, row.result_version_id)
+    rr = ReviewResult.from_json(reviews.review_of(row))
+    ctx.audit("review.read", row.patient_id, detail=f"review {row.id}")
+    out = render(request, "review.html", ctx, patient=p, row=row, version=version,
+                 review=rr, items=sorted_items(rr), kb=guidance_kb(rr),
+                 medicines=json.loads(row.medicines))
+    ctx.commit()
+    return out
+
+
+# ---- test orders -------------------------------------------------------------------------------
+
+@router.post("/patients/{patient_id}/orders")
+def create_order(patient_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_CREATE)],
+                 test_code: Annotated[str, Form(max_length=64)],
+                 reason: Annotated[str, Form(max_length=2000)] = "",
+                 trigger_drug: Annotated[str, Form(max_length=200)] = "") -> Response:
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.about(p.id)
+    o = orders.create_order(ctx.session, p, test_code=test_code, user_id=ctx.user.id,
+                            reason=reason.strip() or None,
+                            trigger_drug=trigger_drug.strip() or None)
+    ctx.audit("order.create", p.id, detail=f"order {o.id} ({o.test_code})")
+    ctx.commit()
+    return _see_other(f"/ui/orders/{o.id}")
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+def order_page(request: Request, order_id: int,
+               ctx: Annotated[UiCtx, page(Perm.ORDERS_READ)]) -> Response:
+    """The order, its event history and the moves this role may make next."""
+    o = orders.get_order(ctx.session, order_id)
+    ctx.about(o.patient_id)
+    p = patients.get_patient(ctx.session, o.patient_id)
+    ctx.audit("order.read", o.patient_id, detail=f"order {o.id}")
+    allowed_next = TRANSITIONS[Status(o.status)]
+    progress = sorted((s for s in allowed_next if s is not Status.CANCELLED),
+                      key=list(Status).index) if ctx.can(Perm.ORDERS_PROGRESS) else []
+    can_cancel = Status.CANCELLED in allowed_next and ctx.can(Perm.ORDERS_CANCEL)
+    patient_results = []
+    if Status.REPORTED in progress and ctx.can(Perm.RESULTS_READ):
+        patient_results = results.for_patient(ctx.session, p.id)
+        ctx.audit("result.list", p.id)
+    users = {e.user_id: ctx.session.get(User, e.user_id) for e in o.events}
+    out = render(request, "order.html", ctx, patient=p, order=o, progress=progress,
+                 can_cancel=can_cancel, patient_results=patient_results,
+                 users={k: u.username for k, u in users.items() if u is not None})
+    ctx.commit()
+    return out
+
+
+@router.post("/orders/{order_id}/status")
+def advance_order(order_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_PROGRESS)],
+                  status: Annotated[str, Form(max_length=32)],
+                  note: Annotated[str, Form(max_length=2000)] = "",
+                  result_id: Annotated[str, Form(max_length=20)] = "") -> Response:
+    try:
+        to = Status(status)
+    except ValueError as e:
+        raise ValidationFailedError(f"unknown order status {status!r}") from e
+    if to is Status.CANCELLED:
+        raise ValidationFailedError("cancel with the cancel form (a reason is recorded)")
+    o = orders.get_order(ctx.session, order_id, for_update=True)
+    ctx.about(o.patient_id)
+    before = o.status
+    rid = int(result_id) if result_id.strip().isdigit() else None
+    o = orders.transition(ctx.session, o, to, user_id=ctx.user.id, note=note.strip() or None,
+                          result_id=rid)
+    ctx.audit("order.status", o.patient_id, detail=f"order {o.id}: {before} -> {o.status}")
+    ctx.commit()
+    return _see_other(f"/ui/orders/{o.id}")
+
+
+@router.post("/orders/{order_id}/cancel")
+def cancel_order(order_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_CANCEL)],
+                 reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    o = orders.get_order(ctx.session, order_id, for_update=True)
+    ctx.about(o.patient_id)
+    before = o.status
+    o = orders.transition(ctx.session, o, Status.CANCELLED, user_id=ctx.user.id,
+                          note=reason.strip() or None)
+    ctx.audit("order.cancel", o.patient_id, detail=f"order {o.id}: {before} -> cancelled")
+    ctx.commit()
+    return _see_other(f"/ui/orders/{o.id}")
+
+
+__all__ = ["router"]

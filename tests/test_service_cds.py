@@ -1,0 +1,313 @@
+"""CDS Hooks 2.0: discovery, order-select / order-sign / patient-view cards from the patient's
+latest result, test suggestions from the test directory, patient matching, refusals, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import test_service_support as support
+from pgxguard.guidance.load import load_guidance
+from pgxguard.guidance.medicines import default_index
+from pgxguard.report.view import markdown_escape
+from pgxguard.service.cdshooks.service import NHS_NUMBER_SYSTEM, RXNORM
+from test_service_support import VALID_NHS, Svc
+
+# Fixtures shared by the service tests (test_service_support.py).
+_fast_password_hashing = support._fast_password_hashing
+db_settings = support.db_settings
+svc = support.svc
+
+GKB = load_guidance()
+PM_TSV = "sample\tgene\tdiplotype\tphenotype\tactivity_score\nP1\tCYP2C19\t*2/*2\t\t\n"
+OTHER_NHS = "4010232137"  # valid modulus 11, never registered here
+
+
+def _kb_text(drug: str, source: str, phenotype: str) -> str:
+    """The verbatim recommendation of the guidance knowledge base (its source data)."""
+    [entry] = [e for e in GKB.for_drug(drug) if e.source == source
+               and [(c.gene, c.kind, c.values) for c in e.conditions]
+               == [("CYP2C19", "phenotype", (phenotype,))]]
+    return entry.text
+
+
+def _poor_metaboliser(svc: Svc, nhs: str = VALID_NHS) -> int:
+    pid = svc.new_patient(nhs)
+    r = svc.client.post(f"/patients/{pid}/results/outside-calls", headers=svc.h("lab_scientist"),
+                        files={"file": ("cyp2c19.tsv", PM_TSV.encode())})
+    assert r.status_code == 201, r.text
+    return pid
+
+
+def _med(rid: str, text: str | None = None, **coding: str) -> dict[str, Any]:
+    concept: dict[str, Any] = {}
+    if text:
+        concept["text"] = text
+    if coding:
+        concept["coding"] = [coding]
+    return {"fullUrl": f"urn:uuid:{rid}", "resource": {
+        "resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
+        "medicationCodeableConcept": concept}}
+
+
+def _hook(hook: str, patient: str | None, meds: list[dict[str, Any]] | None = None,
+          selections: list[str] | None = None, prefetch: dict[str, Any] | None = None,
+          ) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"userId": "Practitioner/77"}
+    if patient is not None:
+        ctx["patientId"] = patient
+    if meds is not None:
+        ctx["draftOrders"] = {"resourceType": "Bundle", "type": "collection", "entry": meds}
+    if selections is not None:
+        ctx["selections"] = selections
+    body: dict[str, Any] = {"hook": hook, "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+                            "fhirServer": "https://ehr.example/fhir", "context": ctx}
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return body
+
+
+def _call(svc: Svc, service: str, body: dict[str, Any], role: str = "prescriber") -> Any:
+    return svc.client.post(f"/cds-services/{service}", headers=svc.h(role), json=body)
+
+
+def _check_cards(cards: list[dict[str, Any]]) -> None:
+    """Every card has the CDS Hooks 2.0 required fields."""
+    for c in cards:
+        assert set(c) >= {"uuid", "summary", "indicator", "source"}
+        assert len(c["summary"]) < 140
+        assert c["indicator"] in ("info", "warning", "critical")
+        assert c["source"]["label"]
+        if "suggestions" in c:
+            assert c["selectionBehavior"] in ("at-most-one", "any")
+            for s in c["suggestions"]:
+                assert s["label"] and s["uuid"]
+                for a in s["actions"]:
+                    assert a["type"] in ("create", "update", "delete") and a["description"]
+
+
+def test_discovery_is_public(svc: Svc) -> None:
+    r = svc.client.get("/cds-services")
+    assert r.status_code == 200
+    services = {s["id"]: s for s in r.json()["services"]}
+    assert {k: s["hook"] for k, s in services.items()} == {
+        "pgxguard-order-select": "order-select", "pgxguard-order-sign": "order-sign",
+        "pgxguard-patient-view": "patient-view"}
+    for s in services.values():
+        assert s["title"] and s["description"]
+        assert s["prefetch"] == {"patient": "Patient/{{context.patientId}}"}
+    assert not [a for a in svc.audit() if a.action.startswith("cds")]
+
+
+def test_order_select_poor_metaboliser_clopidogrel(svc: Svc) -> None:
+    pid = _poor_metaboliser(svc)
+    meds = [_med("a1", "Clopidogrel 75mg tablets"), _med("a2", "capecitabine 500mg tablets")]
+    r = _call(svc, "pgxguard-order-select",
+              _hook("order-select", str(pid), meds, ["MedicationRequest/a1"]))
+    assert r.status_code == 200, r.text
+    cards = r.json()["cards"]
+    _check_cards(cards)
+    # Only the selection is considered: capecitabine (no DPYD result) gives no card here.
+    assert cards and all(c["summary"].startswith("clopidogrel") for c in cards)
+    cpic = [c for c in cards if c["source"]["label"].startswith("CPIC")]
+    assert len(cpic) == 1 and cpic[0]["indicator"] == "critical"
+    assert markdown_escape(_kb_text("clopidogrel", "CPIC", "poor metabolizer")) in cpic[0]["detail"]
+    assert GKB.version in cpic[0]["source"]["label"]
+    dpwg = [c for c in cards if c["source"]["label"].startswith("DPWG")]
+    assert markdown_escape(_kb_text("clopidogrel", "DPWG", "poor metabolizer")) in dpwg[0]["detail"]
+    [row] = svc.audit(action="cds.order-select")
+    assert (row.patient_id, row.outcome, row.username) == (pid, "ok", "user-prescriber")
+    assert row.route == "/cds-services/{service_id}" and "clopidogrel" in (row.detail or "")
+    # A look-up, not a stored medication review.
+    r = svc.client.get(f"/patients/{pid}/reviews", headers=svc.h("prescriber"))
+    assert r.json() == []
+
+
+def test_no_result_suggests_the_directory_test(svc: Svc) -> None:
+    pid = svc.new_patient()
+    r = _call(svc, "pgxguard-order-sign",
+              _hook("order-sign", str(pid), [_med("c1", display="Capecitabine")]))
+    assert r.status_code == 200, r.text
+    [card] = r.json()["cards"]
+    _check_cards([card])
+    assert card["indicator"] == "warning" and "DPYD" in card["summary"]
+    [suggestion] = card["suggestions"]
+    [action] = suggestion["actions"]
+    assert action["type"] == "create"
+    res = action["resource"]
+    assert res["resourceType"] == "ServiceRequest"
+    assert res["code"]["coding"][0]["code"] == "PGX-DPYD"
+    assert res["code"]["text"] == "DPYD genotyping before fluoropyrimidines"
+    assert res["subject"]["reference"] == f"Patient/{pid}"
+    assert res["subject"]["identifier"] == {"system": NHS_NUMBER_SYSTEM, "value": VALID_NHS}
+    assert res["reasonCode"][0]["text"] == "capecitabine"
+    # A drug whose result is on record but whose test gene is not: the test card replaces the
+    # review's own "result missing" card (one card per fact).
+    pm = _poor_metaboliser(svc, OTHER_NHS)
+    r = _call(svc, "pgxguard-order-sign",
+              _hook("order-sign", str(pm), [_med("c1", "capecitabine")]))
+    assert [c["summary"].split(":")[0] for c in r.json()["cards"]] == ["capecitabine"]
+    assert "suggestions" in r.json()["cards"][0]
+
+
+def test_open_order_gives_an_in_progress_card(svc: Svc) -> None:
+    pid = svc.new_patient()
+    r = svc.client.post(f"/patients/{pid}/orders", headers=svc.h("prescriber"),
+                        json={"test_code": "PGX-DPYD", "reason": "before capecitabine",
+                              "trigger_drug": "capecitabine"})
+    assert r.status_code == 201, r.text
+    oid = r.json()["id"]
+    r = svc.client.post(f"/orders/{oid}/status", headers=svc.h("lab_scientist"),
+                        json={"status": "sample_received"})
+    assert r.status_code == 200, r.text
+    r = _call(svc, "pgxguard-order-select", _hook("order-select", str(pid),
+              [_med("x", "fluorouracil")], ["MedicationRequest/x"]))
+    [card] = r.json()["cards"]
+    _check_cards([card])
+    assert card["indicator"] == "info" and "suggestions" not in card
+    assert "sample received" in card["summary"] and f"order {oid}" in card["detail"]
+
+
+def test_order_sign_codes_and_unknown_medicine_skipped(svc: Svc) -> None:
+    pid = _poor_metaboliser(svc)
+    rx = default_index().resolve("clopidogrel").rxnorm
+    assert rx
+    meds = [_med("m1", system=RXNORM, code=rx), _med("m2", "Frobnicol 10mg tablets"),
+            _med("m3", "paracetamol 500mg tablets"),
+            {"resource": {"resourceType": "MedicationRequest", "id": "m4"}}]
+    r = _call(svc, "pgxguard-order-sign", _hook("order-sign", str(pid), meds))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    _check_cards(body["cards"])
+    assert {c["summary"].split(":")[0] for c in body["cards"]} == {"clopidogrel"}
+    notes = body["extension"]["org.pgxguard.notes"]
+    assert any("MedicationRequest/m2" in n and "Frobnicol" in n for n in notes)
+    assert any("MedicationRequest/m4" in n for n in notes)
+    [row] = svc.audit(action="cds.order-sign")
+    assert "Frobnicol" in (row.detail or "") and row.outcome == "ok"
+
+
+def test_patient_view_passport(svc: Svc) -> None:
+    pid = _poor_metaboliser(svc)
+    r = _call(svc, "pgxguard-patient-view", _hook("patient-view", str(pid)))
+    assert r.status_code == 200, r.text
+    cards = r.json()["cards"]
+    _check_cards(cards)
+    drugs = {c["summary"].split(":")[0] for c in cards}
+    assert "clopidogrel" in drugs
+    assert all(c["indicator"] in ("critical", "warning") and "suggestions" not in c
+               for c in cards)
+    # Only avoid / use alternative / adjust dose.
+    assert all(c["summary"].split(": ")[1].startswith(("avoid", "use alternative",
+                                                       "adjust dose")) for c in cards)
+    empty = svc.new_patient(OTHER_NHS)
+    r = _call(svc, "pgxguard-patient-view", _hook("patient-view", str(empty)))
+    assert r.json()["cards"] == []
+    assert [a.outcome for a in svc.audit(action="cds.patient-view")] == ["ok", "ok"]
+
+
+def test_patient_found_by_nhs_number_in_prefetch(svc: Svc) -> None:
+    pid = _poor_metaboliser(svc)
+    prefetch = {"patient": {"resourceType": "Patient", "id": "ehr-123", "identifier": [
+        {"system": "urn:oid:1.2.3", "value": "X1"},
+        {"system": NHS_NUMBER_SYSTEM, "value": "943 476 5919"}]}}
+    r = _call(svc, "pgxguard-order-sign", _hook("order-sign", "ehr-123", [
+        _med("n1", "clopidogrel"), _med("n2", "azathioprine")], prefetch=prefetch))
+    assert r.status_code == 200, r.text
+    cards = r.json()["cards"]
+    assert {c["summary"].split(":")[0] for c in cards} == {"clopidogrel", "azathioprine"}
+    [suggest] = [c for c in cards if "suggestions" in c]
+    res = suggest["suggestions"][0]["actions"][0]["resource"]
+    assert res["subject"]["reference"] == "Patient/ehr-123"
+    assert res["code"]["coding"][0]["code"] == "PGX-TPMT-NUDT15"
+    [row] = svc.audit(action="cds.order-sign")
+    assert row.patient_id == pid
+
+
+def test_unknown_patient_gets_no_cards(svc: Svc) -> None:
+    _poor_metaboliser(svc)
+    meds = [_med("u1", "clopidogrel")]
+    for body in (_hook("order-sign", "999999", meds),
+                 _hook("order-sign", "ehr-abc", meds),
+                 _hook("order-sign", "1", meds, prefetch={"patient": {
+                     "resourceType": "Patient",
+                     "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": OTHER_NHS}]}})):
+        r = _call(svc, "pgxguard-order-sign", body)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"cards": [], "systemActions": []}
+    rows = svc.audit(action="cds.order-sign")
+    assert [(a.outcome, a.patient_id) for a in rows] == [("no match", None)] * 3
+
+
+def test_malformed_requests_are_422(svc: Svc) -> None:
+    pid = _poor_metaboliser(svc)
+    meds = [_med("a", "clopidogrel")]
+    cases = [
+        ({"hook": "order-sign", "hookInstance": "x"}, "context: Field required"),
+        ({**_hook("order-sign", str(pid)), "context": {
+            "patientId": str(pid), "draftOrders": {"resourceType": "Patient"}}},
+         "context.draftOrders.resourceType"),
+        (_hook("order-select", str(pid), meds, ["MedicationRequest/a"]),
+         "hook 'order-select' sent to service 'pgxguard-order-sign'"),
+        (_hook("order-sign", str(pid)), "context.draftOrders (a FHIR Bundle) is required"),
+        (_hook("order-sign", None, meds), "no patient"),
+    ]
+    for body, message in cases:
+        r = _call(svc, "pgxguard-order-sign", body)
+        assert r.status_code == 422, r.text
+        assert message in r.json()["error"], r.json()
+    r = _call(svc, "pgxguard-order-select", _hook("order-select", str(pid), meds))
+    assert r.status_code == 422 and "context.selections is required" in r.json()["error"]
+    r = _call(svc, "pgxguard-nope", _hook("order-sign", str(pid), meds))
+    assert r.status_code == 404 and "pgxguard-order-sign" in r.json()["hint"]
+    assert {a.outcome for a in svc.audit(action="cds:invoke")} == {"error 422", "error 404"}
+
+
+def test_roles_and_tokens(svc: Svc) -> None:
+    pid = _poor_metaboliser(svc)
+    body = _hook("order-sign", str(pid), [_med("a", "clopidogrel")])
+    for role in ("analyst", "lab_scientist", "admin"):
+        r = _call(svc, "pgxguard-order-sign", body, role=role)
+        assert r.status_code == 403, r.text
+        assert r.json()["error"] == f"role {role!r} may not cds:invoke"
+    r = svc.client.post("/cds-services/pgxguard-order-sign", json=body)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    denied = svc.audit(action="cds:invoke")
+    assert [(a.outcome, a.username) for a in denied] == [
+        ("denied", "user-analyst"), ("denied", "user-lab-scientist"), ("denied", "user-admin"),
+        ("denied", None)]
+    assert svc.audit(action="cds.order-sign") == []
+
+
+def test_odd_fhir_shapes_never_fail(svc: Svc) -> None:
+    """FHIR content the EHR may send in odd shapes is skipped with a note, never a 500."""
+    pid = _poor_metaboliser(svc)
+    odd: list[dict[str, Any]] = [
+        {"resource": {"resourceType": "MedicationRequest", "id": "o1",
+                      "medicationCodeableConcept": {"coding": 5, "text": 7}}},
+        {"resource": {"resourceType": "MedicationRequest", "id": "o2",
+                      "medicationCodeableConcept": {"coding": ["x", {"code": 3}]}}},
+        {"resource": {"resourceType": "MedicationRequest", "id": "o3",
+                      "medicationReference": {"reference": "Medication/9"}}},
+        {"resource": {"resourceType": "ServiceRequest", "id": "s1"}},
+        {"fullUrl": "urn:uuid:empty"},
+        _med("o4", "clopidogrel\x00 75mg"),
+        {"resource": {"resourceType": "MedicationRequest", "id": "o5",
+                      "medication": {"concept": {"coding": [
+                          {"system": RXNORM, "code": "not-a-code", "display": "Clopidogrel"}]}}}},
+    ]
+    prefetch = {"patient": {"resourceType": "Patient", "identifier": 12}}
+    body = _hook("order-sign", str(pid), odd, prefetch=prefetch)
+    body["hookInstance"] = "odd\x00instance"
+    r = _call(svc, "pgxguard-order-sign", body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    # o5 (FHIR R5 shape) resolves through the coding's display.
+    assert {c["summary"].split(":")[0] for c in out["cards"]} == {"clopidogrel"}
+    notes = " ".join(out["extension"]["org.pgxguard.notes"])
+    for ref in ("MedicationRequest/o1", "MedicationRequest/o2", "MedicationRequest/o3"):
+        assert ref in notes
+    [row] = svc.audit(action="cds.order-sign")
+    assert "\x00" not in (row.detail or "")
+    # The same call again gives the same cards (the cache changes nothing but the cost).
+    again = _call(svc, "pgxguard-order-sign", body).json()
+    assert again == out
