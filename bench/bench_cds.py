@@ -171,13 +171,28 @@ def drop_schema(url: str, schema: str) -> None:
     engine.dispose()
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process (Linux /proc), or None."""
+def _proc_cpu(pid: int) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process and its live descendants (uvicorn workers; Linux /proc)."""
+    own = _proc_cpu(pid)
+    if own is None:
+        return None
+    return own + sum(cpu_seconds(c) or 0.0 for c in _children(pid))
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -194,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=4, help="concurrent client processes")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     ap.add_argument("--db", help="SQLAlchemy URL (default: SQLite in a temporary directory)")
+    ap.add_argument("--server-workers", type=int, default=1,
+                    help="pgxguard serve --workers (server processes)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args(argv)
 
@@ -207,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         env["PGXGUARD_DB_SCHEMA"] = schema
     exe = shutil.which("pgxguard", path=str(Path(sys.executable).parent)) or "pgxguard"
     log = (tmp / "server.log").open("wb")
-    proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", str(args.server_workers)],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_up(port, proc)
@@ -247,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
     res = {
         "db": "postgresql" if args.db else "sqlite", "seconds": args.seconds,
-        "clients": args.clients, "medicines": len(MEDICINES), "requests": len(lat),
+        "clients": args.clients, "server_workers": args.server_workers,
+        "medicines": len(MEDICINES), "requests": len(lat),
         "errors": errors, "throughput_rps": round(len(lat) / args.seconds, 1),
         "p50_ms": round(pct(ms, 50), 2), "p95_ms": round(pct(ms, 95), 2),
         "p99_ms": round(pct(ms, 99), 2), "max_ms": round(max(ms), 2) if ms else None,
@@ -259,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{platform.release()}, Python {platform.python_version()}",
     }
     print(f"order-select, {len(MEDICINES)} medicines, {args.clients} clients, "
-          f"{args.seconds:g} s, {res['db']}")
+          f"{args.server_workers} server worker(s), {args.seconds:g} s, {res['db']}")
     print(f"  requests {res['requests']}, errors {errors}, throughput {res['throughput_rps']} "
           f"req/s")
     print(f"  latency p50 {res['p50_ms']} ms, p95 {res['p95_ms']} ms, p99 {res['p99_ms']} ms, "

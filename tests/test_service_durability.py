@@ -25,10 +25,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PGXGUARD_DATA_DIR": str(data_dir), "PGXGUARD_ENV": "development",
            "PGXGUARD_ADMIN_USER": "root", "PGXGUARD_ADMIN_PASSWORD": PASSWORD}
-    proc = subprocess.Popen([sys.executable, "-m", "pgxguard.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "pgxguard.cli", "serve", "--port", str(port),
+                             *extra],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -164,3 +165,32 @@ def test_read_first_transactions_do_not_take_the_sqlite_write_lock(tmp_path: Pat
         assert writer_blocked()
         default.rollback()
     engine.dispose()
+
+
+def test_serve_with_worker_processes_shares_one_store(tmp_path: Path) -> None:
+    """`pgxguard serve --workers 2`: two uvicorn workers built from the environment serve the
+    same database (a patient created through one connection is read back through others)."""
+    port = _free_port()
+    proc = _start(tmp_path, port, "--workers", "2")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        h = _token(base, "root")
+        r = httpx2.post(f"{base}/users", headers=h, json={
+            "username": "lab1", "password": PASSWORD, "role": "lab_scientist"})
+        assert r.status_code in (200, 201), r.text
+        lab = _token(base, "lab1")
+        r = httpx2.post(f"{base}/patients", headers=lab, json={
+            "nhs_number": "9434765919", "family_name": "Worker", "given_name": "Two",
+            "date_of_birth": "1970-01-01"})
+        assert r.status_code in (200, 201), r.text
+        pid = r.json()["id"]
+        for _ in range(6):  # new connections: spread over the workers
+            got = httpx2.get(f"{base}/patients/{pid}", headers=lab)
+            assert got.status_code == 200 and got.json()["family_name"] == "Worker"
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        if children.exists():  # Linux: the supervisor runs two worker processes
+            assert len(children.read_text().split()) >= 2
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert proc.returncode is not None

@@ -222,6 +222,8 @@ def serve_cmd(
         "postgresql+psycopg://USER@HOST/DB for production)")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Worker processes (one per core for production; SQLite or PostgreSQL)")] = 1,
     create_admin: Annotated[str | None, typer.Option(
         "--create-admin", metavar="USER",
         help="Create an admin user (password from PGXGUARD_ADMIN_PASSWORD or a prompt) and "
@@ -240,7 +242,7 @@ def serve_cmd(
                 f"password for {create_admin}", hide_input=True, confirmation_prompt=True)
             typer.echo(create_admin_user(settings, create_admin, password))
             return
-        run_server(settings, host=host, port=port)
+        run_server(settings, host=host, port=port, workers=workers)
     except PgxError as e:
         _fail(e)
 

@@ -116,6 +116,11 @@ def create_app(settings: Settings | None = None, *,
     return app
 
 
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn worker processes (`pgxguard serve --workers N`): settings from env."""
+    return create_app(Settings.from_env())
+
+
 def _audit_failure(request: Request, status: int, message: str) -> None:
     # Blocking database work: the async handlers run it in the thread pool. On the event loop
     # it deadlocked on SQLite (waiting for the write lock of a request whose session can only

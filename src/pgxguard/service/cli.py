@@ -24,13 +24,24 @@ def create_admin_user(settings: Settings, username: str, password: str) -> str:
         engine.dispose()
 
 
-def run_server(settings: Settings, *, host: str, port: int) -> None:
+def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
+    """One process, or `workers` uvicorn worker processes (the service is CPU-bound per
+    process; each worker builds its app from the environment, migrations run once here)."""
+    import os
+
     import uvicorn
 
     from pgxguard.service.app import create_app
 
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    app = create_app(settings)  # checks settings, migrates, creates the bootstrap admin
+    if workers <= 1:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    app.state.engine.dispose()
+    os.environ["PGXGUARD_DB_URL"] = settings.database_url
+    os.environ["PGXGUARD_RUN_MIGRATIONS"] = "false"
+    uvicorn.run("pgxguard.service.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="info")
 
 
 __all__ = ["create_admin_user", "run_server"]
