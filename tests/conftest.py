@@ -14,6 +14,7 @@ _TESTS = Path(__file__).resolve().parent
 if str(_TESTS) not in sys.path:
     sys.path.insert(0, str(_TESTS))
 
+from browser_support import browser  # noqa: E402,F401  (fixture for the browser tests)
 from vcfbuilder import VcfBuilder  # noqa: E402
 
 KGP_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "1kgp"

@@ -3,31 +3,15 @@ Playwright for Python, no browser download. Saves a screenshot and an A4 PDF und
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
-
+from browser_support import needs_chromium
 from pgxguard.report.html import clinician_html, patient_html
 from test_report_support import GENES, SAMPLE, make_calls, make_review
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists() and shutil.which("chromium") is None,
-                                reason="Debian chromium not installed (/usr/bin/chromium)")
+pytestmark = needs_chromium
 
 
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def pdf_pages(pdf: bytes) -> int:

@@ -10,7 +10,6 @@ Screenshots go to tmp_path, and to docs/screenshots/ when PGXGUARD_SAVE_SCREENSH
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 import test_service_support as support
+from browser_support import needs_chromium
 from pgxguard.guidance.review import review
 from pgxguard.pipeline import call
 from pgxguard.report.view import diplotype_str, sorted_items, source_label
@@ -31,14 +31,10 @@ from pgxguard.service.db import make_engine, session_factory
 from pgxguard.service.settings import Settings
 from test_service_support import DEMO_VCF, PASSWORD
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 DOCS_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 NHS = "9434765919"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists() and shutil.which("chromium") is None,
-                                reason="Debian chromium not installed (/usr/bin/chromium)")
+pytestmark = needs_chromium
 
 _fast_password_hashing = support._fast_password_hashing
 
@@ -82,15 +78,6 @@ def server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Shots:
