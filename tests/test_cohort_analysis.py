@@ -180,22 +180,22 @@ def test_burden_clopidogrel(cohort: tuple[Path, Path]) -> None:
     s = analyse(out, info, drugs=["clopidogrel"], plots=False)
     rows = read_tsv(s.files["actionable_burden"])
     all_ = pick(rows, drug="clopidogrel", group_level="all")[0]
-    # CPIC: PM (S2) and IM (S1; S5's tie agrees on IM) -> avoid; NM (S3) -> standard; S6 has no
-    # CYP2C19 result. (S4, rapid: the guidance KB carries panno's "dosing" flag for CPIC's
-    # rapid-metabolizer row, so review says "adjust dose"; counted as review says.)
+    # CPIC: PM (S2) and IM (S1; S5's tie agrees on IM) -> avoid; NM (S3) and rapid (S4: CPIC's
+    # text "use at standard dose"; its panno Dosing flag is overridden by the build's text rule)
+    # -> standard; S6 has no CYP2C19 result.
     assert all_["samples"] == "6"
     assert all_["genes"] == "CYP2C19"
     assert all_["avoid"] == "3"
-    assert all_["standard"] == "1"
+    assert all_["standard"] == "2"
     assert all_["result_missing"] == "1"
-    assert all_["adjust_dose"] == "1"
-    assert all_["actionable"] == "4"
-    assert float(all_["share_actionable"]) == pytest.approx(4 / 6)
-    assert float(all_["share_actionable_with_result"]) == pytest.approx(4 / 5)
+    assert all_["adjust_dose"] == "0"
+    assert all_["actionable"] == "3"
+    assert float(all_["share_actionable"]) == pytest.approx(3 / 6)
+    assert float(all_["share_actionable_with_result"]) == pytest.approx(3 / 5)
     afr = pick(rows, drug="clopidogrel", group="AFR")[0]
     assert (afr["avoid"], afr["standard"], afr["result_missing"]) == ("3", "0", "0")
     eur = pick(rows, drug="clopidogrel", group="EUR")[0]
-    assert (eur["avoid"], eur["standard"], eur["result_missing"]) == ("0", "1", "0")
+    assert (eur["avoid"], eur["standard"], eur["result_missing"]) == ("0", "2", "0")
     unk = pick(rows, drug="clopidogrel", group_level="superpopulation", group="unknown")[0]
     assert unk["result_missing"] == "1"
 

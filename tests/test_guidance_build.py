@@ -101,6 +101,33 @@ def test_action_rules() -> None:
 
 
 @needs_sources
+def test_text_stating_standard_dosing_overrides_contradicting_flags() -> None:
+    from dataclasses import replace
+
+    g = load_guidance()
+    base = next(e for e in g.entries if e.source == "DPWG")
+
+    def cls(action: Action, text: str) -> Action:
+        return build.text_override(replace(base, action=action, text=text)).action
+
+    assert cls(Action.ADJUST_DOSE, "If considering X, use at standard dose (75 mg/day).") \
+        is Action.STANDARD
+    assert cls(Action.USE_ALTERNATIVE, "No adjustments needed. Monitor levels.") is Action.MONITOR
+    # a change word keeps the flag class; other classes are never touched
+    assert cls(Action.ADJUST_DOSE, "Use 1.4 times the standard dose; increase slowly.") \
+        is Action.ADJUST_DOSE
+    assert cls(Action.ADJUST_DOSE, "Use at standard dose but reduce after a week.") \
+        is Action.ADJUST_DOSE
+    assert cls(Action.STANDARD, "No adjustments needed.") is Action.STANDARD
+    # In the bundled snapshot: the CPIC clopidogrel CYP2C19 ultrarapid row (its text, from the
+    # source, says to use the standard dose) is not classed as a dose change.
+    um = [e for e in g.entries if e.source == "CPIC" and e.drug == "clopidogrel"
+          and any(c.gene == "CYP2C19" and c.values == ("ultrarapid metabolizer",)
+                  for c in e.conditions)]
+    assert um and all("standard dose" in e.text for e in um)
+    assert {e.action for e in um} == {Action.STANDARD}
+
+
 def test_rebuild_is_byte_identical_to_bundled() -> None:
     kb = build.build_guidance(WHEEL, PANNO)
     bundled = (Path(build.__file__).parent / "data" / "guidance.json.gz").read_bytes()

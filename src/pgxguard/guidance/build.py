@@ -36,9 +36,7 @@ Rules:
    text says not to use the drug (avoid, not recommended, contraindicated, do not use) ->
    ``monitor`` (panno's CPIC abacavir row "Abacavir is not
    recommended" carries no flag). A row whose text is exactly ``No recommendation`` ->
-   ``monitor`` whatever its flags. Known source quirks kept as flagged: CPIC clopidogrel
-   ultrarapid/rapid "use at standard dose" has Dosing set; CPIC phenytoin CYP2C9 AS 1.5/2 "No
-   adjustments needed" has Alternate set.
+   ``monitor`` whatever its flags.
    pypgx CPIC rows (no flags): the flags of the panno CPIC row(s) of the same drug whose gene and
    phenotype equal one of the row's conditions and whose text equals the pypgx text (ignoring
    case, spacing and a final full stop); failing that, when for EVERY phenotype condition of the
@@ -48,6 +46,13 @@ Rules:
    ``standard`` only if every phenotype of the row is a normal one (``Normal ...``) and the text
    has no change word (avoid, alternative, reduce, increase, decrease, not recommended,
    contraindicated, lower, higher, limit, caution, do not, a percentage); else ``monitor``.
+   Last, for every row: flags sometimes contradict the row's own text (the flags of a
+   guideline's other rows leak in: CPIC clopidogrel ultrarapid/rapid "use at standard dose" has
+   Dosing set; CPIC phenytoin CYP2C9 normal/intermediate "No adjustments needed" has Alternate
+   set). A row classed avoid / use alternative / adjust dose whose text states standard dosing
+   ("use at standard dose", "at standard doses", "no adjustment(s) needed", "initiate therapy
+   with recommended starting dose") and has no change word -> ``monitor`` when the text says
+   to monitor or evaluate, else ``standard``.
    `GuidanceEntry.action_basis` records which of these rules gave the action.
 5. Guideline id (PharmGKB PAID) and URL ``https://www.pharmgkb.org/guidelineAnnotation/<PAID>``:
    panno rows carry theirs; a pypgx row takes the PAID (and summary) of its flag row, else the
@@ -118,6 +123,11 @@ Row = dict[str, str]
 _CHANGE_WORDS = re.compile(
     r"\b(avoid\w*|alternative\w*|reduc\w*|increas\w*|decreas\w*|not recommended|"
     r"contraindicat\w*|lower|higher|limit\w*|caution\w*|do not)\b|\d+\s*%", re.IGNORECASE)
+# Text that says the dose is unchanged (rule 4, last paragraph), and words of monitoring.
+_STANDARD_TEXT = re.compile(r"\b(use at standard dose|at standard doses|no adjustments? "
+                            r"needed|initiate therapy with (the )?recommended starting dose)\b",
+                            re.IGNORECASE)
+_MONITOR_WORDS = re.compile(r"\b(monitor\w*|evaluate\w*)\b", re.IGNORECASE)
 _STOP_WORDS = re.compile(r"\b(avoid\w*|not recommended|contra-?indicat\w*|do not use)\b",
                          re.IGNORECASE)
 _AS_GENOTYPE = re.compile(r"^AS\s+([0-9.]+)$")
@@ -154,6 +164,21 @@ def action_from_flags(avoid: int, alternate: int, dosing: int, text: str) -> Act
     if _STOP_WORDS.search(text):
         return Action.MONITOR  # no flag, but the text says not to use it: never "standard"
     return Action.STANDARD
+
+
+def text_override(entry: GuidanceEntry) -> GuidanceEntry:
+    """Rule 4, last paragraph: a row whose text states standard dosing and no change is not
+    classed avoid / use alternative / adjust dose because of its flags (the flags of a
+    guideline's other rows leak into it, e.g. CPIC clopidogrel ultrarapid "use at standard
+    dose" carries Dosing)."""
+    if entry.action not in (Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE):
+        return entry
+    if not _STANDARD_TEXT.search(entry.text) or _CHANGE_WORDS.search(entry.text):
+        return entry
+    action = Action.MONITOR if _MONITOR_WORDS.search(entry.text) else Action.STANDARD
+    return replace(entry, action=action, action_basis=(
+        f"{entry.action_basis}; text states standard dosing: flag class {entry.action} "
+        f"-> {action}"))
 
 
 def fallback_action(phenotypes: Iterable[str], text: str) -> Action:
@@ -422,6 +447,10 @@ def compile_guidance(pypgx_rows: list[Row], panno_rows: list[dict[str, object]],
     entries = _pypgx_entries(pypgx_rows, cpic_panno, collected)
     pypgx_drugs = {e.drug for e in entries}
     entries += _panno_entries(panno_rows, pypgx_drugs, vocab, collected)
+    entries = [text_override(e) for e in entries]
+    overridden = sum("text states standard dosing" in e.action_basis for e in entries)
+    collected.append(f"{overridden} entries whose flags contradict their text 'standard "
+                     "dosing' re-classified (rule 4, last paragraph)")
     entries.sort(key=lambda e: (e.drug, e.source, e.row))
     sources = (
         GuidanceSource(name="pypgx", version=PYPGX_VERSION, licence=PYPGX_LICENCE,
