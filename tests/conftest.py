@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,10 @@ if str(_TESTS) not in sys.path:
 from browser_support import browser  # noqa: E402,F401  (fixture for the browser tests)
 from vcfbuilder import VcfBuilder  # noqa: E402
 
-KGP_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "1kgp"
+# The 1000 Genomes data: $PGXGUARD_1KGP_DIR, else ../shared/data/1kgp beside the checkout
+# (tests using it skip cleanly when it is absent).
+KGP_DIR = Path(os.environ.get("PGXGUARD_1KGP_DIR")
+               or Path(__file__).resolve().parents[2] / "shared" / "data" / "1kgp")
 
 
 @pytest.fixture(scope="session")

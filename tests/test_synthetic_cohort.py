@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ if str(BENCH) not in sys.path:
 
 import synthetic_cohort as sc  # noqa: E402
 
-KGP = Path(__file__).resolve().parents[2] / "shared" / "data" / "1kgp"
+KGP = Path(os.environ.get("PGXGUARD_1KGP_DIR")
+           or Path(__file__).resolve().parents[2] / "shared" / "data" / "1kgp")
 
 # Source samples: P1/P2 in population AAA (superpopulation S1), Q1/Q2 in BBB (S2). Every
 # sample's strand carries a distinct pattern so the test can tell which strand was copied.
