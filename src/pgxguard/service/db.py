@@ -3,7 +3,7 @@
 SQLite (the embedded default): WAL journal, `synchronous=FULL` (a committed transaction survives
 a power cut or a SIGKILL), foreign keys on, and every transaction opened with `BEGIN IMMEDIATE`
 so concurrent writers queue on the busy timeout instead of failing on a lock upgrade. A
-read-mostly route (`require(perm, read_first=True)`) opens its first transaction with a plain
+GET or read-mostly route (`require(perm, read_first=True)`) opens its first transaction with a plain
 `BEGIN` (a WAL snapshot that blocks nobody) and ends it before its first write, so the write lock
 is held only for the audit insert.
 PostgreSQL: `postgresql+psycopg://...`; `Settings.db_schema` selects a schema (search_path).

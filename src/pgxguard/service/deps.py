@@ -112,16 +112,17 @@ class Ctx:
 def require(permission: Perm, *, read_first: bool = False) -> Any:
     """Dependency: a valid bearer token whose user's role grants `permission`.
 
-    `read_first=True` is for routes that only read before auditing (CDS Hooks): on SQLite their
-    reads run in a deferred transaction, so concurrent requests do not queue on the write lock
-    for the whole request (`Ctx.audit` ends it before writing).
+    `read_first=True` is for routes that only read before auditing (CDS Hooks; every GET route
+    gets it too): on SQLite their reads run in a deferred transaction, so concurrent requests do
+    not queue on the write lock for the whole request (`Ctx.audit` ends it before writing).
     """
 
     def check(request: Request, session: Session = Depends(get_session),  # noqa: B008
               creds: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
               ) -> Ctx:
         request.state.pgx_permission = permission
-        if read_first:
+        reading = read_first or request.method in ("GET", "HEAD")
+        if reading:
             session.connection(execution_options={READ_FIRST: True})
         if creds is None or creds.scheme.lower() != "bearer":
             raise AuthenticationError("not signed in: send 'Authorization: Bearer <token>'",
@@ -134,7 +135,7 @@ def require(permission: Perm, *, read_first: bool = False) -> Any:
                 f"role {user.role!r} may not {permission.value}",
                 hint="ask an administrator if your role should allow this")
         return Ctx(request=request, session=session, user=user, token=token,
-                   permission=permission, read_first=read_first)
+                   permission=permission, read_first=reading)
 
     check.pgx_permission = permission  # type: ignore[attr-defined]
     return Depends(check)
