@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import Dialect
@@ -74,6 +74,20 @@ READ_FIRST = "pgx_read_first"  # Connection execution option: open with a deferr
 def _sqlite_begin(conn: Any) -> None:
     deferred = conn.get_execution_options().get(READ_FIRST, False)
     conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+_Row = TypeVar("_Row")
+
+
+def get_row(session: Session, model: type[_Row], row_id: int, what: str, *,
+            for_update: bool = False) -> _Row:
+    """The row `row_id` of `model`, or the service's 404 naming `what` ("test order", ...)."""
+    from pgxguard.service.errors import NotFoundError
+
+    row = session.get(model, row_id, with_for_update=for_update)
+    if row is None:
+        raise NotFoundError(f"no {what} with id {row_id}")
+    return row
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -141,5 +155,5 @@ def check_database(engine: Engine) -> None:
         conn.execute(text("SELECT 1"))
 
 
-__all__ = ["Base", "UTCDateTime", "check_database", "draft_revision", "make_engine", "migrate",
-           "session_factory", "utcnow"]
+__all__ = ["Base", "UTCDateTime", "check_database", "draft_revision", "get_row", "make_engine",
+           "migrate", "session_factory", "utcnow"]

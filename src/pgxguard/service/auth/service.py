@@ -16,11 +16,10 @@ from pgxguard.service.auth.security import (
     token_digest,
     verify_password,
 )
-from pgxguard.service.db import utcnow
+from pgxguard.service.db import get_row, utcnow
 from pgxguard.service.errors import (
     AuthenticationError,
     ConflictError,
-    NotFoundError,
     ValidationFailedError,
 )
 from pgxguard.service.models import ApiToken, User
@@ -59,10 +58,7 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFoundError(f"no user with id {user_id}")
-    return user
+    return get_row(session, User, user_id, "user")
 
 
 def list_users(session: Session) -> list[User]:

@@ -8,8 +8,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pgxguard.service.db import utcnow
-from pgxguard.service.errors import ConflictError, NotFoundError, ValidationFailedError
+from pgxguard.service.db import get_row, utcnow
+from pgxguard.service.errors import ConflictError, ValidationFailedError
 from pgxguard.service.models import Order, OrderEvent, Patient, Result
 from pgxguard.service.orders.directory import get_test
 
@@ -49,10 +49,7 @@ def create_order(session: Session, patient: Patient, *, test_code: str, user_id:
 
 
 def get_order(session: Session, order_id: int, *, for_update: bool = False) -> Order:
-    order = session.get(Order, order_id, with_for_update=for_update)
-    if order is None:
-        raise NotFoundError(f"no test order with id {order_id}")
-    return order
+    return get_row(session, Order, order_id, "test order", for_update=for_update)
 
 
 def for_patient(session: Session, patient_id: int) -> list[Order]:

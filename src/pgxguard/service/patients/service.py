@@ -7,8 +7,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pgxguard.service.db import utcnow
-from pgxguard.service.errors import ConflictError, NotFoundError, ValidationFailedError
+from pgxguard.service.db import get_row, utcnow
+from pgxguard.service.errors import ConflictError, ValidationFailedError
 from pgxguard.service.models import Patient
 from pgxguard.service.patients.nhs import normalise_nhs_number
 
@@ -32,10 +32,7 @@ def create_patient(session: Session, *, nhs_number: str, family_name: str, given
 
 
 def get_patient(session: Session, patient_id: int) -> Patient:
-    p = session.get(Patient, patient_id)
-    if p is None:
-        raise NotFoundError(f"no patient with id {patient_id}")
-    return p
+    return get_row(session, Patient, patient_id, "patient")
 
 
 def find_by_nhs_number(session: Session, nhs_number: str) -> Patient | None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from pgxguard.errors import InputError, PgxError, SampleError
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.results import CallResult
-from pgxguard.service.db import utcnow
+from pgxguard.service.db import get_row, utcnow
 from pgxguard.service.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from pgxguard.service.models import Patient, Result, ResultVersion
 from pgxguard.service.results.diff import diff_calls
@@ -165,10 +165,7 @@ def upload(session: Session, patient: Patient, kind: Kind, data: bytes, filename
 
 
 def get_result(session: Session, result_id: int) -> Result:
-    r = session.get(Result, result_id)
-    if r is None:
-        raise NotFoundError(f"no result with id {result_id}")
-    return r
+    return get_row(session, Result, result_id, "result")
 
 
 def latest(result: Result) -> ResultVersion:

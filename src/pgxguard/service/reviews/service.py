@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from pgxguard.guidance.review import review
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.results import CallResult
-from pgxguard.service.db import utcnow
-from pgxguard.service.errors import ConflictError, NotFoundError, ValidationFailedError
+from pgxguard.service.db import get_row, utcnow
+from pgxguard.service.errors import ConflictError, ValidationFailedError
 from pgxguard.service.models import MedicationReview, Patient, ResultVersion
 from pgxguard.service.results import service as results
 
@@ -50,10 +50,7 @@ def create_review(session: Session, patient: Patient, medicines: Sequence[str], 
 
 
 def get_review(session: Session, review_id: int) -> MedicationReview:
-    r = session.get(MedicationReview, review_id)
-    if r is None:
-        raise NotFoundError(f"no medication review with id {review_id}")
-    return r
+    return get_row(session, MedicationReview, review_id, "medication review")
 
 
 def for_patient(session: Session, patient_id: int) -> list[MedicationReview]:
