@@ -128,6 +128,7 @@ def test_text_stating_standard_dosing_overrides_contradicting_flags() -> None:
     assert {e.action for e in um} == {Action.STANDARD}
 
 
+@needs_sources
 def test_rebuild_is_byte_identical_to_bundled() -> None:
     kb = build.build_guidance(WHEEL, PANNO)
     bundled = (Path(build.__file__).parent / "data" / "guidance.json.gz").read_bytes()
