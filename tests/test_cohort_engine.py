@@ -94,7 +94,7 @@ def _expected(result: Any) -> dict[tuple[str, str], tuple[Any, ...]]:
     return {(s.sample, g.gene): (
         [list(d) for d in g.diplotypes], g.diplotype_text(), list(g.variants), g.phenotype,
         g.activity_score, len(g.missing_positions), list(g.missing_positions),
-        list(g.not_assessed), list(g.warnings), g.source)
+        list(g.not_assessed), list(g.warnings), g.source, g.copy_number)
         for s in result.samples for g in s.genes}
 
 
@@ -105,7 +105,7 @@ def _observed(outdir: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
     out = {(r["sample"], r["gene"]): (
         r["diplotypes"], r["diplotype_text"], r["variants"], r["phenotype"],
         r["activity_score"], r["n_missing"], r["missing_positions"], r["not_assessed"],
-        r["warnings"], r["source"]) for r in rows}
+        r["warnings"], r["source"], r["copy_number"]) for r in rows}
     assert len(out) == len(rows), "one row per sample x gene"
     return out
 
@@ -155,6 +155,36 @@ def test_vcz_written_by_bio2zarr(kb: Any, cluster: str, cohort_vcf: Path,
     run_cohort(store, tmp_path / "out", genes=GENES, scheduler=cluster, chunk_samples=40)
     _assert_same(_expected(pgxguard.call(cohort_vcf, genes=GENES, kb=kb)),
                  _observed(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("kind", ["vcf", "bio2zarr"])
+def test_copy_number_identical_to_call(kb: Any, cluster: str, tmp_path: Path,
+                                       kind: str) -> None:
+    """FORMAT/CN reaches the cohort kernel exactly as it reaches `pgxguard.call`."""
+    d = kb.definitions["CYP2D6"]["GRCh38"]
+    rng = random.Random(11)
+    names = ["*1", "*2", "*4", "*10", "*17", "*41"]
+    samples = [f"S{i:02d}" for i in range(30)]
+    haps = {s: (rng.choice(names), rng.choice(names)) for s in samples}
+    b = from_definition(d, haps, phased=False)
+    cn = {s: rng.choice([0, 1, 2, 2, 3, 4]) for s in samples[:-3]}  # 3 samples without CN
+    lo, hi = min(p.pos for p in d.positions), max(p.end for p in d.positions)
+    b.add("22", lo - 500, "N", ["<CNV>"], {s: "0/1" for s in cn},
+          fmt_extra={"CN": {s: str(c) for s, c in cn.items()}},
+          info={"SVTYPE": "CNV", "END": str(hi + 500)})
+    vcf = b.write(tmp_path / "cn.vcf.gz", compress="bgzip", index=True)
+    source: Path = vcf
+    if kind == "bio2zarr":
+        pytest.importorskip("bio2zarr")
+        from bio2zarr import vcf as v2z
+
+        source = tmp_path / "cn.vcz"
+        v2z.convert([str(vcf)], str(source), worker_processes=0, show_progress=False)
+    run_cohort(source, tmp_path / "out", genes=["CYP2D6"], scheduler=cluster, chunk_samples=16)
+    expected = _expected(pgxguard.call(vcf, genes=["CYP2D6"], kb=kb))
+    _assert_same(expected, _observed(tmp_path / "out"))
+    used = [r for r in read_calls(tmp_path / "out").to_pylist() if r["copy_number"] is not None]
+    assert len(used) == len(cn) and all("copy_number" in r["flags"] for r in used)
 
 
 # --- restartability ----------------------------------------------------------------------------

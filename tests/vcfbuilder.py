@@ -46,6 +46,7 @@ class _Record:
     id: str = "."
     ps: dict[str, int] = field(default_factory=dict)
     fmt_extra: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> sample -> value
+    info: dict[str, str] = field(default_factory=dict)
 
 
 def concrete_base(cell: str, ref: str) -> str:
@@ -63,6 +64,11 @@ def concrete_base(cell: str, ref: str) -> str:
                 return b
         return bases[0]
     return cell
+
+
+# Header declarations the VCF spec fixes (Number, Type); other keys are declared as strings.
+_FORMAT_TYPES = {"CN": ("1", "Integer")}
+_INFO_TYPES = {"END": ("1", "Integer"), "SVTYPE": ("1", "String"), "SVLEN": (".", "Integer")}
 
 
 class VcfBuilder:
@@ -84,13 +90,15 @@ class VcfBuilder:
     def add(self, chrom: str, pos: int, ref: str, alts: Sequence[str] | str,
             genotypes: Mapping[str, str] | Sequence[str], id: str = ".",
             ps: Mapping[str, int] | None = None,
-            fmt_extra: Mapping[str, Mapping[str, str]] | None = None) -> VcfBuilder:
+            fmt_extra: Mapping[str, Mapping[str, str]] | None = None,
+            info: Mapping[str, str] | None = None) -> VcfBuilder:
         """Add one record.
 
         `alts` is a list of ALT alleles (empty or `"."` for none); `genotypes` maps sample -> GT
         or lists one GT per sample in `samples` order (missing samples get `./.`). `ps` maps
-        sample -> phase set; `fmt_extra` maps a FORMAT key to sample -> value (declared as a
-        String in the header).
+        sample -> phase set; `fmt_extra` maps a FORMAT key to sample -> value (declared with its
+        VCF-spec type when `_FORMAT_TYPES` knows it, otherwise as a String); `info` maps an INFO
+        key to its value (END, SVTYPE ... declared by `_INFO_TYPES`).
         """
         if isinstance(alts, str):
             alts = () if alts == "." else tuple(alts.split(","))
@@ -106,7 +114,8 @@ class VcfBuilder:
         self.records.append(_Record(
             chrom=canonical_chrom(chrom), pos=int(pos), ref=ref, alts=tuple(alts),
             genotypes=gts, id=id, ps=dict(ps or {}),
-            fmt_extra={k: dict(v) for k, v in (fmt_extra or {}).items()}))
+            fmt_extra={k: dict(v) for k, v in (fmt_extra or {}).items()},
+            info=dict(info or {})))
         return self
 
     # --- writing --------------------------------------------------------------------------
@@ -141,8 +150,15 @@ class VcfBuilder:
         lines.append('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
         if use_ps:
             lines.append('##FORMAT=<ID=PS,Number=1,Type=Integer,Description="Phase set">')
+        info_keys: list[str] = []
+        for r in records:
+            info_keys += [k for k in r.info if k not in info_keys]
+        for k in info_keys:
+            number, kind = _INFO_TYPES.get(k, (".", "String"))
+            lines.append(f'##INFO=<ID={k},Number={number},Type={kind},Description="{k}">')
         for k in extra_keys:
-            lines.append(f'##FORMAT=<ID={k},Number=.,Type=String,Description="{k}">')
+            number, kind = _FORMAT_TYPES.get(k, (".", "String"))
+            lines.append(f'##FORMAT=<ID={k},Number={number},Type={kind},Description="{k}">')
         lines.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO",
                                 "FORMAT", *self.samples]))
         for r in records:
@@ -156,7 +172,8 @@ class VcfBuilder:
                 cols.append(":".join(vals))
             lines.append("\t".join([
                 self._contig_name(r.chrom), str(r.pos), r.id, r.ref,
-                ",".join(r.alts) if r.alts else ".", ".", "PASS", ".", ":".join(keys), *cols]))
+                ",".join(r.alts) if r.alts else ".", ".", "PASS",
+                ";".join(f"{k}={v}" for k, v in r.info.items()) or ".", ":".join(keys), *cols]))
         return "\n".join(lines) + "\n"
 
     def write(self, path: str | Path, compress: Literal[False, "bgzip", "gzip"] = False,

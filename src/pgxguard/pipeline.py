@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pgxguard import __version__
+from pgxguard import __version__, priorities
+from pgxguard import copynumber as cn
 from pgxguard.alleles import sort_alleles, sort_key
 from pgxguard.errors import InputError, VcfError
 from pgxguard.io.vcf import GeneGenotypes, VcfReader
@@ -85,19 +86,106 @@ def _variants_found(defn: GeneDefinition, sites: Sequence[SiteCall | None],
     return sorted(names, key=sort_key)
 
 
+def _copy_number_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | None],
+                      warnings: list[str], copy_number: int, has_phenotypes: bool,
+                      not_assessed: tuple[str, ...]) -> GeneCall:
+    """Copy number 0: both copies deleted; anything the input calls inside contradicts it."""
+    deletion = cn.DELETION_ALLELE[defn.gene]
+    contradicting = cn.variant_sites(defn, sites)
+    if contradicting:
+        warnings.append(
+            f"copy number 0 from the input but variant calls at {', '.join(contradicting)}: "
+            "no call; check the copy-number and variant calls")
+        return GeneCall(gene=defn.gene, warnings=tuple(dict.fromkeys(warnings)), source="none",
+                        not_assessed=not_assessed, copy_number=copy_number)
+    diplotype = (deletion, deletion)
+    phenotype = activity = None
+    if has_phenotypes:
+        ph = phenotype_for(kb, defn.gene, diplotype)
+        phenotype, activity = ph.phenotype, ph.activity_score
+        if ph.note:
+            warnings.append(ph.note)
+    return GeneCall(gene=defn.gene, diplotypes=(diplotype,), phenotype=phenotype,
+                    activity_score=activity, warnings=tuple(dict.fromkeys(warnings)),
+                    source="vcf", not_assessed=not_assessed, copy_number=copy_number)
+
+
+def _unphased_priority(defn: GeneDefinition, m: MatchResult,
+                       diplotypes: tuple[tuple[str, ...], ...], warnings: list[str],
+                       ) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
+    """PharmCAT's unphased priority rule (NAT2): (diplotypes, the alternatives a pick replaced)."""
+    table = priorities.table_for(defn.gene)
+    if table is None or m.phased or m.haploid or len(m.candidates) < 2:
+        return diplotypes, ()
+    if not table.fits(defn.allele_names):
+        if len(diplotypes) > 1:
+            warnings.append(f"PharmCAT's unphased {defn.gene} priority table was not applied: "
+                            f"these {defn.gene} definitions do not use the nomenclature it is "
+                            "written for (PharmVar)")
+        return diplotypes, ()
+    rows = table.rows_within(m.candidates)
+    if len(rows) > 1:
+        warnings.append(f"the {defn.gene} genotypes fit {len(rows)} rows of PharmCAT's unphased "
+                        "priority table (missing positions?): no diplotype chosen")
+        return diplotypes, ()
+    if not rows:
+        return diplotypes, ()
+    pick = rows[0].pick
+    others = tuple(d for d in m.candidates if d != pick)
+    tie_note = f"{len(diplotypes)} diplotypes tie at score"
+    warnings[:] = [w for w in warnings if not w.startswith(tie_note)]
+    warnings.append(
+        f"unphased {defn.gene} genotypes fit {len(m.candidates)} diplotypes "
+        f"({', '.join('/'.join(d) for d in m.candidates)}): {'/'.join(pick)} reported, chosen by "
+        f"PharmCAT's unphased priority table (population frequencies; "
+        f"{table.source['name']}, PharmCAT commit {table.source['commit'][:10]})")
+    return (pick,), others
+
+
 def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | None],
-               extra_warnings: Sequence[str], has_phenotypes: bool) -> GeneCall:
-    m: MatchResult = match_gene(defn, sites)
-    warnings = list(extra_warnings) + list(m.warnings)
+               extra_warnings: Sequence[str], has_phenotypes: bool,
+               copy_number: int | None = None) -> GeneCall:
+    warnings = list(extra_warnings)
     # "MALE" is the source's marker for hemizygous G6PD, not a structural allele.
     not_assessed = tuple(sort_alleles(a for a in defn.structural_alleles if a != "MALE"))
-    if not_assessed:
+    use_cn = copy_number is not None and cn.interprets(defn.gene)
+    if copy_number is not None and not use_cn:
+        if copy_number != 2:
+            warnings.append(f"input copy number {copy_number} is not interpreted for "
+                            f"{defn.gene}: the call assumes two copies")
+        copy_number = None
+    if use_cn:
+        assert copy_number is not None
+        deletion = cn.DELETION_ALLELE[defn.gene]
+        # Whole-gene deletions and duplications are now assessed; hybrids still are not.
+        not_assessed = tuple(a for a in not_assessed if a != deletion)
+        warnings.append(f"copy number {copy_number} from the input (FORMAT/CN)")
+        if not_assessed:
+            warnings.append(
+                f"hybrid and partial structural alleles not assessed ({', '.join(not_assessed)})"
+                ": the input copy number shows whole-gene deletions and duplications only")
+        if copy_number == 0:
+            return _copy_number_call(kb, defn, sites, warnings, copy_number, has_phenotypes,
+                                     not_assessed)
+        if copy_number == 1:
+            sites, hemi_warnings = cn.hemizygous_sites(defn, sites)
+            warnings.extend(hemi_warnings)
+    elif not_assessed:
+        how = " or input copy number (FORMAT/CN)" if cn.interprets(defn.gene) else ""
         warnings.append(
             f"structural variants not assessed ({', '.join(not_assessed)}): deletions, "
-            "duplications and hybrids need an outside call (--outside-calls)")
+            f"duplications and hybrids need an outside call (--outside-calls){how}")
+    m: MatchResult = match_gene(defn, sites)
+    warnings.extend(m.warnings)
     if m.missing_positions:
         warnings.append(f"{len(m.missing_positions)} of {len(defn.positions)} positions missing")
     diplotypes = m.diplotypes
+    alternatives: tuple[tuple[str, ...], ...] = ()
+    if use_cn and copy_number == 1:
+        diplotypes = tuple(tuple(sorted((d[0], cn.DELETION_ALLELE[defn.gene]), key=sort_key))
+                           for d in diplotypes)
+    elif use_cn and copy_number is not None and copy_number >= 3:
+        diplotypes = cn.with_copies(diplotypes, copy_number)
     variants: tuple[str, ...] = ()
     phenotype = None
     activity = None
@@ -122,6 +210,7 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
             if ph.note:
                 warnings.append(ph.note)
     elif diplotypes:
+        diplotypes, alternatives = _unphased_priority(defn, m, diplotypes, warnings)
         if defn.gene in _CORE_NAME_GENES:
             diplotypes = tuple(dict.fromkeys(
                 tuple(sorted((_SUBALLELE.sub(r"\1", a) for a in d), key=sort_key))
@@ -145,7 +234,8 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
         activity_score=activity, missing_positions=m.missing_positions,
         warnings=tuple(dict.fromkeys(warnings)), source="vcf" if diplotypes or variants else
         "none", phased=m.phased, score=m.score, not_assessed=not_assessed,
-        phenotypes=phenotypes if len(set(phenotypes)) > 1 else ())
+        phenotypes=phenotypes if len(set(phenotypes)) > 1 else (), copy_number=copy_number,
+        alternatives=alternatives)
 
 
 def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
@@ -193,6 +283,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
     else:
         defs_by_gene = kb.definitions
         kb_prov = kb.provenance()
+    kb_prov = {**kb_prov, "gene_rules": priorities.provenance()}
     use_kb_phenotypes = True
     gene_list = resolve_genes(kb, defs_by_gene, genes)
 
@@ -233,13 +324,14 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
         for d, gg in zip(chosen, genos, strict=True):
             # Samples with identical genotypes share one pattern: call each pattern once.
             pattern_calls = []
-            for sites, pw in zip(gg.patterns, gg.pattern_warnings, strict=True):
+            for k, (sites, pw) in enumerate(zip(gg.patterns, gg.pattern_warnings, strict=True)):
                 extra = list(gg.gene_warnings) + pw
                 if gg.assumed_reference:
                     extra.append("--assume-reference: positions absent from the VCF were "
                                  "taken as homozygous reference")
                 pattern_calls.append(_gene_call(kb, d, sites, extra,
-                                                use_kb_phenotypes and d.gene in kb.phenotypes))
+                                                use_kb_phenotypes and d.gene in kb.phenotypes,
+                                                copy_number=gg.copy_number(k)))
             for j, s in enumerate(sample_names):
                 per_sample[s].append(pattern_calls[int(gg.sample_pattern[j])])
 

@@ -36,6 +36,11 @@ class GeneCall:
     not_assessed: tuple[str, ...] = ()
     # Per-diplotype phenotypes when ties disagree (same order as diplotypes).
     phenotypes: tuple[str | None, ...] = ()
+    # Whole-gene copy number read from the input (FORMAT/CN) and used in the call; None if not.
+    copy_number: int | None = None
+    # When a gene rule chose one diplotype (NAT2 unphased priorities), the other diplotypes the
+    # genotypes fit.
+    alternatives: tuple[tuple[str, ...], ...] = ()
 
     @property
     def called(self) -> bool:
@@ -59,6 +64,8 @@ class GeneCall:
             "score": self.score,
             "not_assessed": list(self.not_assessed),
             "phenotypes": list(self.phenotypes),
+            "copy_number": self.copy_number,
+            "alternatives": [list(d) for d in self.alternatives],
         }
 
     @classmethod
@@ -76,6 +83,8 @@ class GeneCall:
             score=d.get("score"),
             not_assessed=tuple(d.get("not_assessed", [])),
             phenotypes=tuple(d.get("phenotypes", [])),
+            copy_number=d.get("copy_number"),
+            alternatives=tuple(tuple(x) for x in d.get("alternatives", [])),
         )
 
 

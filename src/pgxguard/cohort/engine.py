@@ -98,6 +98,10 @@ def _flags(gc: GeneCall, gg: GeneGenotypes) -> list[str]:
         f.append("not_covered")
     if gc.not_assessed:
         f.append("sv_not_assessed")
+    if gc.copy_number is not None:
+        f.append("copy_number")
+    if gc.alternatives:
+        f.append("priority_pick")
     return f
 
 
@@ -108,12 +112,12 @@ def call_patterns(kb: KnowledgeBase, d: GeneDefinition,
 
     has_ph = d.gene in kb.phenotypes
     out: list[GeneCall | BaseException] = []
-    for sites, pw in zip(gg.patterns, gg.pattern_warnings, strict=True):
+    for k, (sites, pw) in enumerate(zip(gg.patterns, gg.pattern_warnings, strict=True)):
         extra = list(gg.gene_warnings) + pw
         if gg.assumed_reference:
             extra.append(ASSUME_REFERENCE_WARNING)
         try:
-            out.append(_gene_call(kb, d, sites, extra, has_ph))
+            out.append(_gene_call(kb, d, sites, extra, has_ph, copy_number=gg.copy_number(k)))
         except Exception as e:  # one bad genotype pattern must not stop the cohort
             out.append(e)
     return out
@@ -132,6 +136,7 @@ def _pattern_rows(gene: str, calls: list[GeneCall], flags: list[list[str]]) -> d
         "flags": flags,
         "warnings": [list(c.warnings) for c in calls],
         "source": [c.source for c in calls],
+        "copy_number": [c.copy_number for c in calls],
     }
 
 

@@ -133,7 +133,8 @@ def read_gene_records(path: str, d: GeneDefinition, samples: list[str]) -> GeneR
                 alts=tuple(str(a).upper() for a in v.ALT),
                 g=gt[:, :ploidy].astype(np.int64), phased=gt[:, -1].astype(bool),
                 ps=_format_column(v, "PS", h.idx),
-                ad=_format_column(v, "AD", h.idx, first_only=False)))
+                ad=_format_column(v, "AD", h.idx, first_only=False),
+                cn=_format_column(v, "CN", h.idx)))
         for key, n in here.items():
             seen[key] = max(seen[key], n)
     has_records = bool(records) or h.any_in(contig, start - _PAD, end + _PAD)

@@ -52,6 +52,16 @@ def _open(path: str | Path) -> Any:
                          hint="convert a VCF with `vcf2zarr convert IN.vcf.gz OUT.vcz`") from e
 
 
+def _int_column(a: np.ndarray) -> np.ndarray:
+    """A per-sample FORMAT value (call_CN) as int64, negative where missing (NaN, -1, -2 fill)."""
+    a = np.asarray(a)
+    if a.ndim > 1:
+        a = a.reshape(a.shape[0], -1)[:, 0]
+    if a.dtype.kind == "f":
+        return np.where(np.isnan(a), -1, a).astype(np.int64)
+    return a.astype(np.int64)
+
+
 def _strings(a: Any) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else str(x) for x in np.asarray(a).ravel()]
 
@@ -205,6 +215,7 @@ def read_gene_records(path: str, d: GeneDefinition, start: int, stop: int) -> Ge
         phased = np.zeros((len(sel), n), dtype=bool)
     ps = np.asarray(root["call_PS"].oindex[sel, start:stop]) if "call_PS" in root else None
     ad = np.asarray(root["call_AD"].oindex[sel, start:stop]) if "call_AD" in root else None
+    cn = np.asarray(root["call_CN"].oindex[sel, start:stop]) if "call_CN" in root else None
     alleles = root["variant_allele"].oindex[sel]
     records = []
     for k, v in enumerate(sel):
@@ -216,7 +227,8 @@ def read_gene_records(path: str, d: GeneDefinition, start: int, stop: int) -> Ge
         records.append(RecordData(
             chrom=name, pos=int(var.pos[v]), end=int(var.end[v]), ref=row[0], alts=alts,
             g=gt[k], phased=phased[k], ps=ps_k,
-            ad=ad[k].astype(np.int64) if ad is not None else None))
+            ad=ad[k].astype(np.int64) if ad is not None else None,
+            cn=_int_column(cn[k]) if cn is not None else None))
     return GeneRecords(records, has_records=has_records, near=near, n_outside=n_outside)
 
 

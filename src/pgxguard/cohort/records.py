@@ -30,11 +30,13 @@ class RecordData:
     phased: np.ndarray  # samples, bool
     ps: np.ndarray | None = None  # samples, negative when absent
     ad: np.ndarray | None = None  # samples x alleles, negative when absent
+    cn: np.ndarray | None = None  # samples, FORMAT/CN, negative when absent
 
     def take(self, rows: np.ndarray) -> RecordData:
         return RecordData(self.chrom, self.pos, self.end, self.ref, self.alts, self.g[rows],
                           self.phased[rows], None if self.ps is None else self.ps[rows],
-                          None if self.ad is None else self.ad[rows])
+                          None if self.ad is None else self.ad[rows],
+                          None if self.cn is None else self.cn[rows])
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ def gene_genotypes(d: GeneDefinition, samples: list[str], gr: GeneRecords, *,
         if not touched:
             continue
         apply_record(d, acc, touched, chrom=r.chrom, rpos=r.pos, rref=r.ref, alts=r.alts,
-                     g=r.g, phased_col=r.phased, ps=r.ps, ad=r.ad)
+                     g=r.g, phased_col=r.phased, ps=r.ps, ad=r.ad, cn=r.cn)
         n_touch += 1
     return finish_gene(d, samples, acc, n_touch, assume_reference=assume_reference,
                        has_records=gr.has_records, near=lambda: gr.near,

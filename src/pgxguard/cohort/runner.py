@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgxguard import __version__
+from pgxguard import __version__, priorities
 from pgxguard.cohort.engine import (
     DONE_DIR,
     PartitionResult,
@@ -240,7 +240,7 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
         "fingerprint": fingerprint,
         "status": "running",
         "tool": {"name": "pgxguard", "version": __version__},
-        "knowledge_base": kb.provenance(),
+        "knowledge_base": {**kb.provenance(), "gene_rules": priorities.provenance()},
         "build": inp.build,
         "input": {"path": inp.path, "kind": inp.kind, "samples": n,
                   "build_detected": inp.build_detected, **inp.identity},

@@ -17,6 +17,7 @@ Columns (`CALLS_SCHEMA`):
 | flags | list<string> | see `FLAGS` |
 | warnings | list<string> | every warning of the call, as in `pgxguard call` |
 | source | string | "vcf" (called), "none" (no call) or "error" (this sample failed) |
+| copy_number | int32, null | whole-gene copy number from the input's FORMAT/CN, when used |
 
 A row with flag `error` belongs to a sample whose calling raised for that gene (its error is in
 `manifest.json` under `bad_samples`); its other columns are empty.
@@ -42,6 +43,7 @@ CALLS_SCHEMA: pa.Schema = pa.schema([
     pa.field("flags", pa.list_(pa.string())),
     pa.field("warnings", pa.list_(pa.string())),
     pa.field("source", pa.string(), nullable=False),
+    pa.field("copy_number", pa.int32()),
 ])
 
 # Values of the `flags` column.
@@ -54,6 +56,8 @@ FLAGS: dict[str, str] = {
     "assumed_reference": "--assume-reference filled positions absent from the input",
     "not_covered": "no input record near the gene (not in the callset)",
     "sv_not_assessed": "structural alleles exist that this input cannot show",
+    "copy_number": "whole-gene copy number from the input (FORMAT/CN) was used",
+    "priority_pick": "unphased NAT2: one diplotype chosen by PharmCAT's priority table",
     "error": "calling this sample failed (see manifest.json bad_samples)",
 }
 

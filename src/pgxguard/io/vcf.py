@@ -71,6 +71,10 @@ class _GeneArrays:
         self.conflict = np.zeros((npos, n), dtype=bool)
         self.contradicted = np.zeros((npos, n), dtype=bool)
         self.ref_mismatch = np.zeros(npos, dtype=bool)
+        # Whole-gene copy number from FORMAT/CN of structural-variant records (-1: none);
+        # cn_bad: records disagree, or a non-2 copy number covers only part of the gene.
+        self.cn = np.full(n, -1, dtype=np.int64)
+        self.cn_bad = np.zeros(n, dtype=bool)
         self.gene_warnings: list[str] = []
 
     def code(self, i: int, seq: str) -> int:
@@ -106,6 +110,20 @@ class _GeneArrays:
             self.contradicted[i] |= ok & (a0 >= 0) & (a1 >= 0) & (a0 + a1 > 0) & \
                 ((a0 == 0) | (a1 == 0))
 
+    def add_copy_number(self, cn: np.ndarray, *, whole: bool) -> None:
+        """FORMAT/CN of one structural-variant record (negative: absent for that sample)."""
+        has = cn >= 0
+        if whole:
+            self.cn_bad |= has & (self.cn >= 0) & (self.cn != cn)
+            self.cn = np.where(has & (self.cn < 0), cn, self.cn)
+        else:
+            self.cn_bad |= has & (cn != 2)
+
+    def copy_number(self, j: int) -> int | None:
+        """The sample's whole-gene copy number, None when absent or not consistent."""
+        c = int(self.cn[j])
+        return None if c < 0 or self.cn_bad[j] else c
+
     def patterns(self) -> tuple[np.ndarray, np.ndarray]:
         """Per sample, the index of its distinct genotype pattern; and one sample per pattern."""
         n = self.strand.shape[1]
@@ -119,7 +137,8 @@ class _GeneArrays:
             self.strand.transpose(1, 0, 2).reshape(n, -1),
             self.missing.transpose(1, 0, 2).reshape(n, -1).astype(np.int64),
             self.covered.T, self.ploidy.T, self.unphased.T, ps, self.conflict.T,
-            self.contradicted.T], axis=1).astype(np.int64)
+            self.contradicted.T, self.cn[:, None], self.cn_bad[:, None]],
+            axis=1).astype(np.int64)
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         # Columns equal in every sample change neither the grouping nor the (lexicographic)
@@ -133,6 +152,10 @@ class _GeneArrays:
         d = self.d
         row: list[SiteCall | None] = []
         warn: list[str] = []
+        if self.cn_bad[j]:
+            warn.append(f"copy-number records over {d.gene} disagree, or a copy number other "
+                        "than 2 covers only part of the gene (a hybrid or partial deletion?): "
+                        "copy number not used; an outside call can give it")
         # Assumed-reference positions take the ploidy the sample shows elsewhere in the gene
         # (haploid chrX in males); mitochondrial ones are haploid.
         seen = {int(self.ploidy[i, j]) for i in range(len(d.positions)) if self.covered[i, j]}
@@ -192,6 +215,11 @@ class GeneGenotypes:
     gene_warnings: tuple[str, ...] = ()
     records: int = 0  # VCF records touching the gene's positions
     assumed_reference: bool = False  # --assume-reference was applied to this gene
+    # Per pattern: whole-gene copy number from the input's FORMAT/CN, None when not given.
+    pattern_cn: tuple[int | None, ...] = ()
+
+    def copy_number(self, k: int) -> int | None:
+        return self.pattern_cn[k] if self.pattern_cn else None
 
     def sites(self, sample: str) -> list[SiteCall | None]:
         return self.patterns[int(self.sample_pattern[self.samples.index(sample)])]
@@ -450,7 +478,8 @@ class VcfReader:
                      alts=[str(a).upper() for a in v.ALT],
                      g=gt[:, :ploidy].astype(np.int64), phased_col=gt[:, -1].astype(bool),
                      ps=_format_column(v, "PS", self._sample_idx),
-                     ad=_format_column(v, "AD", self._sample_idx, first_only=False))
+                     ad=_format_column(v, "AD", self._sample_idx, first_only=False),
+                     cn=_format_column(v, "CN", self._sample_idx))
         return 1
 
 
@@ -487,15 +516,37 @@ def touched_positions(d: GeneDefinition, rpos: int, rend: int) -> list[int]:
             if d.positions[i].pos <= rend and d.positions[i].end >= rpos]
 
 
+# Symbolic ALTs that still describe the bases (gVCF reference blocks), unlike <DEL>, <DUP>, <CNV>.
+_BLOCK_ALTS = frozenset({"<NON_REF>", "<*>", "<X>"})
+
+
+def is_structural(alts: Sequence[str], cn: np.ndarray | None) -> bool:
+    """A structural-variant / copy-number record: a symbolic SV ALT, or no ALT with FORMAT/CN."""
+    if any(a.startswith("<") and a not in _BLOCK_ALTS for a in alts):
+        return True
+    return not [a for a in alts if a not in (".", "")] and cn is not None
+
+
 def apply_record(d: GeneDefinition, acc: _GeneArrays, touched: Sequence[int], *, chrom: str,
                  rpos: int, rref: str, alts: Sequence[str], g: np.ndarray,
-                 phased_col: np.ndarray, ps: np.ndarray | None, ad: np.ndarray | None) -> None:
+                 phased_col: np.ndarray, ps: np.ndarray | None, ad: np.ndarray | None,
+                 cn: np.ndarray | None = None) -> None:
     """Place one record's genotypes on the positions it touches.
 
     Plain arrays, whatever the source (cyvcf2 record, VCF Zarr slice): `g` is samples x ploidy
     allele indices (-1 missing, -2 vector end), `phased_col` per sample, `ps` per sample (negative
-    when absent) and `ad` samples x alleles (negative when absent); REF/ALTs upper case.
+    when absent), `ad` samples x alleles and `cn` per sample (negative when absent); REF/ALTs
+    upper case. A structural-variant record says nothing about the bases it spans: only its
+    FORMAT/CN is kept (whole-gene when it spans every definition position).
     """
+    if is_structural(alts, cn):
+        if cn is None:
+            acc.gene_warnings.append(
+                f"structural-variant record at {chrom}:{rpos} ({', '.join(alts) or '.'}) has no "
+                f"FORMAT/CN: not interpreted for {d.gene}")
+        else:
+            acc.add_copy_number(cn.astype(np.int64), whole=len(touched) == len(d.positions))
+        return
     for i in touched:
         p = d.positions[i]
         if rpos == p.pos and not rref.startswith(p.ref[: len(rref)]) and \
@@ -529,7 +580,8 @@ def assemble_gene(d: GeneDefinition, samples: list[str], acc: _GeneArrays, n_tou
         patterns.append(row)
         pattern_warnings.append(w)
     return GeneGenotypes(d.gene, samples, patterns, pattern_warnings, pattern_of,
-                         tuple(dict.fromkeys(acc.gene_warnings)), n_touch)
+                         tuple(dict.fromkeys(acc.gene_warnings)), n_touch,
+                         pattern_cn=tuple(acc.copy_number(int(j)) for j in reps))
 
 
 def finish_gene(d: GeneDefinition, samples: list[str], acc: _GeneArrays, n_touch: int, *,
@@ -561,4 +613,4 @@ def finish_gene(d: GeneDefinition, samples: list[str], acc: _GeneArrays, n_touch
 
 
 __all__ = ["GeneGenotypes", "VcfReader", "apply_record", "assemble_gene", "detect_build",
-           "finish_gene", "touched_positions"]
+           "finish_gene", "is_structural", "touched_positions"]

@@ -38,6 +38,9 @@ class MatchResult:
     # Why there is no call: "no_match" (genotypes fit no pair), "partial", "unknown_alt",
     # "no_data", "mixed_ploidy"; None when called.
     reason_code: str | None = None
+    # Every diplotype consistent with the genotypes, whatever its score (sorted); the gene rule
+    # for NAT2 (PharmCAT's unphased priorities) chooses among these.
+    candidates: tuple[tuple[str, ...], ...] = ()
 
 
 def position_label(defn: GeneDefinition, i: int) -> str:
@@ -259,15 +262,17 @@ def _finish(defn: GeneDefinition, scored: list[tuple[tuple[int, ...], int]], mis
                            haploid, tuple(avail), reason, het_blocks, uncallable, "no_match")
     best = max(s for _, s in scored)
     names = defn.allele_names
-    top = []
-    for combo, s in scored:
-        if s == best:
-            top.append(tuple(sorted((names[a] for a in combo), key=sort_key)))
-    top = sorted(set(top), key=lambda d: tuple(sort_key(x) for x in d))
+
+    def ordered(diplotypes: set[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+        return tuple(sorted(diplotypes, key=lambda d: tuple(sort_key(x) for x in d)))
+
+    named = [(tuple(sorted((names[a] for a in combo), key=sort_key)), s) for combo, s in scored]
+    top = ordered({d for d, s in named if s == best})
     if len(top) > 1:
         warnings.append(f"{len(top)} diplotypes tie at score {best}")
-    return MatchResult(defn.gene, tuple(top), int(best), tuple(missing), tuple(warnings), phased,
-                       haploid, tuple(avail), None, het_blocks, uncallable)
+    return MatchResult(defn.gene, top, int(best), tuple(missing), tuple(warnings), phased,
+                       haploid, tuple(avail), None, het_blocks, uncallable,
+                       candidates=ordered({d for d, _ in named}))
 
 
 __all__ = ["MatchResult", "match_gene", "position_label"]
