@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import pgxguard
 from pgxguard.alleles import sort_key
 from pgxguard.cli import app
+from pgxguard.match.types import SiteCall
+from pgxguard.pipeline import _gene_call
 from reference_matcher import Genotype, call_literal
 from vcfbuilder import VcfBuilder, allele_sequences, from_definition
 
@@ -229,3 +233,31 @@ def test_cli_json_and_tsv(kb: Any, defn: Any, tmp_vcf: Callable[..., Path],
     rows = {line.split("\t")[0]: line.split("\t") for line in r.output.splitlines()[1:]}
     assert rows["A"][2] == "*4/*5" and rows["B"][2] == "*1/*1x2"
     assert "copy number 3 from the input (FORMAT/CN)" in rows["B"][-1]
+
+
+def _gene_copies(diplotype: tuple[str, ...]) -> int:
+    """Gene copies a diplotype stands for: *5 (the deletion) none, `*2x3` three."""
+    return sum(0 if a == "*5" else int(a.partition("x")[2] or 1) for a in diplotype)
+
+
+def _bases(diplotype: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted((a.partition("x")[0] for a in diplotype), key=sort_key))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a=st.sampled_from(ALLELES), b=st.sampled_from(ALLELES), copies=st.integers(0, 6))
+def test_copy_number_properties(kb: Any, defn: Any, a: str, b: str, copies: int) -> None:
+    """Whatever the genotypes: every diplotype stands for exactly CN gene copies; with CN >= 3,
+    removing the copy numbers gives back the two-copy call; a phenotype is given only when every
+    tie has it."""
+    seqs = [allele_sequences(defn, x) for x in (a, b)]
+    sites: list[SiteCall | None] = [SiteCall((seqs[0][i], seqs[1][i]), False, None)
+                                    for i in range(len(defn.positions))]
+    two = _gene_call(kb, defn, sites, [], True, copy_number=2)
+    g = _gene_call(kb, defn, sites, [], True, copy_number=copies)
+    assert g.copy_number == copies
+    assert all(_gene_copies(d) == copies for d in g.diplotypes)
+    if copies >= 3:
+        assert {_bases(d) for d in g.diplotypes} == {_bases(d) for d in two.diplotypes}
+    if g.phenotype is not None:
+        assert {_kb_phenotype(kb, d)[0] for d in g.diplotypes} == {g.phenotype}
