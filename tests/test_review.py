@@ -284,6 +284,21 @@ def test_cli_review_json_and_text(tmp_path: Path) -> None:
     assert "no result for SLCO1B1: consider testing" in r.output
 
 
+def test_cli_review_primary_care_list(tmp_path: Path) -> None:
+    """Medicines without PGx guidance review as such, beside those with guidance."""
+    cp = _write_calls(tmp_path, calls(CYP2C19_PM))
+    out = tmp_path / "review.json"
+    r = CliRunner().invoke(app, ["review", "--calls", str(cp), "--meds",
+                                 "amoxicillin 500mg capsules, ramipril, clopidogrel", "-o",
+                                 str(out)])
+    assert r.exit_code == 0, r.output
+    items = {i["drug"]: i for i in json.loads(out.read_text())["items"]}
+    assert items["clopidogrel"]["action"] == "avoid"
+    for d in ("amoxicillin", "ramipril"):
+        assert items[d]["action"] == "no PGx guidance"
+        assert any("no CPIC or DPWG guidance" in m for m in items[d]["messages"])
+
+
 def test_cli_review_errors(tmp_path: Path) -> None:
     cp = _write_calls(tmp_path, calls(CYP2C19_PM))
     runner = CliRunner()

@@ -11,7 +11,10 @@ Name sources, each recorded in `Medicine.mapping_source`:
 
 Free text ("Clopidogrel 75mg tablets", "co-codamol 30/500", "codeine phosphate 30mg") is reduced
 by `clean_text`: lower case, strengths (``75mg``, ``30/500``, ``40 mg``, ``0.5%``), units, dose
-forms and salt names are dropped, then the rest is looked up. An unknown name raises
+forms and salt names are dropped, then the rest is looked up. Names the guidance does not know
+are then looked up in the generic-name list (`guidance.names`, 15,730 names from a pinned
+package): they resolve to medicines without PGx guidance ("no PGx guidance" in a review), unless
+the generic name is, or contains, a drug with guidance. An unknown name raises
 `UnknownMedicineError` listing the closest known names (difflib).
 """
 
@@ -22,12 +25,13 @@ import difflib
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from pgxguard.errors import InputError, UnknownMedicineError
 from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.model import Medicine
+from pgxguard.guidance.names import NAMES_LABEL, generic_names
 from pgxguard.kb.model import KnowledgeBase
 
 TSV_NAME = "medicines.tsv"
@@ -69,13 +73,65 @@ def clean_text(text: str, *, salts: bool = True) -> str:
     return " ".join(kept)
 
 
+def _words(text: str) -> str:
+    """' a b ' from 'A-b': whole-word containment by substring."""
+    return f" {re.sub(r'[^a-z]+', ' ', text.lower()).strip()} "
+
+
+_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+")
+
+
 @dataclass(frozen=True, slots=True)
 class MedicineIndex:
     names: dict[str, Medicine]  # key -> medicine (query empty)
+    # name -> generic name of medicines the guidance does not know (`guidance.names`).
+    generic: dict[str, str] = field(default_factory=dict)
+
+    def _from_generic(self, query: str, name: str) -> Medicine | None:
+        """A name from the generic-name list. PGx drugs it stands for, or that its generic name
+        contains, come first (over-alerting is safer than false reassurance); a `co-` product
+        the curated table does not spell out is refused; anything else has no PGx guidance."""
+        generic = self.generic.get(name)
+        if generic is None:
+            return None
+        source = f"{NAMES_LABEL}: {name} -> {generic}" if generic != name else NAMES_LABEL
+        hit = self.names.get(generic)
+        if hit is not None:
+            return replace(hit, query=query, matched_by="generic list",
+                           mapping_source=f"{source}; {hit.mapping_source}")
+        if generic.startswith("co-"):
+            return None
+        parts = [p.strip() for p in _SPLIT.split(generic) if p.strip()]
+        pgx = [p for p in parts if p in self.names]
+        comps = tuple(dict.fromkeys(parts)) if pgx else (generic,)
+        return Medicine(query=query, name=generic, components=comps,
+                        matched_by="generic list", mapping_source=source)
+
+    # Drugs the guidance knowledge base has guidance for.
+    with_guidance: frozenset[str] = frozenset()
+
+    def _contained(self, text: str) -> list[str]:
+        """Drugs with guidance named as whole words inside `text` ('aripiprazole' in
+        'aripiprazole lauroxil')."""
+        words = _words(text)
+        return sorted(k for k in self.with_guidance if _words(k) in words and k != text)
 
     def resolve(self, query: str, *, suggest: bool = True) -> Medicine:
         """The medicine `query` names. `suggest=False` skips the closest-match search of the
-        error (difflib, milliseconds per miss) for callers that only skip unknown names."""
+        error (difflib, milliseconds per miss) for callers that only skip unknown names.
+
+        A medicine whose name contains a known PGx drug as whole words also gets that drug as a
+        component: over-alerting is safer than false reassurance."""
+        med = self._resolve(query, suggest=suggest)
+        if any(c in self.with_guidance for c in med.components):
+            return med
+        extra = [d for c in med.components for d in self._contained(c)]
+        if not extra:
+            return med
+        return replace(med, components=(*dict.fromkeys(extra), *med.components),
+                       mapping_source=f"{med.mapping_source}; contains {', '.join(extra)}")
+
+    def _resolve(self, query: str, *, suggest: bool) -> Medicine:
         q = query.strip()
         if not q:
             raise InputError("empty medicine name", hint="give one medicine per line or "
@@ -88,6 +144,14 @@ class MedicineIndex:
             hit = self.names.get(cleaned) or self.names.get(cleaned.upper())
             if cleaned and hit is not None:
                 return replace(hit, query=query, matched_by="free text")
+        for name in (key, clean_text(q, salts=False), clean_text(q)):
+            med = self._from_generic(query, name) if name else None
+            if med is not None:
+                return med
+        if any(self.generic.get(n, "").startswith("co-") for n in (key, clean_text(q))):
+            raise UnknownMedicineError(
+                f"{query!r} is a combination product whose ingredients pgxguard does not list",
+                hint="give its ingredients instead, e.g. 'sulfamethoxazole, trimethoprim'")
         if not suggest:
             raise UnknownMedicineError(f"unknown medicine {query!r}")
         close = difflib.get_close_matches(clean_text(q) or key, self.display_names(), n=5,
@@ -114,7 +178,8 @@ def _read_tsv(text: str, origin: str) -> list[dict[str, str]]:
 
 
 def build_index(allele_kb: KnowledgeBase, guidance: GuidanceKB,
-                tsv_rows: Iterable[dict[str, str]] | None = None) -> MedicineIndex:
+                tsv_rows: Iterable[dict[str, str]] | None = None,
+                generic_list: dict[str, str] | None = None) -> MedicineIndex:
     atc: dict[str, set[str]] = {}
     rxnorm: dict[str, str] = {}
     codes: dict[str, tuple[set[str], str | None]] = {}
@@ -161,7 +226,9 @@ def build_index(allele_kb: KnowledgeBase, guidance: GuidanceKB,
         names.setdefault(_key(r["name"]), med)
         if r["dmd"].strip():
             names.setdefault(r["dmd"].strip(), replace(med, matched_by="dmd"))
-    return MedicineIndex(names=names)
+    return MedicineIndex(names=names,
+                         generic=generic_names() if generic_list is None else generic_list,
+                         with_guidance=frozenset(guidance.drugs))
 
 
 def rxnorm_of(comps: tuple[str, ...],
