@@ -208,11 +208,15 @@ def test_rerun_recomputes_only_missing_partition(cluster: str, cohort_vcf: Path,
     assert manifest["options"]["chunk_samples"] == 30 and manifest["build"] == "GRCh38"
 
 
-def test_killed_run_resumes(cluster: str, cohort_vcf: Path, tmp_path: Path) -> None:
+def test_killed_run_resumes(cluster: str, cohort_vcf: Path, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from pgxguard.cohort import runner
+
     out = tmp_path / "out"
+    monkeypatch.setattr(runner, "_partitions_to_fail", lambda: {"CYP2C19/0", "DPYD/1"})
     with pytest.raises(CohortError, match="rerun"):
-        run_cohort(cohort_vcf, out, genes=GENES, scheduler=cluster, chunk_samples=30,
-                   _fail_partitions={"CYP2C19/0", "DPYD/1"})
+        run_cohort(cohort_vcf, out, genes=GENES, scheduler=cluster, chunk_samples=30)
+    monkeypatch.undo()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "incomplete"
     assert set(manifest["failed_partitions"]) == {"CYP2C19/0", "DPYD/1"}

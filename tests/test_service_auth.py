@@ -184,7 +184,10 @@ def test_user_administration(svc: Svc) -> None:
     admin = svc.h("admin")
     r = svc.client.post("/users", headers=admin, json={"username": "pharm1",
                                                        "password": "short", "role": "prescriber"})
-    assert r.status_code == 422 and "password too short" in r.json()["error"]
+    assert r.status_code == 422 and "password" in r.json()["error"]
+    assert "at least 12 characters" in r.json()["error"]
+    schema = svc.client.get("/openapi.json").json()["components"]["schemas"]["UserIn"]
+    assert schema["properties"]["password"]["minLength"] == 12
     r = svc.client.post("/users", headers=admin, json={"username": "pharm1",
                                                        "password": PASSWORD, "role": "wizard"})
     assert r.status_code == 422

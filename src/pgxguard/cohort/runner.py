@@ -173,17 +173,18 @@ def _precheck_records(inp: _Input, defs: Sequence[GeneDefinition]) -> None:
                         "the pharmacogenes")
 
 
+def _partitions_to_fail() -> Collection[str]:
+    """Test seam ("GENE/BLOCK" keys): tests replace it so those partitions raise in the worker,
+    as a killed worker would; the run then ends with `CohortError` after finishing the others."""
+    return ()
+
+
 def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | None = None,
                assume_reference: bool = False, scheduler: str | None = None,
                workers: int | None = None, chunk_samples: int = 10_000,
                overwrite: bool = False, samples_info: str | Path | None = None,
-               build: str | None = None, progress: bool = False,
-               _fail_partitions: Collection[str] = ()) -> CohortSummary:
-    """Call every sample x gene of a cohort into `OUTDIR/calls` (Parquet); see module doc.
-
-    `_fail_partitions` ("GENE/BLOCK" keys) is a test hook: those partitions raise, as a killed
-    worker would, and the run ends with `CohortError` after finishing the others.
-    """
+               build: str | None = None, progress: bool = False) -> CohortSummary:
+    """Call every sample x gene of a cohort into `OUTDIR/calls` (Parquet); see module doc."""
     from pgxguard.kb.load import load_knowledge_base
     from pgxguard.pipeline import resolve_genes
 
@@ -218,7 +219,7 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
 
     n = len(inp.samples)
     nblocks = max(1, math.ceil(n / chunk_samples))
-    fail = set(_fail_partitions)
+    fail = _partitions_to_fail()
     done: dict[str, PartitionResult] = {}
     pending: list[PartitionSpec] = []
     # Costlier genes (more positions) first, so the slowest partitions do not come last.

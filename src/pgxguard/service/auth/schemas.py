@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from pgxguard.service.auth.permissions import ROLE_PERMISSIONS, Role
+from pgxguard.service.auth.security import MIN_PASSWORD_LENGTH
 from pgxguard.service.models import User
 
 
@@ -22,14 +23,14 @@ class TokenOut(BaseModel):
 
 class UserIn(BaseModel):
     username: str = Field(max_length=64)
-    password: str = Field(max_length=1024)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
     role: Role
 
 
 class UserPatch(BaseModel):
     role: Role | None = None
     active: bool | None = None
-    password: str | None = Field(default=None, max_length=1024)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=1024)
 
 
 class UserOut(BaseModel):
