@@ -227,6 +227,22 @@ def test_login_and_logout(sqlite_svc: Svc) -> None:
     assert c.get("/ui").status_code == 303
 
 
+def test_login_throttle_page(tmp_path: Path) -> None:
+    """The sign-in page shares the API's throttle: after the limit, a 429 page says so."""
+    app = create_app(Settings(data_dir=tmp_path, login_max_failures=2))
+    with app.state.sessions() as s:
+        auth_service.create_user(s, "lab1", PASSWORD, "lab_scientist")
+        s.commit()
+    c = TestClient(app, follow_redirects=False)
+    assert login(c, "lab1", "wrong-password-123").status_code == 401
+    assert login(c, "lab1", "wrong-password-123").status_code == 401
+    r = login(c, "lab1")
+    assert r.status_code == 429 and "too many failed sign-ins" in r.text
+    assert int(r.headers["retry-after"]) > 0
+    assert "pgx_session" not in r.headers.get("set-cookie", "")
+    app.state.engine.dispose()
+
+
 def test_session_cookie_is_secure_in_production(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, environment="production", secret="s" * 40,
                         allow_sqlite_in_production=True)

@@ -32,7 +32,7 @@ from pgxguard.service.auth.router import router as auth_router
 from pgxguard.service.cdshooks.router import router as cds_router
 from pgxguard.service.db import check_database, make_engine, migrate, session_factory
 from pgxguard.service.deps import route_of
-from pgxguard.service.errors import error_body, pgx_error_body, status_for
+from pgxguard.service.errors import TooManyAttemptsError, error_body, pgx_error_body, status_for
 from pgxguard.service.fhir.outcome import error_response as fhir_error_response
 from pgxguard.service.fhir.outcome import is_fhir_path
 from pgxguard.service.fhir.router import router as fhir_router
@@ -163,6 +163,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         body = pgx_error_body(exc)
         await run_in_threadpool(_audit_failure, request, status, body["error"])
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, TooManyAttemptsError):
+            headers = {"Retry-After": str(exc.retry_after)}
         return _error_response(request, body, status, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -40,6 +40,16 @@ class ValidationFailedError(ServiceError):
     status_code = 422
 
 
+class TooManyAttemptsError(ServiceError):
+    """Sign-in refused for a while after repeated failures; `retry_after` is in seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, hint=hint)
+
+
 def status_for(e: PgxError) -> int:
     """HTTP status of a `PgxError`: its own for service errors, 422 for bad input, else 400."""
     if isinstance(e, ServiceError):
@@ -61,5 +71,6 @@ def pgx_error_body(e: PgxError) -> dict[str, Any]:
 
 
 __all__ = ["AuthenticationError", "ConflictError", "NotFoundError", "PayloadTooLargeError",
-           "PermissionDeniedError", "ServiceError", "ValidationFailedError", "error_body",
+           "PermissionDeniedError", "ServiceError", "TooManyAttemptsError", "ValidationFailedError",
+           "error_body",
            "pgx_error_body", "status_for"]

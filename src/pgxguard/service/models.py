@@ -178,6 +178,17 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
+class LoginFailure(Base):
+    """A failed sign-in for a username (known or not): the sign-in throttle counts these."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 IMMUTABLE = (ResultVersion, MedicationReview, AuditEvent, OrderEvent)
 
 

@@ -60,6 +60,10 @@ class Settings:
     max_upload_bytes: int = 64 * 1024 * 1024
     max_json_bytes: int = 1024 * 1024
     token_ttl_hours: int = 12
+    # Sign-in throttle: after this many failed sign-ins for one username within the window,
+    # further attempts (even with the right password) are refused until the window has passed.
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
     allow_sqlite_in_production: bool = False
     # Optional bootstrap admin created at start-up when no user of that name exists.
     admin_user: str | None = None
@@ -95,7 +99,8 @@ class Settings:
         for name in ("db_url", "db_schema", "secret", "admin_user", "admin_password"):
             if env.get(p + name.upper()):
                 kw[name] = env[p + name.upper()]
-        for name in ("max_upload_bytes", "max_json_bytes", "token_ttl_hours"):
+        for name in ("max_upload_bytes", "max_json_bytes", "token_ttl_hours",
+                     "login_max_failures", "login_window_minutes"):
             if env.get(p + name.upper()):
                 kw[name] = _int(p + name.upper(), env[p + name.upper()])
         for name in ("allow_sqlite_in_production", "run_migrations"):
@@ -113,6 +118,8 @@ class Settings:
             raise SettingsError("request size limits must be positive")
         if self.token_ttl_hours <= 0:
             raise SettingsError("token_ttl_hours must be positive")
+        if self.login_max_failures <= 0 or self.login_window_minutes <= 0:
+            raise SettingsError("login_max_failures and login_window_minutes must be positive")
         if self.production:
             if self.secret == DEFAULT_SECRET:
                 raise SettingsError(

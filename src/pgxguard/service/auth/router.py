@@ -21,7 +21,9 @@ router = APIRouter(tags=["auth"])
 def issue_token(body: TokenIn, session: Annotated[Session, Depends(get_session)],
                 settings: Annotated[Settings, Depends(get_settings)]) -> TokenOut:
     """Exchange a username and password for an API token (public route)."""
-    user = service.authenticate(session, body.username, body.password)
+    user = service.authenticate(session, body.username, body.password,
+                                max_failures=settings.login_max_failures,
+                                window_minutes=settings.login_window_minutes)
     token, row = service.issue_token(session, user, settings.secret, settings.token_ttl_hours,
                                      label=body.label)
     session.commit()

@@ -1,11 +1,12 @@
-"""Users and API tokens: plain functions taking a Session (the caller commits)."""
+"""Users and API tokens: plain functions taking a Session (the caller commits, except that a
+failed sign-in is committed by `authenticate` itself so the throttle sees it)."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from pgxguard.service.auth.permissions import Role
@@ -20,9 +21,10 @@ from pgxguard.service.db import get_row, utcnow
 from pgxguard.service.errors import (
     AuthenticationError,
     ConflictError,
+    TooManyAttemptsError,
     ValidationFailedError,
 )
-from pgxguard.service.models import ApiToken, User
+from pgxguard.service.models import ApiToken, LoginFailure, User
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 
@@ -89,11 +91,33 @@ def ensure_admin(session: Session, username: str, password: str) -> tuple[User, 
     return create_user(session, username, password, Role.ADMIN.value), True
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
+def authenticate(session: Session, username: str, password: str, *, max_failures: int = 5,
+                 window_minutes: int = 15, now: datetime | None = None) -> User:
+    """The active user with this password. Failed attempts are stored (committed even though
+    the request fails); `max_failures` of them for one username within `window_minutes` refuse
+    every further attempt until the oldest leaves the window, so passwords cannot be guessed at
+    speed. The same answer for unknown and known usernames: nothing tells which exist."""
+    now = now or utcnow()
+    since = now - timedelta(minutes=window_minutes)
+    recent = list(session.scalars(
+        select(LoginFailure.at).where(LoginFailure.username == username[:64],
+                                      LoginFailure.at > since).order_by(LoginFailure.at)))
+    if len(recent) >= max_failures:
+        wait = recent[-max_failures] + timedelta(minutes=window_minutes) - now
+        seconds = max(1, int(wait.total_seconds()) + 1)
+        raise TooManyAttemptsError(
+            f"too many failed sign-ins for this account: try again in {seconds // 60 + 1} "
+            "minute(s)", retry_after=seconds,
+            hint="an administrator can reset the password (PATCH /users/{id})")
     user = session.scalar(select(User).where(User.username == username))
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
+        # Failures older than the window no longer count, for anyone: the table stays small.
+        session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
+        session.add(LoginFailure(username=username[:64], at=now))
+        session.commit()
         raise AuthenticationError("invalid username or password, or the account is disabled")
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     return user
 
 

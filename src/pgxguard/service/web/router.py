@@ -20,7 +20,11 @@ from pgxguard.results import CallResult
 from pgxguard.service.auth import service as auth_service
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.deps import get_session, get_settings
-from pgxguard.service.errors import AuthenticationError, ValidationFailedError
+from pgxguard.service.errors import (
+    AuthenticationError,
+    TooManyAttemptsError,
+    ValidationFailedError,
+)
 from pgxguard.service.models import Patient, ResultVersion, User
 from pgxguard.service.orders import service as orders
 from pgxguard.service.orders.directory import directory
@@ -85,10 +89,15 @@ def login(request: Request, session: Annotated[Session, Depends(get_session)],
                       login_csrf=expected or "",
                       error="The sign-in form expired: reload the page and try again.")
     try:
-        user = auth_service.authenticate(session, username, password)
-    except AuthenticationError as e:
-        return render(request, "login.html", None, status=401, next=_safe_next(next),
+        user = auth_service.authenticate(session, username, password,
+                                         max_failures=settings.login_max_failures,
+                                         window_minutes=settings.login_window_minutes)
+    except (AuthenticationError, TooManyAttemptsError) as e:
+        page = render(request, "login.html", None, status=e.status_code, next=_safe_next(next),
                       login_csrf=expected, error=e.detail)
+        if isinstance(e, TooManyAttemptsError):
+            page.headers["Retry-After"] = str(e.retry_after)
+        return page
     token, _row = auth_service.issue_token(session, user, settings.secret,
                                            settings.token_ttl_hours, label="web UI")
     session.commit()
