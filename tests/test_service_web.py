@@ -398,3 +398,77 @@ def test_htmx_search_returns_the_fragment(sqlite_svc: Svc) -> None:
     assert f'data-patient="{pid}"' in part.text
     assert [a.detail for a in sqlite_svc.audit(action="patient.search")] == [
         "family_name=Smi", "family_name=Smi"]
+
+
+def test_reinterpretation_page(svc: Svc) -> None:
+    """A laboratory scientist re-interprets a result from its page; the page then shows the new
+    version, the knowledge bases and what changed per gene (the same diff as the API)."""
+    import dataclasses
+
+    import pgxguard
+
+    lab, pres = ui_client(svc, "lab_scientist"), ui_client(svc, "prescriber")
+    pid = svc.new_patient()
+    page = lab.get(f"/ui/patients/{pid}")
+    with DEMO_VCF.open("rb") as fh:
+        r = lab.post(f"/ui/patients/{pid}/results", files={"file": ("demo.vcf", fh)},
+                     data={"kind": "vcf", "sample": "PATIENT1",
+                           "csrf_token": csrf_of(page.text)})
+    result_url = r.headers["location"]
+    rid = int(result_url.rsplit("/", 1)[1])
+    page = lab.get(result_url)
+    assert 'id="reinterpret"' in page.text and 'id="changes"' not in page.text
+    assert 'id="reinterpret"' not in pres.get(result_url).text  # no permission: no button
+    kb = pgxguard.load_knowledge_base()
+    newer = dataclasses.replace(
+        kb, version=kb.version + "-next",
+        phenotypes={g: p for g, p in kb.phenotypes.items() if g != "CYP2C19"})
+    before = svc.app.state.kb_provider
+    svc.app.state.kb_provider = lambda: newer
+    try:
+        r = lab.post(f"/ui/results/{rid}/reinterpret", data={"csrf_token": csrf_of(page.text)})
+        assert r.status_code == 303 and r.headers["location"] == f"/ui/results/{rid}#changes"
+        page = lab.get(result_url)
+    finally:
+        svc.app.state.kb_provider = before
+    assert 'id="changes"' in page.text and "Changes from version 1" in page.text
+    assert esc(f"{kb.version}") in page.text and esc(f"{kb.version}-next") in page.text
+    changed = re.findall(r'<tr data-gene="([^"]+)"><td>[^<]*</td><th scope="row">[^<]*</th>'
+                         r'<td>changed</td><td>phenotype</td>', page.text)
+    assert changed == ["CYP2C19"]
+    assert 'id="versions"' in page.text
+    with svc.session() as s:
+        versions = list(s.scalars(select(ResultVersion).where(ResultVersion.result_id == rid)))
+    assert [v.version for v in versions] == [1, 2]
+    assert [a.action for a in svc.audit(patient_id=pid)].count("result.reinterpret") == 1
+
+
+def test_user_administration_pages(svc: Svc) -> None:
+    admin, lab = ui_client(svc, "admin"), ui_client(svc, "lab_scientist")
+    page = admin.get("/ui/users")
+    assert page.status_code == 200 and 'data-user="user-lab-scientist"' in page.text
+    assert 'href="/ui/users"' in page.text and 'href="/ui/users"' not in lab.get("/ui").text
+    csrf = csrf_of(page.text)
+    r = admin.post("/ui/users", data={"username": "pharm2", "password": "short",
+                                      "role": "prescriber", "csrf_token": csrf})
+    assert r.status_code == 422 and "password too short" in r.text
+    r = admin.post("/ui/users", data={"username": "pharm2", "password": PASSWORD,
+                                      "role": "prescriber", "csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/ui/users"
+    c = ui_client(svc, None)
+    assert login(c, "pharm2").status_code == 303
+    with svc.session() as s:
+        uid = auth_service.list_users(s)[-1].id
+    # disabling signs the user out everywhere
+    r = admin.post(f"/ui/users/{uid}", data={"role": "prescriber", "active": "false",
+                                             "csrf_token": csrf})
+    assert r.status_code == 303
+    assert c.get("/ui").status_code == 303  # the session is gone
+    assert login(ui_client(svc, None), "pharm2").status_code == 401
+    # an administrator cannot lock themself out
+    me = svc.user_ids["admin"]
+    r = admin.post(f"/ui/users/{me}", data={"active": "false", "csrf_token": csrf})
+    assert r.status_code == 422 and "cannot disable your own account" in r.text
+    actions = [(a.action, a.detail) for a in svc.audit(action="user.create")]
+    assert ("user.create", "user pharm2 (prescriber)") in actions
+    assert any("pharm2: role, active" in (a.detail or "") for a in svc.audit(action="user.update"))

@@ -61,7 +61,7 @@ def update_user(user_id: RowId, body: UserPatch,
                 ctx: Annotated[Ctx, require(Perm.USERS_MANAGE)]) -> UserOut:
     u = service.update_user(ctx.session, service.get_user(ctx.session, user_id),
                             role=body.role.value if body.role else None, active=body.active,
-                            password=body.password)
+                            password=body.password, acting_user_id=ctx.user.id)
     changed = [k for k, v in body.model_dump().items() if v is not None]
     ctx.audit("user.update", None, detail=f"user {u.username}: {', '.join(changed)}")
     ctx.commit()

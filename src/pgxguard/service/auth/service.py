@@ -68,7 +68,14 @@ def list_users(session: Session) -> list[User]:
 
 
 def update_user(session: Session, user: User, *, role: str | None = None,
-                active: bool | None = None, password: str | None = None) -> User:
+                active: bool | None = None, password: str | None = None,
+                acting_user_id: int | None = None) -> User:
+    """Change role / enabled / password. An administrator cannot disable or change the role of
+    their own account (`acting_user_id`): the last administrator could lock everyone out."""
+    if user.id == acting_user_id and (active is False or (role is not None and
+                                                          role != user.role)):
+        raise ValidationFailedError("you cannot disable your own account or change your own "
+                                    "role", hint="ask another administrator")
     if role is not None:
         user.role = _check_role(role).value
     if active is not None:

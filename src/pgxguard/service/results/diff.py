@@ -7,7 +7,7 @@ from typing import Any
 # The facts a prescriber or a report reads; warnings are compared separately (they carry text
 # that may change wording without changing meaning).
 FIELDS = ("diplotypes", "variants", "phenotype", "activity_score", "phenotypes",
-          "missing_positions", "not_assessed", "source")
+          "missing_positions", "not_assessed", "source", "copy_number", "alternatives")
 
 
 def _genes(calls: dict[str, Any] | None) -> dict[tuple[str, str], dict[str, Any]]:

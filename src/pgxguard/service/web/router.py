@@ -18,7 +18,8 @@ from pgxguard.report.html import clinician_html
 from pgxguard.report.view import gene_row, guidance_kb, sorted_items
 from pgxguard.results import CallResult
 from pgxguard.service.auth import service as auth_service
-from pgxguard.service.auth.permissions import Perm
+from pgxguard.service.auth.permissions import Perm, Role
+from pgxguard.service.auth.security import MIN_PASSWORD_LENGTH
 from pgxguard.service.deps import get_session, get_settings
 from pgxguard.service.errors import (
     AuthenticationError,
@@ -31,6 +32,7 @@ from pgxguard.service.orders.directory import directory
 from pgxguard.service.orders.service import TRANSITIONS, Status
 from pgxguard.service.patients import service as patients
 from pgxguard.service.results import service as results
+from pgxguard.service.results.diff import diff_calls
 from pgxguard.service.results.service import Kind
 from pgxguard.service.reviews import service as reviews
 from pgxguard.service.web.render import REPORT_CSP, is_htmx, render, security_headers
@@ -247,7 +249,8 @@ def _calls(version: ResultVersion) -> CallResult | None:
 @router.get("/results/{result_id}", response_class=HTMLResponse)
 def result_page(request: Request, result_id: int,
                 ctx: Annotated[UiCtx, page(Perm.RESULTS_READ)]) -> Response:
-    """The latest interpretation: calls, ties, missing positions, warnings, KB version."""
+    """The latest interpretation: calls, ties, missing positions, warnings, KB version; every
+    version, and what changed from the previous one."""
     r = results.get_result(ctx.session, result_id)
     ctx.about(r.patient_id)
     p = patients.get_patient(ctx.session, r.patient_id)
@@ -255,11 +258,37 @@ def result_page(request: Request, result_id: int,
     calls = _calls(v)
     samples = [(s.sample, [gene_row(g) for g in s.genes]) for s in calls.samples] if calls \
         else []
+    changes = None
+    if v.version > 1:
+        prev = results.get_version(r, v.version - 1)
+        changes = {"from_version": prev.version, "from_kb": prev.kb_version,
+                   **diff_calls(results.calls_of(prev), results.calls_of(v))}
+    can_reinterpret = ctx.can(Perm.RESULTS_REINTERPRET) and r.kind != Kind.FHIR_BUNDLE.value
     ctx.audit("result.read", r.patient_id, detail=f"result {r.id}")
     out = render(request, "result.html", ctx, patient=p, result=r, version=v, calls=calls,
-                 samples=samples)
+                 samples=samples, changes=changes, can_reinterpret=can_reinterpret,
+                 current_kb=ctx.knowledge_base().version if can_reinterpret else None)
     ctx.commit()
     return out
+
+
+@router.post("/results/{result_id}/reinterpret")
+def reinterpret_result(result_id: int,
+                       ctx: Annotated[UiCtx, action(Perm.RESULTS_REINTERPRET)]) -> Response:
+    """Re-call the stored input against the current knowledge base, as POST
+    /results/{id}/reinterpret does; the result page then shows what changed."""
+    r = results.get_result(ctx.session, result_id)
+    ctx.about(r.patient_id)
+    src = results.stored_input(r)
+    ctx.end_transaction()  # hold no database lock while calling
+    interp = results.reinterpret_input(src, ctx.knowledge_base())
+    r = results.get_result(ctx.session, result_id)
+    new, _diff = results.store_reinterpretation(ctx.session, r, src, interp,
+                                                user_id=ctx.user.id)
+    ctx.audit("result.reinterpret", r.patient_id,
+              detail=f"result {r.id} version {new.version} (knowledge base {new.kb_version})")
+    ctx.commit()
+    return _see_other(f"/ui/results/{r.id}#changes")
 
 
 @router.get("/results/{result_id}/report", response_class=HTMLResponse)
@@ -396,3 +425,41 @@ def cancel_order(order_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_CANCEL)
 
 
 __all__ = ["router"]
+
+
+# ---- users (administrators) --------------------------------------------------------------------
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(request: Request, ctx: Annotated[UiCtx, page(Perm.USERS_MANAGE)]) -> Response:
+    """Every account, a form to add one, and per account: role, enabled, new password."""
+    return render(request, "users.html", ctx, users=auth_service.list_users(ctx.session),
+                  roles=[r.value for r in Role], min_password=MIN_PASSWORD_LENGTH)
+
+
+@router.post("/users")
+def create_user(ctx: Annotated[UiCtx, action(Perm.USERS_MANAGE)],
+                username: Annotated[str, Form(max_length=64)] = "",
+                password: Annotated[str, Form(max_length=1024)] = "",
+                role: Annotated[str, Form(max_length=32)] = "") -> Response:
+    """As POST /users: the same checks (username shape, password length, known role)."""
+    u = auth_service.create_user(ctx.session, username, password, role)
+    ctx.audit("user.create", None, detail=f"user {u.username} ({u.role})")
+    ctx.commit()
+    return _see_other("/ui/users")
+
+
+@router.post("/users/{user_id}")
+def update_user(user_id: int, ctx: Annotated[UiCtx, action(Perm.USERS_MANAGE)],
+                role: Annotated[str, Form(max_length=32)] = "",
+                active: Annotated[str, Form(max_length=5)] = "",
+                password: Annotated[str, Form(max_length=1024)] = "") -> Response:
+    """As PATCH /users/{id}: change role, enable/disable (disabling revokes the tokens), set a
+    new password (revokes the tokens). An administrator cannot disable or demote themself."""
+    u = auth_service.get_user(ctx.session, user_id)
+    auth_service.update_user(ctx.session, u, role=role or None,
+                             active=None if active == "" else active == "true",
+                             password=password or None, acting_user_id=ctx.user.id)
+    changed = [x for x, v in (("role", role), ("active", active), ("password", password)) if v]
+    ctx.audit("user.update", None, detail=f"user {u.username}: {', '.join(changed) or 'nothing'}")
+    ctx.commit()
+    return _see_other("/ui/users")
