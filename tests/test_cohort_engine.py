@@ -187,6 +187,31 @@ def test_copy_number_identical_to_call(kb: Any, cluster: str, tmp_path: Path,
     assert len(used) == len(cn) and all("copy_number" in r["flags"] for r in used)
 
 
+def test_pharmcat_definitions_identical_to_call(cluster: str, tmp_path: Path) -> None:
+    """`--definitions` reaches the workers: PharmCAT's NAT2 file, unphased samples, so the NAT2
+    priority table applies; identical to `pgxguard.call(definitions=...)`."""
+    from pgxguard.kb.pharmcat import load_pharmcat_definition
+
+    defs = Path(__file__).parent / "data" / "pharmcat" / "nat2"
+    d = load_pharmcat_definition(defs / "NAT2_translation.json")
+    rng = random.Random(5)
+    names = [a.name for a in d.alleles]
+    samples = [f"N{i:02d}" for i in range(40)]
+    b = from_definition(d, {s: (rng.choice(names[:12]), rng.choice(names[:12]))
+                            for s in samples}, phased=False)
+    vcf = b.write(tmp_path / "nat2.vcf.gz", compress="bgzip", index=True)
+    summary = run_cohort(vcf, tmp_path / "out", genes=["NAT2"], scheduler=cluster,
+                         chunk_samples=15, definitions=defs)
+    assert summary.partitions == 3
+    expected = _expected(pgxguard.call(vcf, genes=["NAT2"], definitions=defs))
+    _assert_same(expected, _observed(tmp_path / "out"))
+    rows = read_calls(tmp_path / "out").to_pylist()
+    assert any("priority_pick" in r["flags"] for r in rows)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["knowledge_base"]["version"].startswith("definitions:nat2:")
+    assert manifest["knowledge_base"]["gene_rules"][0]["genes"] == ["NAT2"]
+
+
 # --- restartability ----------------------------------------------------------------------------
 
 
@@ -314,6 +339,15 @@ def test_cli_cohort(cluster: str, cohort_vcf: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["cohort", str(cohort_vcf), "-o", str(tmp_path / "out"),
                                    "--genes", "TPMT", "--scheduler", cluster])
     assert res.exit_code == 2 and "--overwrite" in res.output
+    # --definitions: PharmCAT-format files instead of the knowledge base (here a gene the
+    # input does not cover: the run says so and stops)
+    defs = Path(__file__).parent / "data" / "pharmcat" / "nat2"
+    res = CliRunner().invoke(app, ["cohort", str(cohort_vcf), "-o", str(tmp_path / "o2"),
+                                   "--definitions", str(defs), "--scheduler", cluster])
+    assert res.exit_code != 0 and "NAT2" in res.output
+    res = CliRunner().invoke(app, ["cohort", str(cohort_vcf), "-o", str(tmp_path / "o3"),
+                                   "--definitions", str(tmp_path), "--scheduler", cluster])
+    assert res.exit_code == 3 and "no PharmCAT definition files" in res.output
 
 
 def test_embedded_local_cluster(kb: Any, cohort_vcf: Path, tmp_path: Path) -> None:

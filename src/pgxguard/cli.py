@@ -97,6 +97,9 @@ def cohort_cmd(
                                               "not say")] = None,
     overwrite: Annotated[bool, typer.Option(
         help="Replace results of a different run in OUTDIR")] = False,
+    definitions: Annotated[Path | None, typer.Option(
+        help="Directory of PharmCAT-format *_translation.json definitions to match against "
+             "instead of the built-in knowledge base")] = None,
 ) -> None:
     """Call every sample x gene of a cohort into Parquet (restartable, on Dask)."""
     from pgxguard.cohort import run_cohort
@@ -107,7 +110,7 @@ def cohort_cmd(
         s = run_cohort(input, outdir, genes=_split(genes), assume_reference=assume_reference,
                        scheduler=scheduler, workers=workers, chunk_samples=chunk_samples,
                        overwrite=overwrite, samples_info=samples_info, build=build,
-                       progress=sys.stderr.isatty())
+                       progress=sys.stderr.isatty(), definitions=definitions)
     except PgxError as e:
         _fail(e)
         return

@@ -258,6 +258,32 @@ def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
                     source="outside", phased=False)
 
 
+def definitions_in_use(kb: KnowledgeBase, definitions: str | Path | None,
+                       ) -> tuple[dict[str, dict[str, GeneDefinition]], dict[str, Any]]:
+    """The allele definitions to match against (gene -> build -> definition) and the
+    provenance every result records: the knowledge base's, or a directory of PharmCAT-format
+    files (phenotypes still from the knowledge base); plus the gene-rule tables in force."""
+    if definitions is None:
+        return kb.definitions, {**kb.provenance(), "gene_rules": priorities.provenance()}
+    from pgxguard.kb.pharmcat import FILE_GLOB, load_pharmcat_definitions
+
+    loaded = load_pharmcat_definitions(definitions)
+    defs_by_gene: dict[str, dict[str, GeneDefinition]] = {}
+    for g, d in loaded.items():
+        defs_by_gene.setdefault(g, {})[d.build] = d
+    files = sorted(p for p in Path(definitions).glob(FILE_GLOB) if p.is_file())
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    prov = {"version": f"definitions:{Path(definitions).name}:{digest.hexdigest()[:12]}",
+            "sources": [{"name": "PharmCAT-format definitions",
+                         "path": str(Path(definitions).resolve()),
+                         "files": sorted(d.source for d in loaded.values()),
+                         "sha256": digest.hexdigest()}],
+            "phenotypes_from": kb.provenance(), "gene_rules": priorities.provenance()}
+    return defs_by_gene, prov
+
+
 def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
          genes: Sequence[str] | None = None, outside_calls: str | Path | None = None,
          definitions: str | Path | None = None, assume_reference: bool = False,
@@ -266,24 +292,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
     from pgxguard.kb.load import load_knowledge_base
 
     kb = kb or load_knowledge_base()
-    defs_by_gene: dict[str, dict[str, GeneDefinition]]
-    kb_prov: dict[str, Any]
-    if definitions is not None:
-        from pgxguard.kb.pharmcat import load_pharmcat_definitions
-
-        loaded = load_pharmcat_definitions(definitions)
-        defs_by_gene = {}
-        for g, d in loaded.items():
-            defs_by_gene.setdefault(g, {})[d.build] = d
-        kb_prov = {"version": f"definitions:{Path(definitions).name}",
-                   "sources": [{"name": "PharmCAT-format definitions",
-                                "path": str(Path(definitions).resolve()),
-                                "files": sorted(d.source for d in loaded.values())}],
-                   "phenotypes_from": kb.provenance()}
-    else:
-        defs_by_gene = kb.definitions
-        kb_prov = kb.provenance()
-    kb_prov = {**kb_prov, "gene_rules": priorities.provenance()}
+    defs_by_gene, kb_prov = definitions_in_use(kb, definitions)
     use_kb_phenotypes = True
     gene_list = resolve_genes(kb, defs_by_gene, genes)
 
@@ -434,5 +443,6 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-__all__ = ["call", "default_genes", "to_json_text", "to_tsv", "write_atomic"]
+__all__ = ["call", "default_genes", "definitions_in_use", "to_json_text", "to_tsv",
+           "write_atomic"]
 

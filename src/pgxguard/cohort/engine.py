@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from pgxguard.cohort.records import GeneRecords, gene_genotypes
 from pgxguard.cohort.schema import CALLS_SCHEMA, part_path
+from pgxguard.errors import KnowledgeBaseError
 from pgxguard.io.vcf import GeneGenotypes
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
 from pgxguard.results import GeneCall
@@ -49,6 +50,7 @@ class PartitionSpec:
     assume_reference: bool
     samples: tuple[str, ...] = ()  # VCF: the block's sample names (vcz reads sample_id)
     fail: bool = False  # test hook: raise before doing anything (a killed partition)
+    definitions: str | None = None  # a directory of PharmCAT-format definitions, else the KB
 
     @property
     def key(self) -> str:
@@ -78,6 +80,25 @@ def _kb() -> KnowledgeBase:
 
         kb = _LOCAL.kb = load_knowledge_base()
     return kb
+
+
+def _definition(kb: KnowledgeBase, spec: PartitionSpec) -> GeneDefinition:
+    """The partition's gene definition: from the knowledge base, or from the run's directory of
+    PharmCAT-format files (read once per worker process)."""
+    if spec.definitions is None:
+        return kb.definitions[spec.gene][spec.build]  # type: ignore[index]
+    cache: dict[str, dict[str, GeneDefinition]] = getattr(_LOCAL, "definitions", None) or {}
+    _LOCAL.definitions = cache
+    if spec.definitions not in cache:
+        from pgxguard.kb.pharmcat import load_pharmcat_definitions
+
+        cache[spec.definitions] = load_pharmcat_definitions(spec.definitions)
+    d = cache[spec.definitions].get(spec.gene)
+    if d is None or d.build != spec.build:
+        raise KnowledgeBaseError(f"{spec.gene} ({spec.build}) is no longer in the definitions",
+                                 path=spec.definitions,
+                                 hint="do not change the definition files during a run")
+    return d
 
 
 def _flags(gc: GeneCall, gg: GeneGenotypes) -> list[str]:
@@ -226,7 +247,7 @@ def run_partition(spec: PartitionSpec) -> PartitionResult:
         raise RuntimeError(f"injected failure in partition {spec.key} (test hook)")
     t0 = time.perf_counter()
     kb = _kb()
-    d = kb.definitions[spec.gene][spec.build]  # type: ignore[index]
+    d = _definition(kb, spec)
     if spec.kind == "vcz":
         from pgxguard.cohort.io_zarr import read_gene_records as read_vcz
         from pgxguard.cohort.io_zarr import vcz_sample_ids

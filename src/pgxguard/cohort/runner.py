@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgxguard import __version__, priorities
+from pgxguard import __version__
 from pgxguard.cohort.engine import (
     DONE_DIR,
     PartitionResult,
@@ -183,10 +183,11 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
                assume_reference: bool = False, scheduler: str | None = None,
                workers: int | None = None, chunk_samples: int = 10_000,
                overwrite: bool = False, samples_info: str | Path | None = None,
-               build: str | None = None, progress: bool = False) -> CohortSummary:
+               build: str | None = None, progress: bool = False,
+               definitions: str | Path | None = None) -> CohortSummary:
     """Call every sample x gene of a cohort into `OUTDIR/calls` (Parquet); see module doc."""
     from pgxguard.kb.load import load_knowledge_base
-    from pgxguard.pipeline import resolve_genes
+    from pgxguard.pipeline import definitions_in_use, resolve_genes
 
     t0 = time.perf_counter()
     if chunk_samples < 1:
@@ -194,13 +195,15 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
     if workers is not None and workers < 1:
         raise InputError("--workers must be at least 1")
     kb = load_knowledge_base()
+    defs_by_gene, kb_prov = definitions_in_use(kb, definitions)
+    defs_dir = str(Path(definitions).resolve()) if definitions is not None else None
     inp = _open_input(input, build)
-    gene_list = resolve_genes(kb, kb.definitions, genes)
+    gene_list = resolve_genes(kb, defs_by_gene, genes)
     warnings: list[str] = []
     defs: list[GeneDefinition] = []
     for g in gene_list:
-        if inp.build in kb.definitions[g]:
-            defs.append(kb.definitions[g][inp.build])  # type: ignore[index]
+        if inp.build in defs_by_gene[g]:
+            defs.append(defs_by_gene[g][inp.build])  # type: ignore[index]
         else:
             warnings.append(f"{g}: no {inp.build} definition; not called")
     if not defs:
@@ -210,7 +213,7 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
     options = {"genes": [d.gene for d in defs], "assume_reference": assume_reference,
                "chunk_samples": chunk_samples, "build": inp.build}
     identity = {"input": {"path": inp.path, "kind": inp.kind, **inp.identity},
-                "options": options, "knowledge_base": kb.version, "tool": __version__}
+                "options": options, "knowledge_base": kb_prov["version"], "tool": __version__}
     fingerprint = _fingerprint(identity)
     out = Path(outdir)
     _prepare_outdir(out, fingerprint, overwrite)
@@ -234,14 +237,14 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
                 kind=inp.kind, path=inp.path, gene=d.gene, build=inp.build, block=k,
                 start=lo, stop=hi, outdir=str(out), assume_reference=assume_reference,
                 samples=tuple(inp.samples[lo:hi]) if inp.kind == "vcf" else (),
-                fail=f"{d.gene}/{k}" in fail))
+                fail=f"{d.gene}/{k}" in fail, definitions=defs_dir))
     skipped = len(done)
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "fingerprint": fingerprint,
         "status": "running",
         "tool": {"name": "pgxguard", "version": __version__},
-        "knowledge_base": {**kb.provenance(), "gene_rules": priorities.provenance()},
+        "knowledge_base": kb_prov,
         "build": inp.build,
         "input": {"path": inp.path, "kind": inp.kind, "samples": n,
                   "build_detected": inp.build_detected, **inp.identity},
