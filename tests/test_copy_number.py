@@ -182,6 +182,21 @@ def test_partial_or_disagreeing_copy_number_is_not_used(kb: Any, defn: Any,
     assert calls["N"].copy_number == 2
 
 
+def test_non_integer_copy_number_is_not_used(kb: Any, defn: Any,
+                                            tmp_vcf: Callable[..., Path]) -> None:
+    """A Float CN such as 2.6 is not rounded into a copy number: it is reported and not used."""
+    b = from_definition(defn, {"S": ("*1", "*4")}, phased=False)
+    start, end = _span(defn)
+    b.add("22", start - 10, "N", ["<CNV>"], {"S": "0/1"}, fmt_extra={"CNF": {"S": "2.6"}},
+          info={"SVTYPE": "CNV", "END": str(end + 10)})
+    text = b.text().replace("CNF", "CN").replace(
+        '##FORMAT=<ID=CN,Number=.,Type=String,Description="CN">',
+        '##FORMAT=<ID=CN,Number=1,Type=Float,Description="Copy number">')
+    g = _call(tmp_vcf(text), kb)["S"]
+    assert g.copy_number is None and "*5" in g.not_assessed
+    assert any("non-integer FORMAT/CN" in w for w in g.warnings)
+
+
 def test_structural_record_is_not_base_coverage(kb: Any, defn: Any,
                                                 tmp_vcf: Callable[..., Path]) -> None:
     """A <DEL> record without CN says nothing about the bases it spans (it used to count as

@@ -52,14 +52,13 @@ def _open(path: str | Path) -> Any:
                          hint="convert a VCF with `vcf2zarr convert IN.vcf.gz OUT.vcz`") from e
 
 
-def _int_column(a: np.ndarray) -> np.ndarray:
-    """A per-sample FORMAT value (call_CN) as int64, negative where missing (NaN, -1, -2 fill)."""
+def _first_value(a: np.ndarray) -> np.ndarray:
+    """A per-sample FORMAT value (call_CN) as float64: its first value; missing stays NaN or
+    negative (-1, -2 fill), as `apply_record` expects."""
     a = np.asarray(a)
     if a.ndim > 1:
         a = a.reshape(a.shape[0], -1)[:, 0]
-    if a.dtype.kind == "f":
-        return np.where(np.isnan(a), -1, a).astype(np.int64)
-    return a.astype(np.int64)
+    return a.astype(np.float64)
 
 
 def _strings(a: Any) -> list[str]:
@@ -228,7 +227,7 @@ def read_gene_records(path: str, d: GeneDefinition, start: int, stop: int) -> Ge
             chrom=name, pos=int(var.pos[v]), end=int(var.end[v]), ref=row[0], alts=alts,
             g=gt[k], phased=phased[k], ps=ps_k,
             ad=ad[k].astype(np.int64) if ad is not None else None,
-            cn=_int_column(cn[k]) if cn is not None else None))
+            cn=_first_value(cn[k]) if cn is not None else None))
     return GeneRecords(records, has_records=has_records, near=near, n_outside=n_outside)
 
 

@@ -544,8 +544,16 @@ def apply_record(d: GeneDefinition, acc: _GeneArrays, touched: Sequence[int], *,
             acc.gene_warnings.append(
                 f"structural-variant record at {chrom}:{rpos} ({', '.join(alts) or '.'}) has no "
                 f"FORMAT/CN: not interpreted for {d.gene}")
-        else:
-            acc.add_copy_number(cn.astype(np.int64), whole=len(touched) == len(d.positions))
+            return
+        values = np.asarray(cn, dtype=np.float64)
+        given = np.isfinite(values) & (values >= 0)
+        fractional = given & (values != np.round(values))
+        if fractional.any():
+            acc.gene_warnings.append(
+                f"non-integer FORMAT/CN at {chrom}:{rpos} for {int(fractional.sum())} sample(s): "
+                "not used (a whole-gene copy number is a whole number)")
+        whole = np.where(given & ~fractional, values, -1).astype(np.int64)
+        acc.add_copy_number(whole, whole=len(touched) == len(d.positions))
         return
     for i in touched:
         p = d.positions[i]
