@@ -214,6 +214,55 @@ def test_lab_and_prescriber_workflow(server: str, browser: Any, tmp_path: Path) 
     context.close()
 
 
+def test_admin_and_reinterpretation(server: str, browser: Any, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An administrator adds a lab scientist on the users page; that user signs in, uploads
+    the demo VCF and re-interprets it from the result page: version 2, no call changed (same
+    knowledge base), both versions listed."""
+    base = server
+    shots = Shots(tmp_path)
+    engine = make_engine(Settings(data_dir=tmp_path / "data"))
+    with session_factory(engine)() as s:
+        auth_service.create_user(s, "admin1", PASSWORD, "admin")
+        s.commit()
+    engine.dispose()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    sign_in(page, base, "admin1")
+    page.click('nav a[href="/ui/users"]')
+    page.fill('#new-user input[name="username"]', "lab2")
+    page.fill('#new-user input[name="password"]', PASSWORD)
+    page.select_option('#new-user select[name="role"]', "lab_scientist")
+    page.click('#new-user button[type="submit"]')
+    page.wait_for_selector('#users tr[data-user="lab2"]')
+    assert "lab scientist" in page.locator('#users tr[data-user="lab2"]').inner_text()
+    shots.take(page, "ui-users")
+    sign_out(page, base)
+
+    sign_in(page, base, "lab2")
+    page.click('nav a[href="/ui/patients/new"]')
+    page.fill('input[name="nhs_number"]', "943 476 5919")
+    page.fill('input[name="family_name"]', "Jones")
+    page.fill('input[name="given_name"]', "Mary")
+    page.fill('input[name="date_of_birth"]', "1961-03-04")
+    page.click('#new-patient button[type="submit"]')
+    page.wait_for_selector("#patient-name")
+    page.check('input[name="kind"][value="vcf"]')
+    page.set_input_files('input[name="file"]', str(DEMO_VCF))
+    page.fill('#upload-form input[name="sample"]', "PATIENT1")
+    page.click('#upload-form button[type="submit"]')
+    page.wait_for_selector("#calls")
+    page.click('#reinterpret button[type="submit"]')
+    page.wait_for_selector("#changes")
+    assert "Changes from version 1" in page.locator("#changes").inner_text()
+    assert "no call changed" in page.locator("#changes").inner_text()
+    assert page.locator("#result-meta").inner_text().count("2 of 2") == 1
+    shots.take(page, "ui-reinterpreted")
+    assert problems == [], problems
+    context.close()
+
+
 def test_pages_work_without_javascript(server: str, browser: Any, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
