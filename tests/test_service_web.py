@@ -472,3 +472,27 @@ def test_user_administration_pages(svc: Svc) -> None:
     actions = [(a.action, a.detail) for a in svc.audit(action="user.create")]
     assert ("user.create", "user pharm2 (prescriber)") in actions
     assert any("pharm2: role, active" in (a.detail or "") for a in svc.audit(action="user.update"))
+
+
+def test_fhir_bundle_upload_page(svc: Svc) -> None:
+    """The upload form takes a FHIR Bundle too: a pgxguard genomics report's calls come back;
+    it cannot be re-interpreted (its calls were made elsewhere), so no button."""
+    import pgxguard
+    from pgxguard.report.fhir import report_bundle
+
+    calls = pgxguard.call(DEMO_VCF, samples=["PATIENT1"])
+    bundle = json.dumps(report_bundle(calls, None, "PATIENT1")).encode()
+    lab = ui_client(svc, "lab_scientist")
+    pid = svc.new_patient()
+    page = lab.get(f"/ui/patients/{pid}")
+    assert 'value="fhir_bundle"' in page.text
+    r = lab.post(f"/ui/patients/{pid}/results", files={"file": ("report.json", bundle)},
+                 data={"kind": "fhir_bundle", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303, r.text
+    page = lab.get(r.headers["location"])
+    assert 'id="status">interpreted<' in page.text and 'id="reinterpret"' not in page.text
+    for g in calls.samples[0].genes:
+        assert f'data-gene="{g.gene}"' in page.text
+    r = lab.post(f"/ui/patients/{pid}/results", files={"file": ("x.json", b"{}")},
+                 data={"kind": "dicom", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 422 and "unknown result kind" in r.text

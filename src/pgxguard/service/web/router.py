@@ -221,20 +221,22 @@ def upload_result(patient_id: int, ctx: Annotated[UiCtx, action(Perm.RESULTS_UPL
                   kind: Annotated[str, Form(max_length=20)] = "vcf",
                   sample: Annotated[str, Form(max_length=200)] = "",
                   build: Annotated[str, Form(max_length=10)] = "") -> Response:
-    """VCF (called on upload) or outside-call TSV, exactly as POST .../results/vcf does."""
-    if kind not in (Kind.VCF.value, Kind.OUTSIDE_CALLS.value):
+    """VCF (called on upload), outside-call TSV or FHIR Bundle, exactly as POST
+    .../results/{vcf,outside-calls,fhir} do."""
+    if kind not in {k.value for k in Kind}:
         raise ValidationFailedError(f"unknown result kind {kind!r}",
-                                    hint="vcf or outside_calls")
+                                    hint="vcf, outside_calls or fhir_bundle")
     p = patients.get_patient(ctx.session, patient_id)
     ctx.about(p.id)
     limit = ctx.settings.max_upload_bytes
     data = file.file.read(limit + 1)
     ctx.end_transaction()  # hold no database lock while calling
     k = Kind(kind)
+    build_ = (build or None) if k is Kind.VCF else None  # only a VCF is called with a build
     name, interp = results.prepare_upload(k, data, file.filename, sample=sample or None,
-                                          build=build or None, kb=ctx.knowledge_base(),
+                                          build=build_, kb=ctx.knowledge_base(),
                                           max_bytes=limit)
-    res = results.store_upload(ctx.session, p.id, k, data, name, interp, build=build or None,
+    res = results.store_upload(ctx.session, p.id, k, data, name, interp, build=build_,
                                user_id=ctx.user.id)
     ctx.audit("result.upload", p.id, detail=f"result {res.id} ({k.value}, {res.filename})")
     ctx.commit()
