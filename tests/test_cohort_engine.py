@@ -90,6 +90,34 @@ def _vcf_to_vcz(vcf: Path, out: Path) -> Path:
     return out
 
 
+def _vcf_to_pgen(vcf: Path, prefix: Path, males: set[str]) -> Path:
+    """A PLINK 2 fileset of the VCF's GT (haploid calls written as PLINK does: homozygous)."""
+    from cyvcf2 import VCF
+
+    from pgxguard.cohort.io_plink import write_pgen
+
+    v = VCF(str(vcf), gts012=False, strict_gt=False)
+    chrom, pos, ids, ref, alts, gts, phased = [], [], [], [], [], [], []
+    for rec in v:
+        arr = rec.genotype.array()
+        g = arr[:, :2].astype(np.int64)
+        if arr.shape[1] == 2:  # all haploid
+            g = np.stack([arr[:, 0], arr[:, 0]], axis=1)
+        g = np.where(g == -2, g[:, :1], g)  # haploid in a diploid record: written homozygous
+        chrom.append(rec.CHROM)
+        pos.append(rec.POS)
+        ids.append(rec.ID or ".")
+        ref.append(rec.REF)
+        alts.append(tuple(rec.ALT))
+        gts.append(g)
+        phased.append(arr[:, -1].astype(bool) & (g[:, 0] != g[:, 1]))
+    samples = list(v.samples)
+    v.close()
+    return write_pgen(prefix, samples=samples, sexes=[1 if s in males else 2 for s in samples],
+                      chrom=chrom, pos=pos, ids=ids, ref=ref, alts=alts,
+                      alleles=np.stack(gts), phased=np.stack(phased), build="GRCh38")
+
+
 def _expected(result: Any) -> dict[tuple[str, str], tuple[Any, ...]]:
     return {(s.sample, g.gene): (
         [list(d) for d in g.diplotypes], g.diplotype_text(), list(g.variants), g.phenotype,
@@ -210,6 +238,46 @@ def test_pharmcat_definitions_identical_to_call(cluster: str, tmp_path: Path) ->
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["knowledge_base"]["version"].startswith("definitions:nat2:")
     assert manifest["knowledge_base"]["gene_rules"][0]["genes"] == ["NAT2"]
+
+
+def test_plink2_pgen_identical_to_call(kb: Any, cluster: str, tmp_path: Path) -> None:
+    """A PLINK 2 fileset of the same genotypes gives the calls `pgxguard.call` gives on the VCF:
+    phase, multi-allelic records, missing calls and male chrX (G6PD) included. PLINK cannot hold
+    half-missing calls ('0/.'), so the VCF here has whole missing calls only."""
+    pytest.importorskip("pgenlib")
+    builder = _cohort_vcf(kb, 45, seed=3)
+    males = set()
+    for r in builder.records:
+        for smp, gt in r.genotypes.items():
+            if "." in gt and gt not in ("./.", ".|.", "."):
+                r.genotypes[smp] = "./."
+            if r.chrom == "X" and gt.isdigit():
+                males.add(smp)
+    vcf = builder.write(tmp_path / "c.vcf.gz", compress="bgzip", index=True)
+    pgen = _vcf_to_pgen(vcf, tmp_path / "c", males)
+    summary = run_cohort(pgen, tmp_path / "out", genes=GENES, scheduler=cluster,
+                         chunk_samples=20)
+    assert summary.partitions == len(GENES) * 3
+    _assert_same(_expected(pgxguard.call(vcf, genes=GENES, kb=kb)), _observed(tmp_path / "out"))
+    g6pd = {r["sample"]: r for r in read_calls(tmp_path / "out", genes=["G6PD"]).to_pylist()}
+    assert males and all(len(g6pd[m]["diplotypes"][0]) == 1 for m in males
+                         if g6pd[m]["diplotypes"])
+
+
+def test_plink_input_errors(tmp_path: Path) -> None:
+    from pgxguard.cohort.io_plink import plink_info
+
+    pgen = tmp_path / "x.pgen"
+    pgen.write_bytes(b"")
+    with pytest.raises(InputError, match=r"x\.pvar is missing"):
+        run_cohort(pgen, tmp_path / "out")
+    (tmp_path / "x.pvar").write_text("#CHROM\tPOS\tID\tREF\tALT\n22\t1\t.\tA\tG\n")
+    (tmp_path / "x.psam").write_text("#IID\nA\nA\n")
+    with pytest.raises(pgxguard.errors.SampleError, match="appears twice"):
+        plink_info(pgen)
+    (tmp_path / "x.psam").write_text("#IID\nA\nB\n")
+    with pytest.raises(InputError, match="cannot tell the genome build"):
+        run_cohort(pgen, tmp_path / "out")
 
 
 # --- restartability ----------------------------------------------------------------------------

@@ -77,8 +77,9 @@ def call_cmd(
 
 @app.command("cohort")
 def cohort_cmd(
-    input: Annotated[Path, typer.Argument(help="Indexed multi-sample VCF.gz/BCF, or a VCF Zarr "
-                                          "store (.vcz directory)")],
+    input: Annotated[Path, typer.Argument(help="Indexed multi-sample VCF.gz/BCF, a VCF Zarr "
+                                          "store (.vcz directory), or a PLINK .pgen/.bed "
+                                          "fileset")],
     outdir: Annotated[Path, typer.Option("--output", "-o", help="Output directory (Parquet "
                                          "calls, manifest.json)")],
     genes: Annotated[list[str] | None, typer.Option(

@@ -2,7 +2,8 @@
 
 `run_cohort(input, outdir, ...)` writes `OUTDIR/calls/gene=G/part-K.parquet` (schema in
 `pgxguard.cohort.schema`) and `OUTDIR/manifest.json`; `read_calls(outdir)` reads the rows back.
-Inputs: an indexed multi-sample VCF/BCF, or a VCF Zarr store (`write_vcz` makes small ones).
+Inputs: an indexed multi-sample VCF/BCF, a VCF Zarr store (`write_vcz` makes small ones), or a
+PLINK 2 .pgen / PLINK 1 .bed fileset (`io_plink.write_pgen` makes small ones).
 """
 
 from __future__ import annotations

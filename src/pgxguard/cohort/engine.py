@@ -39,7 +39,7 @@ ASSUME_REFERENCE_WARNING = ("--assume-reference: positions absent from the VCF w
 
 @dataclass(frozen=True, slots=True)
 class PartitionSpec:
-    kind: str  # "vcf" or "vcz"
+    kind: str  # "vcf", "vcz" or "plink"
     path: str
     gene: str
     build: str
@@ -239,6 +239,24 @@ def done_path(outdir: str | Path, gene: str, block: int) -> Path:
     return Path(outdir) / DONE_DIR / f"{gene}.{block}.json"
 
 
+def read_partition(kind: str, path: str, d: GeneDefinition, start: int, stop: int,
+                   samples: list[str]) -> tuple[list[str], GeneRecords]:
+    """(sample ids, records) of one gene and one sample block, whatever the input kind."""
+    if kind == "vcz":
+        from pgxguard.cohort.io_zarr import read_gene_records as read_vcz
+        from pgxguard.cohort.io_zarr import vcz_sample_ids
+
+        return vcz_sample_ids(path, start, stop), read_vcz(path, d, start, stop)
+    if kind == "plink":
+        from pgxguard.cohort.io_plink import plink_sample_ids
+        from pgxguard.cohort.io_plink import read_gene_records as read_plink
+
+        return plink_sample_ids(path, start, stop), read_plink(path, d, start, stop)
+    from pgxguard.cohort.io_vcf import read_gene_records as read_vcf
+
+    return samples, read_vcf(path, d, samples)
+
+
 def run_partition(spec: PartitionSpec) -> PartitionResult:
     """Compute one partition and write its Parquet part, then its completion record."""
     import pyarrow.parquet as pq
@@ -248,17 +266,8 @@ def run_partition(spec: PartitionSpec) -> PartitionResult:
     t0 = time.perf_counter()
     kb = _kb()
     d = _definition(kb, spec)
-    if spec.kind == "vcz":
-        from pgxguard.cohort.io_zarr import read_gene_records as read_vcz
-        from pgxguard.cohort.io_zarr import vcz_sample_ids
-
-        samples = vcz_sample_ids(spec.path, spec.start, spec.stop)
-        gr = read_vcz(spec.path, d, spec.start, spec.stop)
-    else:
-        from pgxguard.cohort.io_vcf import read_gene_records as read_vcf
-
-        samples = list(spec.samples)
-        gr = read_vcf(spec.path, d, samples)
+    samples, gr = read_partition(spec.kind, spec.path, d, spec.start, spec.stop,
+                                 list(spec.samples))
     table, n_patterns, bad = compute_partition(kb, d, samples, gr, spec.assume_reference)
     _write_atomic_bytes(part_path(spec.outdir, spec.gene, spec.block),
                         lambda tmp: pq.write_table(table, tmp, compression="zstd"))

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from pgxguard.cohort.records import GeneRecords, RecordData, count_outside
+from pgxguard.cohort.records import GeneRecords, RecordData, region_facts
 from pgxguard.errors import InputError, SampleError
-from pgxguard.io.vcf import detect_build, touched_positions
+from pgxguard.io.vcf import detect_build
 from pgxguard.kb.model import GeneDefinition, canonical_chrom
 
 VCZ_VERSION = "0.5"
@@ -185,28 +185,11 @@ def read_gene_records(path: str, d: GeneDefinition, start: int, stop: int) -> Ge
     if found is None or not d.positions:
         return GeneRecords([], has_records=False, near=False, n_outside=0)
     name, idx = found
-    gstart = min(p.pos for p in d.positions)
-    gend = max(p.end for p in d.positions)
-    pos, end = var.pos[idx], var.end[idx]
-
-    def overlapping(lo: int, hi: int) -> np.ndarray:
-        out: np.ndarray = idx[(pos <= hi) & (end >= max(1, lo))]
-        return out
-
-    padded = overlapping(gstart - _PAD, gend + _PAD)
-    has_records = padded.size > 0
-    near = has_records or overlapping(gstart - _NEAR, gend + _NEAR).size > 0
-    n_outside = 0
-    if has_records:
-        lo, hi = int(var.pos[padded].min()), int(var.end[padded].max())
-        n_outside = count_outside(d, lo, hi)
-    touching = [int(v) for v in padded
-                if touched_positions(d, int(var.pos[v]), int(var.end[v]))]
-    if not touching:
+    facts = region_facts(d, idx, var.pos, var.end, _PAD, _NEAR)
+    has_records, near, n_outside = facts.has_records, facts.near, facts.n_outside
+    if not facts.touching.size:
         return GeneRecords([], has_records=has_records, near=near, n_outside=n_outside)
-    sel = np.array(touching, dtype=np.int64)
-    order = np.argsort(sel, kind="stable")  # store order == file order
-    sel = sel[order]
+    sel = facts.touching  # store order == file order
     gt = np.asarray(root["call_genotype"].oindex[sel, start:stop]).astype(np.int64)
     if "call_genotype_phased" in root:
         phased = np.asarray(root["call_genotype_phased"].oindex[sel, start:stop]).astype(bool)

@@ -55,6 +55,37 @@ def count_outside(d: GeneDefinition, lo: int, hi: int) -> int:
     return sum(1 for p in d.positions if p.pos < lo or p.pos > hi)
 
 
+@dataclass(frozen=True, slots=True)
+class RegionFacts:
+    touching: np.ndarray  # variant indices touching a definition position, in file order
+    has_records: bool
+    near: bool
+    n_outside: int
+
+
+def region_facts(d: GeneDefinition, idx: np.ndarray, pos: np.ndarray, end: np.ndarray,
+                 pad: int, near: int) -> RegionFacts:
+    """The VCF reader's record selection for columnar inputs (VCF Zarr, PLINK): `idx` are the
+    variant indices of the gene's contig, `pos`/`end` 1-based spans of every variant."""
+    gstart = min(p.pos for p in d.positions)
+    gend = max(p.end for p in d.positions)
+
+    def overlapping(lo: int, hi: int) -> np.ndarray:
+        out: np.ndarray = idx[(pos[idx] <= hi) & (end[idx] >= max(1, lo))]
+        return out
+
+    padded = overlapping(gstart - pad, gend + pad)
+    has_records = padded.size > 0
+    is_near = has_records or overlapping(gstart - near, gend + near).size > 0
+    n_outside = 0
+    if has_records:
+        n_outside = count_outside(d, int(pos[padded].min()), int(end[padded].max()))
+    touching = np.array(sorted(int(v) for v in padded
+                               if touched_positions(d, int(pos[v]), int(end[v]))),
+                        dtype=np.int64)
+    return RegionFacts(touching, has_records, is_near, n_outside)
+
+
 def gene_genotypes(d: GeneDefinition, samples: list[str], gr: GeneRecords, *,
                    assume_reference: bool) -> GeneGenotypes:
     """The same `GeneGenotypes` `VcfReader.read_genes` gives for these samples."""
@@ -74,4 +105,5 @@ def gene_genotypes(d: GeneDefinition, samples: list[str], gr: GeneRecords, *,
                        outside=lambda: gr.n_outside)
 
 
-__all__ = ["GeneRecords", "RecordData", "count_outside", "gene_genotypes"]
+__all__ = ["GeneRecords", "RecordData", "RegionFacts", "count_outside", "gene_genotypes",
+           "region_facts"]

@@ -73,9 +73,18 @@ class _Input:
 
 
 def _open_input(path: str | Path, build: str | None) -> _Input:
+    from pgxguard.cohort.io_plink import is_plink, plink_info
     from pgxguard.cohort.io_zarr import is_vcz, vcz_info
 
     p = Path(path)
+    if is_plink(p):
+        pinfo = plink_info(p, build)
+        if pinfo.build is None:
+            raise InputError("cannot tell the genome build (a .bim has no header; a .pvar "
+                             "without ##contig lengths or ##reference says nothing)",
+                             path=str(p), hint="pass --build GRCh38 or --build GRCh37")
+        return _Input("plink", str(p.resolve()), pinfo.samples, pinfo.build,
+                      pinfo.build_detected, pinfo.fingerprint)
     if is_vcz(p):
         info = vcz_info(p, build)
         if info.build is None:
@@ -155,16 +164,12 @@ def _is_done(out: Path, gene: str, block: int) -> PartitionResult | None:
 
 def _precheck_records(inp: _Input, defs: Sequence[GeneDefinition]) -> None:
     """As `pgxguard.call`: without --assume-reference, some record must touch some position."""
+    from pgxguard.cohort.engine import read_partition
+    from pgxguard.cohort.io_vcf import close_handles
+
     for d in defs:
-        if inp.kind == "vcz":
-            from pgxguard.cohort.io_zarr import read_gene_records as read_vcz
-
-            gr = read_vcz(inp.path, d, 0, 1)
-        else:
-            from pgxguard.cohort.io_vcf import close_handles, read_gene_records
-
-            gr = read_gene_records(inp.path, d, inp.samples[:1])
-            close_handles()
+        _samples, gr = read_partition(inp.kind, inp.path, d, 0, 1, inp.samples[:1])
+        close_handles()
         if gr.records:
             return
     raise VcfError(f"no record overlaps any position of {', '.join(d.gene for d in defs)} "
