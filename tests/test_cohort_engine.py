@@ -438,3 +438,47 @@ def test_1kgp_cohort_identical_to_call(kgp_dir: Path, kb: Any, cluster: str,
     expected = _expected(pgxguard.call(vcf, assume_reference=True, kb=kb))
     assert summary.samples == 3202
     _assert_same(expected, _observed(tmp_path / "out"))
+
+
+def _write_bed(prefix: Path, samples: list[str], records: list[tuple[str, int, str, str]],
+               genos: list[list[int]]) -> Path:
+    """A PLINK 1 fileset written by hand from the format description: `genos[v][s]` is the
+    ALT allele count (-1 missing); .bim column 5 is A1 (ALT), column 6 A2 (REF)."""
+    code = {0: 0b11, 1: 0b10, 2: 0b00, -1: 0b01}  # hom A2, het, hom A1, missing
+    body = bytearray(b"\x6c\x1b\x01")
+    for row in genos:
+        for i in range(0, len(row), 4):
+            byte = 0
+            for j, gt in enumerate(row[i:i + 4]):
+                byte |= code[gt] << (2 * j)
+            body.append(byte)
+    prefix.with_suffix(".bed").write_bytes(bytes(body))
+    prefix.with_suffix(".bim").write_text("".join(
+        f"{c}\t{c}:{p}\t0\t{p}\t{alt}\t{ref}\n" for c, p, ref, alt in records))
+    prefix.with_suffix(".fam").write_text("".join(f"F\t{s}\t0\t0\t0\t-9\n" for s in samples))
+    return prefix.with_suffix(".bed")
+
+
+def test_plink1_bed_identical_to_call(kb: Any, cluster: str, tmp_path: Path) -> None:
+    """A PLINK 1 .bed (unphased biallelic calls; no header, so --build) gives the calls the
+    equivalent unphased VCF gives."""
+    pytest.importorskip("pgenlib")
+    d = kb.definitions["CYP2C19"]["GRCh38"]
+    rng = random.Random(9)
+    names = [a.name for a in d.alleles]
+    samples = [f"P{i}" for i in range(11)]
+    b = from_definition(d, {s: (rng.choice(names), rng.choice(names)) for s in samples},
+                        phased=False)
+    b.records = [r for r in b.records if len(r.alts) == 1 and len(r.ref) == len(r.alts[0]) == 1]
+    for r in b.records:
+        if rng.random() < 0.1:
+            r.genotypes[samples[0]] = "./."
+    vcf = b.write(tmp_path / "c.vcf.gz", compress="bgzip", index=True)
+    genos = [[-1 if "." in r.genotypes[s] else sum(int(x) for x in r.genotypes[s].split("/"))
+              for s in samples] for r in b.records]
+    bed = _write_bed(tmp_path / "c", samples,
+                     [("chr10", r.pos, r.ref, r.alts[0]) for r in b.records], genos)
+    run_cohort(bed, tmp_path / "out", genes=["CYP2C19"], scheduler=cluster, build="GRCh38",
+               assume_reference=True)
+    expected = _expected(pgxguard.call(vcf, genes=["CYP2C19"], kb=kb, assume_reference=True))
+    _assert_same(expected, _observed(tmp_path / "out"))
