@@ -30,11 +30,14 @@ def _kb_text(drug: str, source: str, phenotype: str) -> str:
     return entry.text
 
 
-def _poor_metaboliser(svc: Svc, nhs: str = VALID_NHS) -> int:
+def _poor_metaboliser(svc: Svc, nhs: str = VALID_NHS, sign_off: bool = True) -> int:
+    """A patient with a CYP2C19 poor-metaboliser result, signed off by a second scientist."""
     pid = svc.new_patient(nhs)
     r = svc.client.post(f"/patients/{pid}/results/outside-calls", headers=svc.h("lab_scientist"),
                         files={"file": ("cyp2c19.tsv", PM_TSV.encode())})
     assert r.status_code == 201, r.text
+    if sign_off:
+        svc.sign_off(r.json()["id"], 1)
     return pid
 
 
@@ -120,6 +123,38 @@ def test_order_select_poor_metaboliser_clopidogrel(svc: Svc) -> None:
     # A look-up, not a stored medication review.
     r = svc.client.get(f"/patients/{pid}/reviews", headers=svc.h("prescriber"))
     assert r.json() == []
+
+
+def test_provisional_result_gives_no_guidance_until_signed_off(svc: Svc) -> None:
+    """A result the laboratory has not signed off drives no card and no test suggestion: one
+    info card says it is awaiting sign-off. After sign-off the guidance shows; a newer
+    re-interpretation awaiting sign-off leaves the signed-off version in use."""
+    pid = _poor_metaboliser(svc, sign_off=False)
+    meds = [_med("a1", "Clopidogrel 75mg tablets")]
+    body = _hook("order-select", str(pid), meds, ["MedicationRequest/a1"])
+    cards = _call(svc, "pgxguard-order-select", body).json()["cards"]
+    _check_cards(cards)
+    assert [c["indicator"] for c in cards] == ["info"]
+    assert "awaiting laboratory sign-off" in cards[0]["summary"]
+    assert "no test is suggested" in cards[0]["detail"]
+    view = _call(svc, "pgxguard-patient-view", _hook("patient-view", str(pid))).json()["cards"]
+    assert [c["summary"] for c in view] == [cards[0]["summary"]]
+    [rid] = [r["id"] for r in svc.client.get(f"/patients/{pid}/results",
+                                             headers=svc.h("prescriber")).json()]
+    # the scientist who uploaded it cannot sign it off; a second one can
+    r = svc.client.post(f"/results/{rid}/versions/1/sign-off", headers=svc.h("lab_scientist"))
+    assert r.status_code == 403 and "second laboratory scientist" in r.json()["error"]
+    svc.sign_off(rid, 1)
+    cards = _call(svc, "pgxguard-order-select", body).json()["cards"]
+    assert cards and all(c["summary"].startswith("clopidogrel") for c in cards)
+    assert any(c["indicator"] == "critical" for c in cards)
+    r = svc.client.post(f"/results/{rid}/reinterpret", headers=svc.h("lab_scientist"))
+    assert r.status_code == 200 and r.json()["result"]["in_use_version"] == 1
+    cards = _call(svc, "pgxguard-order-select", body).json()["cards"]
+    assert any(c["indicator"] == "critical" for c in cards)
+    pending = [c for c in cards if "awaiting laboratory sign-off" in c["summary"]]
+    assert len(pending) == 1 and f"result {rid} version 1, the last one signed off" in \
+        pending[0]["detail"]
 
 
 def test_no_result_suggests_the_directory_test(svc: Svc) -> None:

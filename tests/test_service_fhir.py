@@ -59,12 +59,13 @@ def outcome_text(body: dict[str, Any]) -> str:
     return str(body["issue"][0]["details"]["text"])
 
 
-def upload_tsv(svc: Svc, pid: int, text: str, name: str = "calls.tsv") -> dict[str, Any]:
+def upload_tsv(svc: Svc, pid: int, text: str, name: str = "calls.tsv",
+               sign_off: bool = True) -> dict[str, Any]:
     r = svc.client.post(f"/patients/{pid}/results/outside-calls", headers=svc.h("lab_scientist"),
                         files={"file": (name, text.encode())}, data={"sample": "PATIENT1"})
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
-    return out
+    return svc.sign_off(out["id"], 1) if sign_off else out
 
 
 def gene_of(obs: dict[str, Any]) -> str:
@@ -239,3 +240,32 @@ def test_roles_without_patient_data_are_refused(svc: Svc, role: str) -> None:
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert r.headers["content-type"].startswith(FHIR_JSON)
     assert outcome_text(r.json()).startswith("not signed in")
+
+
+def test_report_status_follows_the_sign_off(svc: Svc) -> None:
+    """A provisional result's DiagnosticReport and Observations are `preliminary`; once a
+    second laboratory scientist signs it off they are `final` and the conclusion names who."""
+    pid = svc.new_patient()
+    res = upload_tsv(svc, pid, CYP2C19_TSV, sign_off=False)
+    [report] = matches(get(svc, f"/fhir/DiagnosticReport?patient={pid}"))
+    assert report["status"] == "preliminary" and "PROVISIONAL" in report["conclusion"]
+    obs = matches(get(svc, f"/fhir/Observation?patient={pid}"))
+    assert obs and {o["status"] for o in obs} == {"preliminary"}
+    # an order is not reported on a provisional result
+    oid = svc.client.post(f"/patients/{pid}/orders", headers=svc.h("prescriber"),
+                          json={"test_code": "PGX-CYP2C19"}).json()["id"]
+    lab = svc.h("lab_scientist")
+    for step in ("sample_received", "in_analysis"):
+        assert svc.client.post(f"/orders/{oid}/status", headers=lab,
+                               json={"status": step}).status_code == 200
+    r = svc.client.post(f"/orders/{oid}/status", headers=lab,
+                        json={"status": "reported", "result_id": res["id"]})
+    assert r.status_code == 409 and "provisional" in r.json()["error"]
+    svc.sign_off(res["id"], 1)
+    r = svc.client.post(f"/orders/{oid}/status", headers=lab,
+                        json={"status": "reported", "result_id": res["id"]})
+    assert r.status_code == 200, r.text
+    [report] = matches(get(svc, f"/fhir/DiagnosticReport?patient={pid}"))
+    assert report["status"] == "final" and "Authorised by user-checker" in report["conclusion"]
+    assert {o["status"] for o in matches(get(svc, f"/fhir/Observation?patient={pid}"))} == {
+        "final"}

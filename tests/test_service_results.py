@@ -57,8 +57,11 @@ def test_vcf_upload_is_called_and_stored(svc: Svc) -> None:
     r = svc.client.get(f"/results/{out['id']}/versions/1", headers=svc.h("lab_scientist"))
     assert r.json()["calls"] == got
     actions = [a.action for a in svc.audit(patient_id=pid)]
-    assert actions == ["patient.create", "result.upload", "result.read", "result.list",
-                       "result.read"]
+    assert actions == ["patient.create", "result.upload", "result.signoff", "result.read",
+                       "result.list", "result.read"]
+    signed = out["versions"][0]["signed_off"]
+    assert signed["username"] == "user-checker" and signed["note"] == "checked"
+    assert out["in_use_version"] == 1
 
 
 def test_multi_sample_vcf_needs_a_sample(svc: Svc) -> None:
@@ -226,3 +229,68 @@ def test_upload_size_limit(tmp_path: Any, chunked: bool) -> None:
             assert s.query(Result).count() == 0
     finally:
         gen.close()
+
+
+def test_sign_off_rules(svc: Svc) -> None:
+    """Once per version, only a version holding calls, never by the scientist who produced it,
+    only by a role with results:signoff; the sign-off row is immutable and audited."""
+    pid = svc.new_patient()
+    out = svc.upload_vcf(pid, "PATIENT1", sign_off=False)
+    rid = out["id"]
+    assert out["versions"][0]["signed_off"] is None and out["in_use_version"] is None
+    url = f"/results/{rid}/versions/1/sign-off"
+    r = svc.client.post(url, headers=svc.h("lab_scientist"))
+    assert r.status_code == 403 and "second laboratory scientist" in r.json()["error"]
+    r = svc.client.post(url, headers=svc.h("prescriber"))
+    assert r.status_code == 403 and "results:signoff" in r.json()["error"]
+    r = svc.client.post(f"/results/{rid}/versions/7/sign-off", headers=svc.h("checker"))
+    assert r.status_code == 404
+    body = svc.sign_off(rid, 1)
+    assert body["in_use_version"] == 1 and body["latest"]["signed_off"]["username"] == \
+        "user-checker"
+    r = svc.client.post(url, headers=svc.h("checker"))
+    assert r.status_code == 409 and "was signed off by user-checker" in r.json()["error"]
+    # a Bundle from elsewhere that is stored, not interpreted: nothing to sign off
+    r = svc.client.post(f"/patients/{pid}/results/fhir", headers=svc.h("lab_scientist"),
+                        files={"file": ("b.json", json.dumps({
+                            "resourceType": "Bundle", "type": "collection",
+                            "entry": []}).encode())})
+    assert r.status_code == 201, r.text
+    r = svc.client.post(f"/results/{r.json()['id']}/versions/1/sign-off",
+                        headers=svc.h("checker"))
+    assert r.status_code == 409 and "nothing to sign off" in r.json()["error"]
+    from pgxguard.service.models import ResultSignoff
+
+    with svc.session() as s:
+        row = s.query(ResultSignoff).one()
+        row.note = "changed"
+        with pytest.raises(RuntimeError, match="immutable"):
+            s.commit()
+        s.rollback()
+    assert [a.detail for a in svc.audit(action="result.signoff")] == [
+        f"result {rid} version 1"]
+
+
+def test_sign_off_settings(tmp_path: Any) -> None:
+    """`signoff_second_person=False` lets a lone scientist sign off their own result;
+    `require_signoff=False` uses interpreted results at once (as before sign-off existed)."""
+    from pgxguard.service.settings import Settings
+    from test_service_support import make_service
+
+    for settings, expect in (
+            (Settings(data_dir=tmp_path / "a", signoff_second_person=False), "own"),
+            (Settings(data_dir=tmp_path / "b", require_signoff=False), "unsigned")):
+        gen = make_service(settings)
+        svc = next(gen)
+        try:
+            pid = svc.new_patient()
+            rid = svc.upload_vcf(pid, "PATIENT1", sign_off=False)["id"]
+            if expect == "own":
+                r = svc.client.post(f"/results/{rid}/versions/1/sign-off",
+                                    headers=svc.h("lab_scientist"))
+                assert r.status_code == 200, r.text
+            r = svc.client.post(f"/patients/{pid}/reviews", headers=svc.h("prescriber"),
+                                json={"medicines": ["clopidogrel"]})
+            assert r.status_code == 201, r.text
+        finally:
+            gen.close()

@@ -51,10 +51,15 @@ def test_review_stored_verbatim(svc: Svc) -> None:
     assert actions_log[-3:] == ["review.create", "review.read", "review.list"]
 
 
-def test_review_uses_the_latest_version(svc: Svc) -> None:
+def test_review_uses_the_latest_signed_off_version(svc: Svc) -> None:
+    """A re-interpretation awaiting sign-off is not used; once signed off, it is."""
     pid = svc.new_patient()
     rid = svc.upload_vcf(pid, "PATIENT1")["id"]
     svc.client.post(f"/results/{rid}/reinterpret", headers=svc.h("lab_scientist"))
+    r = svc.client.post(f"/patients/{pid}/reviews", headers=svc.h("prescriber"),
+                        json={"medicines": ["codeine"]})
+    assert r.json()["result_version"] == 1
+    svc.sign_off(rid, 2)
     r = svc.client.post(f"/patients/{pid}/reviews", headers=svc.h("prescriber"),
                         json={"medicines": ["codeine"]})
     assert r.json()["result_version"] == 2
@@ -81,8 +86,16 @@ def test_review_errors(svc: Svc) -> None:
     pid = svc.new_patient()
     r = svc.client.post(f"/patients/{pid}/reviews", headers=svc.h("prescriber"),
                         json={"medicines": ["codeine"]})
-    assert r.status_code == 409 and "no interpreted PGx result" in r.json()["error"]
-    svc.upload_vcf(pid, "PATIENT1")
+    assert r.status_code == 409 and "no signed-off PGx result" in r.json()["error"]
+    assert "upload a result" in r.json()["hint"]
+    out = svc.upload_vcf(pid, "PATIENT1", sign_off=False)
+    r = svc.client.post(f"/patients/{pid}/reviews", headers=svc.h("prescriber"),
+                        json={"medicines": ["codeine"]})
+    assert r.status_code == 409 and "provisional" in r.json()["error"]
+    r = svc.client.post(f"/patients/{pid}/reviews", headers=svc.h("prescriber"),
+                        json={"medicines": ["codeine"], "result_id": out["id"]})
+    assert r.status_code == 409 and "is provisional" in r.json()["error"]
+    svc.sign_off(out["id"], 1)
     r = svc.client.post(f"/patients/{pid}/reviews", headers=svc.h("prescriber"),
                         json={"medicines": ["notadrugatall"]})
     assert r.status_code == 422 and "notadrugatall" in r.json()["error"]

@@ -35,6 +35,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO_VCF = EXAMPLES / "demo.vcf"
 DEMO_OUTSIDE = EXAMPLES / "demo-outside-calls.tsv"
 PASSWORD = "correct-horse-battery"
+CHECKER = "checker"  # key of the second laboratory scientist in Svc.tokens / Svc.user_ids
 DATABASES = ["sqlite", "postgresql"]
 VALID_NHS = "9434765919"  # modulus 11: checked in test_service_patients
 
@@ -119,11 +120,22 @@ class Svc:
         return int(r.json()["id"])
 
     def upload_vcf(self, patient_id: int, sample: str = "PATIENT1",
-                   path: Path = DEMO_VCF) -> dict[str, Any]:
+                   path: Path = DEMO_VCF, sign_off: bool = True) -> dict[str, Any]:
+        """Upload as the lab scientist; by default a second one (`checker`) signs it off, as
+        the laboratory does before a result is used clinically."""
         with path.open("rb") as fh:
             r = self.client.post(f"/patients/{patient_id}/results/vcf", headers=self.h(
                 "lab_scientist"), files={"file": (path.name, fh)}, data={"sample": sample})
         assert r.status_code == 201, r.text
+        out: dict[str, Any] = r.json()
+        if sign_off:
+            out = self.sign_off(out["id"], out["latest"]["version"])
+        return out
+
+    def sign_off(self, result_id: int, version: int) -> dict[str, Any]:
+        r = self.client.post(f"/results/{result_id}/versions/{version}/sign-off",
+                             headers=self.h("checker"), json={"note": "checked"})
+        assert r.status_code == 200, r.text
         out: dict[str, Any] = r.json()
         return out
 
@@ -137,12 +149,15 @@ def make_service(settings: Settings) -> Iterator[Svc]:
                 u = auth_service.create_user(s, f"user-{role.value}".replace("_", "-"),
                                              PASSWORD, role.value)
                 svc.user_ids[role.value] = u.id
+            # a second laboratory scientist, who signs off what the first one produced
+            svc.user_ids[CHECKER] = auth_service.create_user(s, "user-checker", PASSWORD,
+                                                             Role.LAB_SCIENTIST.value).id
             s.commit()
-        for role in Role:
-            r = client.post("/auth/token", json={
-                "username": f"user-{role.value}".replace("_", "-"), "password": PASSWORD})
+        for key, name in [*((r.value, f"user-{r.value}".replace("_", "-")) for r in Role),
+                          (CHECKER, "user-checker")]:
+            r = client.post("/auth/token", json={"username": name, "password": PASSWORD})
             assert r.status_code == 200, r.text
-            svc.tokens[role.value] = r.json()["access_token"]
+            svc.tokens[key] = r.json()["access_token"]
         yield svc
 
 

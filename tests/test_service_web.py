@@ -328,9 +328,28 @@ def test_clinical_workflow_pages(svc: Svc) -> None:
                  data={"kind": "vcf", "csrf_token": csrf_of(page.text)})
     assert r.status_code in (400, 422) and r.headers["content-type"].startswith("text/html")
 
-    # prescriber: review and order
+    # prescriber: no review on a provisional result
     page = pres.get(patient_url)
     assert 'id="review-form"' in page.text and 'id="upload-form"' not in page.text
+    assert ">provisional<" in page.text
+    r = pres.post(f"/ui/patients/{pid}/reviews", data={
+        "medicines": "clopidogrel\ncodeine", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 409 and "provisional" in r.text
+    # a second laboratory scientist signs the VCF result off (the uploader cannot)
+    assert 'id="signoff-form"' not in lab.get(result_url).text
+    checker = ui_client(svc, "checker")
+    page = checker.get(result_url)
+    assert "Provisional" in page.text and 'id="signoff-form"' in page.text
+    r = checker.post(f"/ui/results/{rid}/versions/1/sign-off",
+                     data={"note": "checked", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303
+    page = checker.get(result_url)
+    assert "Authorised" in page.text and "user-checker" in page.text
+    assert 'id="signoff-form"' not in page.text
+    assert "Authorised by user-checker" in lab.get(f"/ui/results/{rid}/report").text
+    # prescriber: review and order
+    page = pres.get(patient_url)
+    assert ">authorised<" in page.text
     r = pres.post(f"/ui/patients/{pid}/reviews", data={
         "medicines": "clopidogrel\ncodeine", "csrf_token": csrf_of(page.text)})
     assert r.status_code == 303

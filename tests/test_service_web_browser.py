@@ -1,8 +1,9 @@
 """The web UI end to end in headless Chromium (Debian `chromium`, Playwright for Python, no
 browser download) against a real `pgxguard serve` on a free loopback port with SQLite in tmp_path.
 
-Lab: sign in, register a patient, upload examples/demo.vcf (PATIENT1), see the calls.
-Prescriber: review clopidogrel + codeine, order a DPYD test. Lab: progress it to reported.
+Lab: sign in, register a patient, upload examples/demo.vcf (PATIENT1), see the calls; a second
+lab scientist signs the result off. Prescriber: review clopidogrel + codeine, order a DPYD test.
+Lab: progress it to reported.
 Expected texts come from the engine and the knowledge base (`call`, `review`), not from the page.
 Screenshots go to tmp_path, and to docs/screenshots/ when PGXGUARD_SAVE_SCREENSHOTS is set.
 """
@@ -68,6 +69,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         engine = make_engine(Settings(data_dir=data))
         with session_factory(engine)() as s:
             auth_service.create_user(s, "lab1", PASSWORD, "lab_scientist")
+            auth_service.create_user(s, "check1", PASSWORD, "lab_scientist")
             auth_service.create_user(s, "pharm1", PASSWORD, "prescriber")
             s.commit()
         engine.dispose()
@@ -161,6 +163,19 @@ def test_lab_and_prescriber_workflow(server: str, browser: Any, tmp_path: Path) 
     assert page.locator("h1").inner_text() == "Pharmacogenomic report"
     shots.take(page, "ui-clinician-report")
     page.goto(result_url)
+    assert page.locator("#signoff-form").count() == 0  # the uploader cannot sign it off
+    sign_out(page, base)
+
+    # ---- a second laboratory scientist signs the result off ---------------------------
+    sign_in(page, base, "check1")
+    page.goto(result_url)
+    assert "Provisional" in page.locator("#signoff-status").inner_text()
+    page.fill('#signoff-form input[name="note"]', "checked against the VCF")
+    page.click('#signoff-form button[type="submit"]')
+    page.wait_for_function(
+        "() => document.querySelector('#signoff-status').textContent.includes('Authorised')")
+    assert "check1" in page.locator("#signoff-status").inner_text()
+    shots.take(page, "ui-result-signed-off")
     sign_out(page, base)
 
     # ---- prescriber: find the patient (htmx search), review medicines, order a test -----

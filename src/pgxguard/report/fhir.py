@@ -401,8 +401,13 @@ def _seed(*parts: Any) -> str:
 
 
 def report_bundle(calls: CallResult, review: ReviewResult | None, sample: str, *,
-                  generated: datetime | None = None) -> dict[str, Any]:
-    """Calls (+ review) of one sample as a FHIR R4 `collection` Bundle (see module doc)."""
+                  generated: datetime | None = None, preliminary: bool = False,
+                  authorised: str | None = None) -> dict[str, Any]:
+    """Calls (+ review) of one sample as a FHIR R4 `collection` Bundle (see module doc).
+
+    `preliminary`: the result is not signed off yet (the service's sign-off): the report and
+    its observations are `preliminary`, not `final`. `authorised`: who signed it off and when,
+    stated in the report's conclusion."""
     s = pick_sample(calls, sample)
     prov = provenance(calls, review)
     issued = _timestamp(generated)
@@ -435,9 +440,19 @@ def report_bundle(calls: CallResult, review: ReviewResult | None, sample: str, *
                      if n_called < len(rows) else "")
                   + (f" Tied diplotypes: {', '.join(r.gene for r in rows if r.tied)}."
                      if any(r.tied for r in rows) else "")
-                  + (f" Structural variants not assessed: {', '.join(sv)}." if sv else ""))
+                  + (f" Structural variants not assessed: {', '.join(sv)}." if sv else "")
+                  + (" PROVISIONAL: not yet signed off by the laboratory." if preliminary
+                     else "")
+                  + (f" Authorised by {authorised}." if authorised else ""))
     _report(b, subject, issued, results, tasks, conclusion, prov["kb_version"])
-    return b.bundle("report")
+    bundle = b.bundle("report")
+    if preliminary:
+        for e in bundle["entry"]:
+            res = e["resource"]
+            if res["resourceType"] in ("Observation", "DiagnosticReport") and \
+                    res.get("status") == "final":
+                res["status"] = "preliminary"
+    return bundle
 
 
 def review_bundle(review: ReviewResult, *, generated: datetime | None = None) -> dict[str, Any]:

@@ -80,10 +80,12 @@ def _context(calls: CallResult | None, review: ReviewResult | None, sample: str,
 
 
 def clinician_html(calls: CallResult, review: ReviewResult | None, sample: str, *,
-                   generated: datetime | None = None) -> str:
-    """The laboratory / clinician report: calls, uncertainty, medication review, provenance."""
+                   generated: datetime | None = None, status: str | None = None) -> str:
+    """The laboratory / clinician report: calls, uncertainty, medication review, provenance.
+    `status`: the service's sign-off state ("Authorised by ..." or a provisional notice),
+    printed at the top; None for a report made outside the service."""
     return _env().get_template("clinician.html.j2").render(
-        _context(calls, review, sample, generated))
+        {**_context(calls, review, sample, generated), "status": status})
 
 
 def review_html(review: ReviewResult, *, generated: datetime | None = None) -> str:

@@ -103,6 +103,25 @@ class ResultVersion(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
     result: Mapped[Result] = relationship(back_populates="versions")
+    signoff: Mapped[ResultSignoff | None] = relationship(back_populates="version",
+                                                         uselist=False)
+
+
+class ResultSignoff(Base):
+    """A laboratory scientist's authorisation of one result version: until a version has one,
+    it is provisional and no medication review or CDS card uses it. Never changed."""
+
+    __tablename__ = "result_signoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    result_version_id: Mapped[int] = mapped_column(ForeignKey("result_versions.id"),
+                                                   unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    version: Mapped[ResultVersion] = relationship(back_populates="signoff")
 
 
 class Order(Base):
@@ -189,7 +208,7 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-IMMUTABLE = (ResultVersion, MedicationReview, AuditEvent, OrderEvent)
+IMMUTABLE = (ResultVersion, ResultSignoff, MedicationReview, AuditEvent, OrderEvent)
 
 
 def _refuse_update(_mapper: object, _connection: object, target: object) -> None:

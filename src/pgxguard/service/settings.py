@@ -64,6 +64,10 @@ class Settings:
     # further attempts (even with the right password) are refused until the window has passed.
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # Result sign-off: a result version is used for medication reviews and CDS cards only once a
+    # laboratory scientist has signed it off, and (second person) not the one who produced it.
+    require_signoff: bool = True
+    signoff_second_person: bool = True
     allow_sqlite_in_production: bool = False
     # Optional bootstrap admin created at start-up when no user of that name exists.
     admin_user: str | None = None
@@ -103,7 +107,8 @@ class Settings:
                      "login_max_failures", "login_window_minutes"):
             if env.get(p + name.upper()):
                 kw[name] = _int(p + name.upper(), env[p + name.upper()])
-        for name in ("allow_sqlite_in_production", "run_migrations"):
+        for name in ("allow_sqlite_in_production", "run_migrations", "require_signoff",
+                     "signoff_second_person"):
             if p + name.upper() in env:
                 kw[name] = _bool(env[p + name.upper()])
         kw.update({k: v for k, v in overrides.items() if v is not None})

@@ -23,6 +23,7 @@ class Perm(StrEnum):
     RESULTS_READ = "results:read"
     RESULTS_UPLOAD = "results:upload"
     RESULTS_REINTERPRET = "results:reinterpret"
+    RESULTS_SIGNOFF = "results:signoff"  # authorise a result version for clinical use
     ORDERS_READ = "orders:read"
     ORDERS_CREATE = "orders:create"
     ORDERS_PROGRESS = "orders:progress"  # sample received -> in analysis -> reported
@@ -41,8 +42,8 @@ P = Perm
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.LAB_SCIENTIST: frozenset({
         P.PATIENTS_READ, P.PATIENTS_WRITE, P.RESULTS_READ, P.RESULTS_UPLOAD,
-        P.RESULTS_REINTERPRET, P.ORDERS_READ, P.ORDERS_PROGRESS, P.ORDERS_CANCEL,
-        P.DIRECTORY_READ, P.SELF}),
+        P.RESULTS_REINTERPRET, P.RESULTS_SIGNOFF, P.ORDERS_READ, P.ORDERS_PROGRESS,
+        P.ORDERS_CANCEL, P.DIRECTORY_READ, P.SELF}),
     Role.PRESCRIBER: frozenset({
         P.PATIENTS_READ, P.PATIENTS_WRITE, P.RESULTS_READ, P.ORDERS_READ, P.ORDERS_CREATE,
         P.ORDERS_CANCEL, P.REVIEWS_READ, P.REVIEWS_CREATE, P.CDS_INVOKE, P.DIRECTORY_READ,
@@ -55,8 +56,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 # Permissions whose routes touch patient data: every use (and every refusal) is audited.
 PATIENT_DATA: frozenset[Perm] = frozenset({
     P.PATIENTS_READ, P.PATIENTS_WRITE, P.RESULTS_READ, P.RESULTS_UPLOAD, P.RESULTS_REINTERPRET,
-    P.ORDERS_READ, P.ORDERS_CREATE, P.ORDERS_PROGRESS, P.ORDERS_CANCEL, P.REVIEWS_READ,
-    P.REVIEWS_CREATE, P.CDS_INVOKE})
+    P.RESULTS_SIGNOFF, P.ORDERS_READ, P.ORDERS_CREATE, P.ORDERS_PROGRESS, P.ORDERS_CANCEL,
+    P.REVIEWS_READ, P.REVIEWS_CREATE, P.CDS_INVOKE})
 
 
 def allowed(role: str, perm: Perm) -> bool:

@@ -52,7 +52,8 @@ def call_service(service_id: str, body: HookRequest,
     # Reads run in a deferred (snapshot) transaction (`read_first`); `ctx.audit` ends it, so
     # the SQLite write lock is held only for the audit insert, not the whole request.
     cache = _cache(ctx)
-    snap = service.snapshot(ctx.session, patient, orders=svc.orders, cache=cache)
+    snap = service.snapshot(ctx.session, patient, orders=svc.orders, cache=cache,
+                            require_signoff=ctx.settings.require_signoff)
     out = service.run_hook(svc, body, snap, ctx.knowledge_base(), cache=cache)
     ctx.audit(action, patient.id, detail=out.audit_detail(body, snap))
     ctx.commit()

@@ -44,7 +44,7 @@ from pgxguard.report.view import guidance_kb, markdown_escape
 from pgxguard.results import CallResult
 from pgxguard.service.cdshooks.schemas import DiscoveryOut, HookRequest, ServiceOut
 from pgxguard.service.errors import NotFoundError, ValidationFailedError
-from pgxguard.service.models import Order, Patient, Result, ResultVersion
+from pgxguard.service.models import Order, Patient, Result, ResultSignoff, ResultVersion
 from pgxguard.service.orders.directory import DirectoryTest, prompted_by_drug
 from pgxguard.service.orders.service import Status
 from pgxguard.service.patients.nhs import normalise_nhs_number
@@ -157,8 +157,10 @@ _PATIENT_BY_ID = select(Patient.id, Patient.nhs_number).where(Patient.id == bind
 _PATIENT_BY_NHS = select(Patient.id, Patient.nhs_number).where(
     Patient.nhs_number == bindparam("v"))
 _VERSIONS = (select(ResultVersion.id, ResultVersion.result_id, ResultVersion.version,
-                    ResultVersion.status, ResultVersion.calls_json.is_not(None))
+                    ResultVersion.status, ResultVersion.calls_json.is_not(None),
+                    ResultSignoff.id.is_not(None))
              .join(Result, Result.id == ResultVersion.result_id)
+             .outerjoin(ResultSignoff, ResultSignoff.result_version_id == ResultVersion.id)
              .where(Result.patient_id == bindparam("pid"))
              .order_by(ResultVersion.result_id, ResultVersion.version))
 _CALLS = select(ResultVersion.calls_json).where(ResultVersion.id == bindparam("vid"))
@@ -204,35 +206,45 @@ class Snapshot:
 
     patient_id: int
     nhs_number: str
-    version_id: int | None = None  # latest interpreted result version
+    version_id: int | None = None  # the result version in use (newest signed-off one)
     result_id: int | None = None
     version: int | None = None
     calls: CallResult | None = None  # parsed
     open_orders: tuple[OpenOrder, ...] = ()
+    # (result id, version) of a newer interpretation awaiting laboratory sign-off, if any
+    pending: tuple[int, int] | None = None
 
 
 def snapshot(session: Session, patient: PatientRef, *, orders: bool,
-             cache: HookCache | None = None) -> Snapshot:
-    """Read what the hook needs: the latest interpreted result version (as
-    `results.latest_interpreted` picks it, but reading only ids and statuses, not the stored
+             cache: HookCache | None = None, require_signoff: bool = True) -> Snapshot:
+    """Read what the hook needs: the result version in use (as `results.latest_interpreted`
+    picks it: the newest signed-off one, but reading only ids and statuses, not the stored
     inputs; the calls JSON only when `cache` does not hold them parsed) and open test orders."""
     conn = session.connection()
-    latest: dict[int, Any] = {}
+    usable: dict[int, Any] = {}
+    newest: Any = None
     for row in conn.execute(_VERSIONS, {"pid": patient.id}):
-        latest[row[1]] = row  # ascending: the last one per result is its latest version
-    chosen = next((r for _, r in sorted(latest.items(), reverse=True)
-                   if r[3] == results.INTERPRETED and r[4]), None)
+        if row[3] == results.INTERPRETED and row[4]:
+            if row[5] or not require_signoff:
+                usable[row[1]] = row  # ascending: the last one per result is its newest usable
+            if newest is None or (row[1], row[2]) > (newest[1], newest[2]):
+                newest = row
+    chosen = next((r for _, r in sorted(usable.items(), reverse=True)), None)
+    pending = None
+    if newest is not None and (chosen is None or (newest[1], newest[2]) > (chosen[1], chosen[2])):
+        pending = (int(newest[1]), int(newest[2]))
     open_orders: tuple[OpenOrder, ...] = ()
     if orders:
         open_orders = tuple(OpenOrder(r[0], r[1], r[2], r[3].date().isoformat())
                             for r in conn.execute(_OPEN_ORDERS, {"pid": patient.id}))
     if chosen is None:
-        return Snapshot(patient.id, patient.nhs_number, open_orders=open_orders)
+        return Snapshot(patient.id, patient.nhs_number, open_orders=open_orders,
+                        pending=pending)
     calls = (cache or HookCache(1)).calls(
         chosen[0], lambda: conn.execute(_CALLS, {"vid": chosen[0]}).scalar(),
         origin=f"result {chosen[1]}")
     return Snapshot(patient.id, patient.nhs_number, version_id=chosen[0], result_id=chosen[1],
-                    version=chosen[2], calls=calls, open_orders=open_orders)
+                    version=chosen[2], calls=calls, open_orders=open_orders, pending=pending)
 
 
 class _LRU:
@@ -435,6 +447,22 @@ def _suggest_test_card(test: DirectoryTest, drug: str, med: Medicine, patient_re
     })
 
 
+def _pending_card(snap: Snapshot) -> dict[str, Any]:
+    assert snap.pending is not None
+    rid, ver = snap.pending
+    uses = (f"Cards below use result {snap.result_id} version {snap.version}, the last one "
+            "signed off." if snap.calls is not None else
+            "No signed-off result is on record yet, so no PGx guidance is shown and no test is "
+            "suggested.")
+    return _with_uuid({
+        "summary": _cut(f"PGx result {rid} (version {ver}) is awaiting laboratory sign-off"),
+        "indicator": "info",
+        "detail": f"A laboratory scientist has not yet signed off result {rid} version {ver}. "
+                  f"{uses} Guidance from it will be shown once it is authorised.",
+        "source": {"label": "pgxguard results"},
+    })
+
+
 def _in_progress_card(test: DirectoryTest, drug: str, order: OpenOrder) -> dict[str, Any]:
     status = order.status.replace("_", " ")
     return _with_uuid({
@@ -507,14 +535,16 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
     gkb = load_guidance()
     out = HookOutcome()
     if not svc.orders:
+        pending = [_pending_card(snap)] if snap.pending is not None else []
         if calls is None:
+            out.cards = pending
             return out
         sample = calls.samples[0].sample if calls.samples else None
         rr = review(calls, [], sample=sample, all_drugs=True, guidance=gkb, kb=kb)
         rr = dataclasses.replace(rr, items=tuple(i for i in rr.items
                                                  if i.action in PASSPORT_ACTIONS))
         out.medicines = [i.drug for i in rr.items]
-        out.cards = _label_kb(cds_cards(rr), rr)
+        out.cards = _label_kb(cds_cards(rr), rr) + pending
         return out
 
     index = default_index(kb, gkb)
@@ -542,6 +572,8 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
                     continue
                 suggested.add(test.code)
                 order = next((o for o in snap.open_orders if o.test_code == test.code), None)
+                if order is None and snap.pending is not None:
+                    continue  # the result is there, awaiting sign-off: do not order it again
                 test_cards.append(_in_progress_card(test, drug, order) if order else
                                   _suggest_test_card(test, drug, med, patient_ref, snap))
         if calls is not None:
@@ -552,6 +584,8 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
             groups.append((prio, med.name.lower(), cards))
     groups.sort(key=lambda g: (g[0], g[1]))
     out.cards = [card for g in groups for card in g[2]] + test_cards
+    if snap.pending is not None:
+        out.cards.append(_pending_card(snap))
     out.cards.sort(key=lambda c: _INDICATOR_ORDER.get(str(c.get("indicator")), 3))
     return out
 

@@ -189,7 +189,11 @@ def build_result_resources(session: Session, result: Result,
         return ResultResources(result, version, [])
     calls = CallResult.from_json(json.loads(version.calls_json), origin=f"result {result.id}")
     sample = calls.samples[0].sample
-    bundle = report_bundle(calls, None, sample, generated=version.created_at)
+    so = version.signoff
+    bundle = report_bundle(calls, None, sample, generated=version.created_at,
+                           preliminary=so is None,
+                           authorised=f"{so.username} on {so.at:%Y-%m-%d %H:%M} UTC"
+                           if so is not None else None)
     patient = session.get(Patient, result.patient_id)
     subject = (_patient_ref(patient) if patient
                else {"reference": f"Patient/{result.patient_id}"})

@@ -69,6 +69,7 @@ def advance_order(order_id: RowId, body: StatusIn,
     ctx.about(o.patient_id)
     before = o.status
     o = service.transition(ctx.session, o, Status(body.status), user_id=ctx.user.id,
+                           require_signoff=ctx.settings.require_signoff,
                            note=body.note, result_id=body.result_id)
     ctx.audit("order.status", o.patient_id, detail=f"order {o.id}: {before} -> {o.status}")
     ctx.commit()

@@ -12,6 +12,7 @@ from pgxguard.service.db import get_row, utcnow
 from pgxguard.service.errors import ConflictError, ValidationFailedError
 from pgxguard.service.models import Order, OrderEvent, Patient, Result
 from pgxguard.service.orders.directory import get_test
+from pgxguard.service.results.service import latest_usable
 
 
 class Status(StrEnum):
@@ -65,7 +66,10 @@ def open_orders(session: Session, limit: int = 100) -> list[Order]:
 
 
 def transition(session: Session, order: Order, to: Status, *, user_id: int,
-               note: str | None = None, result_id: int | None = None) -> Order:
+               note: str | None = None, result_id: int | None = None,
+               require_signoff: bool = True) -> Order:
+    """Move an order on. Reporting it with a result needs that result signed off (when
+    sign-off is required): an order is not "reported" on a provisional result."""
     current = Status(order.status)
     if to not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final state)"
@@ -79,6 +83,11 @@ def transition(session: Session, order: Order, to: Status, *, user_id: int,
         if res is None or res.patient_id != order.patient_id:
             raise ValidationFailedError(
                 f"result {result_id} is not a result of this order's patient")
+        if latest_usable(res, require_signoff) is None:
+            raise ConflictError(f"result {result_id} has no signed-off version: the order "
+                                "cannot be reported on a provisional result",
+                                hint="sign the result off first (a second laboratory "
+                                     "scientist)")
         order.result_id = result_id
     now = utcnow()
     order.status = to.value

@@ -16,6 +16,7 @@ from pgxguard.service.results.schemas import (
     ReinterpretOut,
     ResultOut,
     ResultSummary,
+    SignoffIn,
     VersionOut,
 )
 from pgxguard.service.results.service import Kind
@@ -42,7 +43,7 @@ def _upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: str
                                build=build or None, user_id=ctx.user.id)
     ctx.audit("result.upload", p.id, detail=f"result {res.id} ({kind.value}, {res.filename})")
     ctx.commit()
-    return ResultOut.of(res)
+    return ResultOut.of(res, ctx.settings.require_signoff)
 
 
 @router.post("/patients/{patient_id}/results/vcf", status_code=201, response_model=ResultOut)
@@ -89,7 +90,7 @@ def read_result(result_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_READ)
     r = service.get_result(ctx.session, result_id)
     ctx.audit("result.read", r.patient_id, detail=f"result {r.id}")
     ctx.commit()
-    return ResultOut.of(r)
+    return ResultOut.of(r, ctx.settings.require_signoff)
 
 
 @router.get("/results/{result_id}/versions/{version}", response_model=VersionOut)
@@ -118,4 +119,20 @@ def reinterpret(result_id: RowId,
     ctx.audit("result.reinterpret", r.patient_id,
               detail=f"result {r.id} version {new.version} (knowledge base {new.kb_version})")
     ctx.commit()
-    return ReinterpretOut(result=ResultOut.of(r), diff=diff)
+    return ReinterpretOut(result=ResultOut.of(r, ctx.settings.require_signoff), diff=diff)
+
+
+@router.post("/results/{result_id}/versions/{version}/sign-off", response_model=ResultOut)
+def sign_off(result_id: RowId, version: RowId,
+             ctx: Annotated[Ctx, require(Perm.RESULTS_SIGNOFF)],
+             body: SignoffIn | None = None) -> ResultOut:
+    """Authorise a version for clinical use (reviews, CDS cards, a final FHIR report). Once per
+    version; by default not by the scientist who produced it (four-eyes check)."""
+    r = service.get_result(ctx.session, result_id)
+    ctx.about(r.patient_id)
+    service.sign_off(ctx.session, r, version, user_id=ctx.user.id, username=ctx.user.username,
+                     note=body.note if body else None,
+                     second_person=ctx.settings.signoff_second_person)
+    ctx.audit("result.signoff", r.patient_id, detail=f"result {r.id} version {version}")
+    ctx.commit()
+    return ResultOut.of(r, ctx.settings.require_signoff)

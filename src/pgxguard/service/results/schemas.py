@@ -3,10 +3,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pgxguard.service.models import Result, ResultVersion
-from pgxguard.service.results.service import calls_of
+from pgxguard.service.results.service import calls_of, latest_usable
+
+
+class SignoffOut(BaseModel):
+    user_id: int
+    username: str
+    at: datetime
+    note: str | None
+
+    @classmethod
+    def of(cls, v: ResultVersion) -> SignoffOut | None:
+        so = v.signoff
+        return None if so is None else cls(user_id=so.user_id, username=so.username, at=so.at,
+                                           note=so.note)
+
+
+class SignoffIn(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class VersionSummary(BaseModel):
@@ -16,6 +33,14 @@ class VersionSummary(BaseModel):
     note: str | None
     created_at: datetime
     created_by: int
+    # null: provisional (not yet signed off by a laboratory scientist)
+    signed_off: SignoffOut | None = None
+
+    @classmethod
+    def summary(cls, v: ResultVersion) -> VersionSummary:
+        return cls(version=v.version, status=v.status, kb_version=v.kb_version, note=v.note,
+                   created_at=v.created_at, created_by=v.created_by,
+                   signed_off=SignoffOut.of(v))
 
 
 class VersionOut(VersionSummary):
@@ -27,7 +52,7 @@ class VersionOut(VersionSummary):
     def of(cls, v: ResultVersion) -> VersionOut:
         return cls(result_id=v.result_id, version=v.version, status=v.status,
                    kb_version=v.kb_version, note=v.note, created_at=v.created_at,
-                   created_by=v.created_by, calls=calls_of(v))
+                   created_by=v.created_by, signed_off=SignoffOut.of(v), calls=calls_of(v))
 
 
 class ResultOut(BaseModel):
@@ -43,17 +68,18 @@ class ResultOut(BaseModel):
     created_by: int
     versions: list[VersionSummary]
     latest: VersionOut
+    # The version medication reviews and CDS cards use (the newest signed-off one), or null.
+    in_use_version: int | None = None
 
     @classmethod
-    def of(cls, r: Result) -> ResultOut:
+    def of(cls, r: Result, require_signoff: bool = True) -> ResultOut:
+        in_use = latest_usable(r, require_signoff)
         return cls(id=r.id, patient_id=r.patient_id, kind=r.kind, filename=r.filename,
                    sample=r.sample, build=r.build, input_sha256=r.input_sha256,
                    input_size=r.input_size, created_at=r.created_at, created_by=r.created_by,
-                   versions=[VersionSummary(version=v.version, status=v.status,
-                                            kb_version=v.kb_version, note=v.note,
-                                            created_at=v.created_at, created_by=v.created_by)
-                             for v in r.versions],
-                   latest=VersionOut.of(r.versions[-1]))
+                   versions=[VersionSummary.summary(v) for v in r.versions],
+                   latest=VersionOut.of(r.versions[-1]),
+                   in_use_version=in_use.version if in_use else None)
 
 
 class ResultSummary(BaseModel):

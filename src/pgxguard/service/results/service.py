@@ -2,6 +2,8 @@
 
 The input is stored exactly as received; each interpretation is a new immutable
 `ResultVersion` holding the `pgxguard call` JSON and the knowledge-base version that made it.
+A version is provisional until a laboratory scientist signs it off (`sign_off`, a second person
+by default); reviews and CDS cards use only signed-off versions (`latest_usable`).
 Calling runs in the request's worker thread (FastAPI runs sync handlers in a thread pool).
 """
 
@@ -25,8 +27,13 @@ from pgxguard.errors import InputError, PgxError, SampleError
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.results import CallResult
 from pgxguard.service.db import get_row, utcnow
-from pgxguard.service.errors import ConflictError, NotFoundError, PayloadTooLargeError
-from pgxguard.service.models import Patient, Result, ResultVersion
+from pgxguard.service.errors import (
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+)
+from pgxguard.service.models import Patient, Result, ResultSignoff, ResultVersion
 from pgxguard.service.results.diff import diff_calls
 from pgxguard.service.results.fhir_import import extract_calls, parse_bundle
 
@@ -185,13 +192,54 @@ def for_patient(session: Session, patient_id: int) -> list[Result]:
                                 .order_by(Result.id)))
 
 
-def latest_interpreted(session: Session, patient_id: int) -> ResultVersion | None:
-    """The newest interpretation of the patient's most recent interpreted result."""
+def usable(version: ResultVersion, require_signoff: bool) -> bool:
+    """Whether medication reviews and CDS cards may use this version: it holds calls and, when
+    sign-off is required, a laboratory scientist has signed it off."""
+    return (version.status == INTERPRETED and bool(version.calls_json)
+            and (not require_signoff or version.signoff is not None))
+
+
+def latest_usable(result: Result, require_signoff: bool) -> ResultVersion | None:
+    """The newest usable version of a result: a re-interpretation awaiting sign-off leaves the
+    previous signed-off version in use."""
+    return next((v for v in reversed(result.versions) if usable(v, require_signoff)), None)
+
+
+def latest_interpreted(session: Session, patient_id: int,
+                       require_signoff: bool = True) -> ResultVersion | None:
+    """The newest usable version of the patient's most recent result that has one."""
     for r in reversed(for_patient(session, patient_id)):
-        v = latest(r)
-        if v.status == INTERPRETED and v.calls_json:
+        v = latest_usable(r, require_signoff)
+        if v is not None:
             return v
     return None
+
+
+def sign_off(session: Session, result: Result, version: int, *, user_id: int, username: str,
+             note: str | None, second_person: bool) -> ResultSignoff:
+    """Authorise a version for clinical use. Only a version holding calls; once; and, with
+    `second_person`, not by the user who produced it (uploaded or re-interpreted it)."""
+    v = get_version(result, version)
+    if v.status != INTERPRETED or not v.calls_json:
+        raise ConflictError(f"result {result.id} version {v.version} holds no calls: there is "
+                            "nothing to sign off")
+    if v.signoff is not None:
+        raise ConflictError(f"result {result.id} version {v.version} was signed off by "
+                            f"{v.signoff.username} at {v.signoff.at:%Y-%m-%d %H:%M} UTC")
+    if second_person and v.created_by == user_id:
+        raise PermissionDeniedError(
+            f"you produced result {result.id} version {v.version}: a second laboratory "
+            "scientist must sign it off", hint="ask a colleague to check and sign it off")
+    row = ResultSignoff(result_version_id=v.id, user_id=user_id, username=username,
+                        at=utcnow(), note=note or None)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as e:
+        raise ConflictError(f"result {result.id} version {v.version} was signed off by someone "
+                            "else meanwhile", hint="read it again") from e
+    session.refresh(v)
+    return row
 
 
 def calls_of(version: ResultVersion) -> dict[str, Any] | None:
@@ -260,5 +308,6 @@ def reinterpret(session: Session, result: Result, *, user_id: int,
 
 __all__ = ["INTERPRETED", "STORED_ONLY", "Interpretation", "Kind", "StoredInput", "calls_of",
            "for_patient", "get_result", "get_version", "interpret", "latest",
-           "latest_interpreted", "prepare_upload", "reinterpret", "reinterpret_input",
-           "store_reinterpretation", "store_upload", "stored_input", "upload"]
+           "latest_interpreted", "latest_usable", "prepare_upload", "reinterpret",
+           "reinterpret_input", "sign_off", "store_reinterpretation", "store_upload",
+           "stored_input", "upload", "usable"]

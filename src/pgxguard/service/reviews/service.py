@@ -21,21 +21,32 @@ from pgxguard.service.results import service as results
 
 def create_review(session: Session, patient: Patient, medicines: Sequence[str], *,
                   user_id: int, kb: KnowledgeBase, all_drugs: bool = False,
-                  result_id: int | None = None) -> MedicationReview:
+                  result_id: int | None = None, require_signoff: bool = True
+                  ) -> MedicationReview:
+    """Review against the newest signed-off version (of `result_id`, or of the patient's most
+    recent result that has one): a provisional result never drives prescribing."""
     version: ResultVersion | None
+    waiting = "a laboratory scientist has not signed it off yet"
     if result_id is not None:
         res = results.get_result(session, result_id)
         if res.patient_id != patient.id:
             raise ValidationFailedError(f"result {result_id} is not this patient's result")
-        version = results.latest(res)
-        if version.status != results.INTERPRETED or not version.calls_json:
-            raise ConflictError(f"result {result_id} was stored, not interpreted: it holds no "
-                                "calls to review against")
-    else:
-        version = results.latest_interpreted(session, patient.id)
+        version = results.latest_usable(res, require_signoff)
         if version is None:
-            raise ConflictError(f"patient {patient.id} has no interpreted PGx result",
-                                hint="upload a result first, or order a test")
+            if results.latest_usable(res, False) is None:
+                raise ConflictError(f"result {result_id} was stored, not interpreted: it holds "
+                                    "no calls to review against")
+            raise ConflictError(f"result {result_id} is provisional: {waiting}",
+                                hint="ask the laboratory to sign it off")
+    else:
+        version = results.latest_interpreted(session, patient.id, require_signoff)
+        if version is None:
+            pending = results.latest_interpreted(session, patient.id, False) is not None
+            raise ConflictError(
+                f"patient {patient.id} has no signed-off PGx result"
+                + (f": the result on record is provisional ({waiting})" if pending else ""),
+                hint="ask the laboratory to sign it off" if pending else
+                "upload a result first, or order a test")
     calls = CallResult.from_json(json.loads(version.calls_json or "{}"),
                                  origin=f"result {version.result_id}")
     rr = review(calls, list(medicines), sample=calls.samples[0].sample if calls.samples else None,

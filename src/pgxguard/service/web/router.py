@@ -266,12 +266,32 @@ def result_page(request: Request, result_id: int,
         changes = {"from_version": prev.version, "from_kb": prev.kb_version,
                    **diff_calls(results.calls_of(prev), results.calls_of(v))}
     can_reinterpret = ctx.can(Perm.RESULTS_REINTERPRET) and r.kind != Kind.FHIR_BUNDLE.value
+    in_use = results.latest_usable(r, ctx.settings.require_signoff)
+    can_sign = (ctx.can(Perm.RESULTS_SIGNOFF) and v.signoff is None and calls is not None
+                and not (ctx.settings.signoff_second_person and v.created_by == ctx.user.id))
     ctx.audit("result.read", r.patient_id, detail=f"result {r.id}")
     out = render(request, "result.html", ctx, patient=p, result=r, version=v, calls=calls,
                  samples=samples, changes=changes, can_reinterpret=can_reinterpret,
-                 current_kb=ctx.knowledge_base().version if can_reinterpret else None)
+                 current_kb=ctx.knowledge_base().version if can_reinterpret else None,
+                 in_use=in_use, can_sign=can_sign,
+                 require_signoff=ctx.settings.require_signoff)
     ctx.commit()
     return out
+
+
+@router.post("/results/{result_id}/versions/{version}/sign-off")
+def sign_off_result(result_id: int, version: int,
+                    ctx: Annotated[UiCtx, action(Perm.RESULTS_SIGNOFF)],
+                    note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """As POST /results/{id}/versions/{v}/sign-off: authorise the version for clinical use."""
+    r = results.get_result(ctx.session, result_id)
+    ctx.about(r.patient_id)
+    results.sign_off(ctx.session, r, version, user_id=ctx.user.id, username=ctx.user.username,
+                     note=note.strip() or None,
+                     second_person=ctx.settings.signoff_second_person)
+    ctx.audit("result.signoff", r.patient_id, detail=f"result {r.id} version {version}")
+    ctx.commit()
+    return _see_other(f"/ui/results/{r.id}")
 
 
 @router.post("/results/{result_id}/reinterpret")
@@ -303,7 +323,11 @@ def result_report(result_id: int, ctx: Annotated[UiCtx, page(Perm.RESULTS_READ)]
     if calls is None or not calls.samples:
         raise ValidationFailedError(f"result {r.id} holds no calls to report",
                                     hint="it was stored, not interpreted")
-    html = clinician_html(calls, None, calls.samples[0].sample)
+    so = v.signoff
+    status = (f"Authorised by {so.username} on {so.at:%Y-%m-%d %H:%M} UTC (version {v.version})"
+              if so is not None else f"PROVISIONAL: version {v.version} is not signed off by "
+              "the laboratory")
+    html = clinician_html(calls, None, calls.samples[0].sample, status=status)
     ctx.audit("result.read", r.patient_id, detail=f"result {r.id} version {v.version} report")
     ctx.commit()
     return HTMLResponse(html, headers=security_headers(REPORT_CSP))
@@ -327,7 +351,8 @@ def create_review(patient_id: int, ctx: Annotated[UiCtx, action(Perm.REVIEWS_CRE
     p = patients.get_patient(ctx.session, patient_id)
     ctx.about(p.id)
     row = reviews.create_review(ctx.session, p, _medicines(medicines), user_id=ctx.user.id,
-                                kb=ctx.knowledge_base(), all_drugs=all_drugs)
+                                kb=ctx.knowledge_base(), all_drugs=all_drugs,
+                                require_signoff=ctx.settings.require_signoff)
     ctx.audit("review.create", p.id, detail=f"review {row.id}")
     ctx.commit()
     return _see_other(f"/ui/reviews/{row.id}")
@@ -407,6 +432,7 @@ def advance_order(order_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_PROGRE
     before = o.status
     rid = int(result_id) if result_id.strip().isdigit() else None
     o = orders.transition(ctx.session, o, to, user_id=ctx.user.id, note=note.strip() or None,
+                          require_signoff=ctx.settings.require_signoff,
                           result_id=rid)
     ctx.audit("order.status", o.patient_id, detail=f"order {o.id}: {before} -> {o.status}")
     ctx.commit()
