@@ -115,6 +115,26 @@ def sign_out(page: Any, base: str) -> None:
     page.wait_for_url(base + "/ui/login")
 
 
+def register_and_upload(page: Any) -> str:
+    """As a lab scientist: register Mary Jones, upload examples/demo.vcf (PATIENT1) from her
+    page and wait for the calls. Returns the patient page's URL."""
+    page.click('nav a[href="/ui/patients/new"]')
+    page.fill('input[name="nhs_number"]', "943 476 5919")
+    page.fill('input[name="family_name"]', "Jones")
+    page.fill('input[name="given_name"]', "Mary")
+    page.fill('input[name="date_of_birth"]', "1961-03-04")
+    page.click('#new-patient button[type="submit"]')
+    page.wait_for_selector("#patient-name")
+    assert page.locator("#patient-name").inner_text() == "Jones, Mary"
+    patient_url: str = page.url
+    page.check('input[name="kind"][value="vcf"]')
+    page.set_input_files('input[name="file"]', str(DEMO_VCF))
+    page.fill('#upload-form input[name="sample"]', "PATIENT1")
+    page.click('#upload-form button[type="submit"]')
+    page.wait_for_selector("#calls")
+    return patient_url
+
+
 def test_lab_and_prescriber_workflow(server: str, browser: Any, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base = server
     shots = Shots(tmp_path)
@@ -131,20 +151,7 @@ def test_lab_and_prescriber_workflow(server: str, browser: Any, tmp_path: Path) 
     # ---- laboratory scientist: register, upload, see calls ------------------------------
     sign_in(page, base, "lab1")
     shots.take(page, "ui-lab-home")
-    page.click('nav a[href="/ui/patients/new"]')
-    page.fill('input[name="nhs_number"]', "943 476 5919")
-    page.fill('input[name="family_name"]', "Jones")
-    page.fill('input[name="given_name"]', "Mary")
-    page.fill('input[name="date_of_birth"]', "1961-03-04")
-    page.click('#new-patient button[type="submit"]')
-    page.wait_for_selector("#patient-name")
-    assert page.locator("#patient-name").inner_text() == "Jones, Mary"
-    patient_url = page.url
-    page.check('input[name="kind"][value="vcf"]')
-    page.set_input_files('input[name="file"]', str(DEMO_VCF))
-    page.fill('#upload-form input[name="sample"]', "PATIENT1")
-    page.click('#upload-form button[type="submit"]')
-    page.wait_for_selector("#calls")
+    patient_url = register_and_upload(page)
     assert page.locator("#kb-version").inner_text() == expected_calls.knowledge_base["version"]
     for g in sample.genes:
         row = page.locator(f'#calls tr[data-gene="{g.gene}"]')
@@ -256,18 +263,7 @@ def test_admin_and_reinterpretation(server: str, browser: Any, tmp_path: Path) -
     sign_out(page, base)
 
     sign_in(page, base, "lab2")
-    page.click('nav a[href="/ui/patients/new"]')
-    page.fill('input[name="nhs_number"]', "943 476 5919")
-    page.fill('input[name="family_name"]', "Jones")
-    page.fill('input[name="given_name"]', "Mary")
-    page.fill('input[name="date_of_birth"]', "1961-03-04")
-    page.click('#new-patient button[type="submit"]')
-    page.wait_for_selector("#patient-name")
-    page.check('input[name="kind"][value="vcf"]')
-    page.set_input_files('input[name="file"]', str(DEMO_VCF))
-    page.fill('#upload-form input[name="sample"]', "PATIENT1")
-    page.click('#upload-form button[type="submit"]')
-    page.wait_for_selector("#calls")
+    register_and_upload(page)
     page.click('#reinterpret button[type="submit"]')
     page.wait_for_selector("#changes")
     assert "Changes from version 1" in page.locator("#changes").inner_text()

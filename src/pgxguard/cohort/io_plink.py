@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from pgxguard.cohort.records import GeneRecords, RecordData, region_facts
-from pgxguard.errors import InputError, SampleError
+from pgxguard.cohort.records import GeneRecords, RecordData, check_unique_samples, region_facts
+from pgxguard.errors import InputError
 from pgxguard.io.vcf import detect_build
 from pgxguard.kb.model import GeneDefinition, canonical_chrom
 
@@ -84,14 +84,7 @@ def _read_samples(sam: Path) -> tuple[list[str], list[int]]:
         ids.append(cols[i_iid])
         sex = cols[i_sex] if i_sex is not None and len(cols) > i_sex else "0"
         sexes.append({"1": 1, "2": 2, "male": 1, "female": 2}.get(sex.lower(), 0))
-    seen: set[str] = set()
-    for s in ids:
-        if s in seen:
-            raise SampleError(f"sample {s!r} appears twice", path=str(sam),
-                              hint="rename or remove the duplicate sample")
-        seen.add(s)
-    if not ids:
-        raise SampleError("the sample table is empty", path=str(sam))
+    check_unique_samples(ids, str(sam))
     return ids, sexes
 
 

@@ -25,8 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from pgxguard.cohort.records import GeneRecords, RecordData, region_facts
-from pgxguard.errors import InputError, SampleError
+from pgxguard.cohort.records import (
+    GeneRecords,
+    RecordData,
+    check_unique_samples,
+    region_facts,
+)
+from pgxguard.errors import InputError
 from pgxguard.io.vcf import detect_build
 from pgxguard.kb.model import GeneDefinition, canonical_chrom
 
@@ -83,14 +88,7 @@ def vcz_info(path: str | Path, build: str | None = None) -> VczInfo:
         raise InputError(f"not a VCF Zarr store: missing array(s) {', '.join(missing)}",
                          path=str(path), hint="write it with bio2zarr `vcf2zarr convert`")
     samples = _strings(root["sample_id"][:])
-    seen: set[str] = set()
-    for s in samples:
-        if s in seen:
-            raise SampleError(f"sample {s!r} appears twice in sample_id", path=str(path),
-                              hint="rename or remove the duplicate sample")
-        seen.add(s)
-    if not samples:
-        raise SampleError("the store has no samples", path=str(path))
+    check_unique_samples(samples, str(path))
     detected = detect_build(_pseudo_header(root), str(path))
     if build and detected and build != detected:
         raise InputError(f"--build {build} given but the store says {detected}", path=str(path),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pgxguard.errors import SampleError
 from pgxguard.io.vcf import GeneGenotypes, _GeneArrays, apply_record, finish_gene, touched_positions
 from pgxguard.kb.model import GeneDefinition
 
@@ -49,6 +50,18 @@ class GeneRecords:
     def take(self, rows: np.ndarray) -> GeneRecords:
         return GeneRecords([r.take(rows) for r in self.records], self.has_records, self.near,
                            self.n_outside)
+
+
+def check_unique_samples(samples: list[str], path: str) -> None:
+    """Columnar inputs (VCF Zarr, PLINK): a sample named twice, or none at all, is an error."""
+    seen: set[str] = set()
+    for s in samples:
+        if s in seen:
+            raise SampleError(f"sample {s!r} appears twice", path=path,
+                              hint="rename or remove the duplicate sample")
+        seen.add(s)
+    if not samples:
+        raise SampleError("the input has no samples", path=path)
 
 
 def count_outside(d: GeneDefinition, lo: int, hi: int) -> int:
@@ -105,5 +118,5 @@ def gene_genotypes(d: GeneDefinition, samples: list[str], gr: GeneRecords, *,
                        outside=lambda: gr.n_outside)
 
 
-__all__ = ["GeneRecords", "RecordData", "RegionFacts", "count_outside", "gene_genotypes",
-           "region_facts"]
+__all__ = ["GeneRecords", "RecordData", "RegionFacts", "check_unique_samples", "count_outside",
+           "gene_genotypes", "region_facts"]
