@@ -267,5 +267,6 @@ def test_report_status_follows_the_sign_off(svc: Svc) -> None:
     assert r.status_code == 200, r.text
     [report] = matches(get(svc, f"/fhir/DiagnosticReport?patient={pid}"))
     assert report["status"] == "final" and "Authorised by user-checker" in report["conclusion"]
+    assert report["resultsInterpreter"] == [{"display": "user-checker"}]
     assert {o["status"] for o in matches(get(svc, f"/fhir/Observation?patient={pid}"))} == {
         "final"}

@@ -402,12 +402,14 @@ def _seed(*parts: Any) -> str:
 
 def report_bundle(calls: CallResult, review: ReviewResult | None, sample: str, *,
                   generated: datetime | None = None, preliminary: bool = False,
-                  authorised: str | None = None) -> dict[str, Any]:
+                  authorised: str | None = None,
+                  interpreter: str | None = None) -> dict[str, Any]:
     """Calls (+ review) of one sample as a FHIR R4 `collection` Bundle (see module doc).
 
     `preliminary`: the result is not signed off yet (the service's sign-off): the report and
     its observations are `preliminary`, not `final`. `authorised`: who signed it off and when,
-    stated in the report's conclusion."""
+    stated in the report's conclusion; `interpreter`: that person's name, as the report's
+    `resultsInterpreter` (a display-only reference: users are not FHIR Practitioners here)."""
     s = pick_sample(calls, sample)
     prov = provenance(calls, review)
     issued = _timestamp(generated)
@@ -446,12 +448,13 @@ def report_bundle(calls: CallResult, review: ReviewResult | None, sample: str, *
                   + (f" Authorised by {authorised}." if authorised else ""))
     _report(b, subject, issued, results, tasks, conclusion, prov["kb_version"])
     bundle = b.bundle("report")
-    if preliminary:
-        for e in bundle["entry"]:
-            res = e["resource"]
-            if res["resourceType"] in ("Observation", "DiagnosticReport") and \
-                    res.get("status") == "final":
-                res["status"] = "preliminary"
+    for e in bundle["entry"]:
+        res = e["resource"]
+        if preliminary and res["resourceType"] in ("Observation", "DiagnosticReport") and \
+                res.get("status") == "final":
+            res["status"] = "preliminary"
+        if interpreter and res["resourceType"] == "DiagnosticReport":
+            res["resultsInterpreter"] = [{"display": interpreter}]
     return bundle
 
 

@@ -193,7 +193,8 @@ def build_result_resources(session: Session, result: Result,
     bundle = report_bundle(calls, None, sample, generated=version.created_at,
                            preliminary=so is None,
                            authorised=f"{so.username} on {so.at:%Y-%m-%d %H:%M} UTC"
-                           if so is not None else None)
+                           if so is not None else None,
+                           interpreter=so.username if so is not None else None)
     patient = session.get(Patient, result.patient_id)
     subject = (_patient_ref(patient) if patient
                else {"reference": f"Patient/{result.patient_id}"})
