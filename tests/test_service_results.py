@@ -294,3 +294,23 @@ def test_sign_off_settings(tmp_path: Any) -> None:
             assert r.status_code == 201, r.text
         finally:
             gen.close()
+
+
+def test_sign_off_worklist(svc: Svc) -> None:
+    """GET /results/awaiting-signoff lists each result's newest unsigned interpretation, oldest
+    first; signing off removes it; a re-interpretation puts the result back."""
+    pid = svc.new_patient()
+    a = svc.upload_vcf(pid, "PATIENT1", sign_off=False)["id"]
+    b = svc.upload_vcf(pid, "PATIENT2", sign_off=False)["id"]
+    url = "/results/awaiting-signoff"
+    r = svc.client.get(url, headers=svc.h("checker"))
+    assert r.status_code == 200
+    assert [(x["result_id"], x["version"]) for x in r.json()] == [(a, 1), (b, 1)]
+    assert svc.client.get(url, headers=svc.h("prescriber")).status_code == 403
+    svc.sign_off(a, 1)
+    assert [x["result_id"] for x in svc.client.get(url, headers=svc.h("checker")).json()] == [b]
+    svc.client.post(f"/results/{a}/reinterpret", headers=svc.h("lab_scientist"))
+    got = [(x["result_id"], x["version"]) for x in
+           svc.client.get(url, headers=svc.h("checker")).json()]
+    assert got == [(b, 1), (a, 2)]
+    assert any("sign-off worklist" in (e.detail or "") for e in svc.audit(action="result.list"))

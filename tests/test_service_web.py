@@ -337,7 +337,10 @@ def test_clinical_workflow_pages(svc: Svc) -> None:
     assert r.status_code == 409 and "provisional" in r.text
     # a second laboratory scientist signs the VCF result off (the uploader cannot)
     assert 'id="signoff-form"' not in lab.get(result_url).text
+    assert "yours: a colleague signs it off" in lab.get("/ui").text
     checker = ui_client(svc, "checker")
+    home = checker.get("/ui").text
+    assert f'<tr data-result="{rid}">' in home and "Results awaiting sign-off" in home
     page = checker.get(result_url)
     assert "Provisional" in page.text and 'id="signoff-form"' in page.text
     r = checker.post(f"/ui/results/{rid}/versions/1/sign-off",

@@ -13,6 +13,7 @@ from pgxguard.service.ids import RowId
 from pgxguard.service.patients import service as patients
 from pgxguard.service.results import service
 from pgxguard.service.results.schemas import (
+    AwaitingOut,
     ReinterpretOut,
     ResultOut,
     ResultSummary,
@@ -83,6 +84,18 @@ def list_results(patient_id: RowId,
     ctx.audit("result.list", p.id)
     ctx.commit()
     return out
+
+
+@router.get("/results/awaiting-signoff", response_model=list[AwaitingOut])
+def awaiting_signoff(ctx: Annotated[Ctx, require(Perm.RESULTS_SIGNOFF)]) -> list[AwaitingOut]:
+    """The sign-off worklist: results whose newest interpretation nobody has signed off yet
+    (oldest first). Each patient's entry is audited as a read."""
+    rows = service.awaiting_signoff(ctx.session)
+    for v in rows:
+        ctx.audit("result.list", v.result.patient_id,
+                  detail=f"sign-off worklist: result {v.result_id} version {v.version}")
+    ctx.commit()
+    return [AwaitingOut.of(v) for v in rows]
 
 
 @router.get("/results/{result_id}", response_model=ResultOut)

@@ -106,3 +106,21 @@ class ReinterpretOut(BaseModel):
     #  "genes": [{"sample", "gene", "change": changed|added|removed, "fields": {f: {old, new}}}],
     #  "unchanged": [genes]}
     diff: dict[str, Any]
+
+
+class AwaitingOut(BaseModel):
+    """One entry of the sign-off worklist."""
+
+    result_id: int
+    patient_id: int
+    version: int
+    kind: str
+    filename: str
+    created_at: datetime
+    created_by: int
+
+    @classmethod
+    def of(cls, v: ResultVersion) -> AwaitingOut:
+        r = v.result
+        return cls(result_id=r.id, patient_id=r.patient_id, version=v.version, kind=r.kind,
+                   filename=r.filename, created_at=v.created_at, created_by=v.created_by)

@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -215,6 +215,21 @@ def latest_interpreted(session: Session, patient_id: int,
     return None
 
 
+def awaiting_signoff(session: Session, limit: int = 200) -> list[ResultVersion]:
+    """The laboratory's sign-off worklist: each result's newest version when it holds calls and
+    nobody has signed it off, oldest first."""
+    newest = (select(ResultVersion.result_id, func.max(ResultVersion.version).label("v"))
+              .group_by(ResultVersion.result_id).subquery())
+    q = (select(ResultVersion)
+         .join(newest, (newest.c.result_id == ResultVersion.result_id)
+               & (newest.c.v == ResultVersion.version))
+         .outerjoin(ResultSignoff, ResultSignoff.result_version_id == ResultVersion.id)
+         .where(ResultSignoff.id.is_(None), ResultVersion.status == INTERPRETED,
+                ResultVersion.calls_json.is_not(None))
+         .order_by(ResultVersion.created_at, ResultVersion.id).limit(limit))
+    return list(session.scalars(q))
+
+
 def sign_off(session: Session, result: Result, version: int, *, user_id: int, username: str,
              note: str | None, second_person: bool) -> ResultSignoff:
     """Authorise a version for clinical use. Only a version holding calls; once; and, with
@@ -306,7 +321,8 @@ def reinterpret(session: Session, result: Result, *, user_id: int,
                                   user_id=user_id)
 
 
-__all__ = ["INTERPRETED", "STORED_ONLY", "Interpretation", "Kind", "StoredInput", "calls_of",
+__all__ = ["INTERPRETED", "STORED_ONLY", "Interpretation", "Kind", "StoredInput",
+           "awaiting_signoff", "calls_of",
            "for_patient", "get_result", "get_version", "interpret", "latest",
            "latest_interpreted", "latest_usable", "prepare_upload", "reinterpret",
            "reinterpret_input", "sign_off", "store_reinterpretation", "store_upload",

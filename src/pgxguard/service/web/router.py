@@ -129,8 +129,16 @@ def home(request: Request, ctx: Annotated[UiCtx, page(Perm.SELF)]) -> Response:
         worklist = orders.open_orders(ctx.session)
         for o in worklist:
             ctx.audit("order.list", o.patient_id, detail=f"worklist: order {o.id}")
-    names = _patient_names(ctx.session, [o.patient_id for o in worklist])
-    out = render(request, "home.html", ctx, worklist=worklist, names=names)
+    to_sign = []
+    if ctx.can(Perm.RESULTS_SIGNOFF):
+        to_sign = results.awaiting_signoff(ctx.session)
+        for v in to_sign:
+            ctx.audit("result.list", v.result.patient_id,
+                      detail=f"sign-off worklist: result {v.result_id} version {v.version}")
+    names = _patient_names(ctx.session, [o.patient_id for o in worklist]
+                           + [v.result.patient_id for v in to_sign])
+    out = render(request, "home.html", ctx, worklist=worklist, names=names, to_sign=to_sign,
+                 second_person=ctx.settings.signoff_second_person)
     ctx.commit()
     return out
 
