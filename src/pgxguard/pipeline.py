@@ -233,7 +233,8 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
         gene=defn.gene, diplotypes=diplotypes, variants=variants, phenotype=phenotype,
         activity_score=activity, missing_positions=m.missing_positions,
         warnings=tuple(dict.fromkeys(warnings)), source="vcf" if diplotypes or variants else
-        "none", phased=m.phased, score=m.score, not_assessed=not_assessed,
+        "none", phased=m.phased, score=None if alternatives else m.score,
+        not_assessed=not_assessed,
         phenotypes=phenotypes if len(set(phenotypes)) > 1 else (), copy_number=copy_number,
         alternatives=alternatives)
 

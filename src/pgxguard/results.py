@@ -31,6 +31,8 @@ class GeneCall:
     # Where the call came from: "vcf", "outside" (an outside-call TSV) or "none".
     source: str = "vcf"
     phased: bool = False
+    # Matcher score of the reported diplotypes; None when a gene rule chose a diplotype that is
+    # not the top-scoring one (NAT2 priorities) or nothing was matched.
     score: int | None = None
     # Named alleles that need structural-variant / copy-number data the input cannot show.
     not_assessed: tuple[str, ...] = ()
