@@ -313,4 +313,9 @@ def test_sign_off_worklist(svc: Svc) -> None:
     got = [(x["result_id"], x["version"]) for x in
            svc.client.get(url, headers=svc.h("checker")).json()]
     assert got == [(b, 1), (a, 2)]
+    # the analyst's aggregate view counts them, with no patient-level data
+    stats = svc.client.get("/stats/summary", headers=svc.h("analyst")).json()
+    assert stats["results"] == 2 and stats["results_awaiting_signoff"] == 2
+    assert stats["patients"] == 1 and stats["results_by_kind"] == {"vcf": 2}
+    assert not {"patient_id", "result_id", "nhs_number"} & set(stats)
     assert any("sign-off worklist" in (e.detail or "") for e in svc.audit(action="result.list"))

@@ -215,19 +215,26 @@ def latest_interpreted(session: Session, patient_id: int,
     return None
 
 
+def _awaiting() -> Any:
+    newest = (select(ResultVersion.result_id, func.max(ResultVersion.version).label("v"))
+              .group_by(ResultVersion.result_id).subquery())
+    return (select(ResultVersion)
+            .join(newest, (newest.c.result_id == ResultVersion.result_id)
+                  & (newest.c.v == ResultVersion.version))
+            .outerjoin(ResultSignoff, ResultSignoff.result_version_id == ResultVersion.id)
+            .where(ResultSignoff.id.is_(None), ResultVersion.status == INTERPRETED,
+                   ResultVersion.calls_json.is_not(None)))
+
+
 def awaiting_signoff(session: Session, limit: int = 200) -> list[ResultVersion]:
     """The laboratory's sign-off worklist: each result's newest version when it holds calls and
     nobody has signed it off, oldest first."""
-    newest = (select(ResultVersion.result_id, func.max(ResultVersion.version).label("v"))
-              .group_by(ResultVersion.result_id).subquery())
-    q = (select(ResultVersion)
-         .join(newest, (newest.c.result_id == ResultVersion.result_id)
-               & (newest.c.v == ResultVersion.version))
-         .outerjoin(ResultSignoff, ResultSignoff.result_version_id == ResultVersion.id)
-         .where(ResultSignoff.id.is_(None), ResultVersion.status == INTERPRETED,
-                ResultVersion.calls_json.is_not(None))
-         .order_by(ResultVersion.created_at, ResultVersion.id).limit(limit))
+    q = _awaiting().order_by(ResultVersion.created_at, ResultVersion.id).limit(limit)
     return list(session.scalars(q))
+
+
+def count_awaiting_signoff(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(_awaiting().subquery())) or 0)
 
 
 def sign_off(session: Session, result: Result, version: int, *, user_id: int, username: str,
@@ -322,7 +329,7 @@ def reinterpret(session: Session, result: Result, *, user_id: int,
 
 
 __all__ = ["INTERPRETED", "STORED_ONLY", "Interpretation", "Kind", "StoredInput",
-           "awaiting_signoff", "calls_of",
+           "awaiting_signoff", "calls_of", "count_awaiting_signoff",
            "for_patient", "get_result", "get_version", "interpret", "latest",
            "latest_interpreted", "latest_usable", "prepare_upload", "reinterpret",
            "reinterpret_input", "sign_off", "store_reinterpretation", "store_upload",

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.deps import Ctx, require
 from pgxguard.service.models import MedicationReview, Order, Patient, Result
+from pgxguard.service.results import service as results
 
 router = APIRouter(tags=["stats"])
 
@@ -18,6 +19,8 @@ router = APIRouter(tags=["stats"])
 class SummaryOut(BaseModel):
     patients: int
     results: int
+    # results whose newest interpretation awaits laboratory sign-off
+    results_awaiting_signoff: int
     results_by_kind: dict[str, int]
     reviews: int
     orders_by_status: dict[str, int]
@@ -36,6 +39,7 @@ def summary(ctx: Annotated[Ctx, require(Perm.STATS_READ)]) -> SummaryOut:
         return {str(k): int(v) for k, v in rows}
 
     return SummaryOut(patients=count(Patient), results=count(Result),
+                      results_awaiting_signoff=results.count_awaiting_signoff(s),
                       results_by_kind=grouped(Result.kind), reviews=count(MedicationReview),
                       orders_by_status=grouped(Order.status),
                       orders_by_test=grouped(Order.test_code))
