@@ -18,11 +18,11 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from pgxguard.alleles import sort_key
 from pgxguard.errors import KnowledgeBaseError
+from pgxguard.snapshot import packaged_bytes
 
 DATA_NAME = "unphased-priorities.json"
 SHA256 = "1c7dc0041ef568da37f4d6d61c3baebada574b0e8fa35d5af4c03a8de729ae9c"
@@ -61,15 +61,10 @@ class PriorityTable:
 
 @functools.lru_cache(maxsize=1)
 def load_priorities() -> dict[str, PriorityTable]:
-    res = resources.files("pgxguard.kb").joinpath("data", DATA_NAME)
-    try:
-        raw = res.read_bytes()
-    except OSError as e:
-        raise KnowledgeBaseError("the unphased-priority table is missing", path=str(res),
-                                 hint="reinstall pgxguard") from e
+    raw, where = packaged_bytes("pgxguard.kb", DATA_NAME, "unphased-priority table")
     if hashlib.sha256(raw).hexdigest() != SHA256:
         raise KnowledgeBaseError("the unphased-priority table does not match its checksum",
-                                 path=str(res),
+                                 path=where,
                                  hint="restore the file shipped with pgxguard (reinstall)")
     data = json.loads(raw)
     out = {}

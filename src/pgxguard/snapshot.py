@@ -13,6 +13,18 @@ from typing import Any
 from pgxguard.errors import KnowledgeBaseError
 
 
+def packaged_bytes(package: str, name: str, what: str) -> tuple[bytes, str]:
+    """(bytes, location) of a data file shipped in `package`/data; missing is an error."""
+    from importlib import resources
+
+    res = resources.files(package).joinpath("data", name)
+    try:
+        return res.read_bytes(), str(res)
+    except OSError as e:
+        raise KnowledgeBaseError(f"the {what} is missing", path=str(res),
+                                 hint="reinstall pgxguard") from e
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write via a temporary file in the same folder, fsync, then rename.
 

@@ -29,12 +29,11 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pgxguard.errors import KnowledgeBaseError, PgxError
-from pgxguard.snapshot import atomic_write_bytes
+from pgxguard.snapshot import atomic_write_bytes, packaged_bytes
 
 NER_PACKAGE = "drug-named-entity-recognition"
 NER_VERSION = "2.0.9"
@@ -133,13 +132,7 @@ def build(wheel: Path | None = None, out: Path | None = None) -> Path:
 @functools.lru_cache(maxsize=1)
 def generic_names() -> dict[str, str]:
     """The bundled name -> generic table; its content checksum is checked on load."""
-    res = resources.files("pgxguard.guidance").joinpath("data", NAMES_FILE)
-    try:
-        raw = res.read_bytes()
-    except OSError as e:
-        raise KnowledgeBaseError("the generic-name list is missing", path=str(res),
-                                 hint="reinstall pgxguard") from e
-    return parse(raw, str(res))
+    return parse(*packaged_bytes("pgxguard.guidance", NAMES_FILE, "generic-name list"))
 
 
 def parse(raw: bytes, origin: str) -> dict[str, str]:

@@ -3,13 +3,14 @@ re-interpretation against the current knowledge base."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.deps import Ctx, require
 from pgxguard.service.ids import RowId
+from pgxguard.service.models import Result
 from pgxguard.service.patients import service as patients
 from pgxguard.service.results import service
 from pgxguard.service.results.schemas import (
@@ -117,11 +118,9 @@ def read_version(result_id: RowId, version: RowId,
     return VersionOut.of(v)
 
 
-@router.post("/results/{result_id}/reinterpret", response_model=ReinterpretOut)
-def reinterpret(result_id: RowId,
-                ctx: Annotated[Ctx, require(Perm.RESULTS_REINTERPRET)]) -> ReinterpretOut:
-    """Re-call the stored input against the current knowledge base; the old version is kept
-    and the response says what changed per gene."""
+def run_reinterpretation(ctx: Ctx, result_id: int) -> tuple[Result, dict[str, Any]]:
+    """The request's steps of a re-interpretation, for the API and the UI alike: read the
+    stored input, call it with no database lock held, store the new version, audit, commit."""
     r = service.get_result(ctx.session, result_id)
     ctx.about(r.patient_id)
     src = service.stored_input(r)
@@ -132,6 +131,15 @@ def reinterpret(result_id: RowId,
     ctx.audit("result.reinterpret", r.patient_id,
               detail=f"result {r.id} version {new.version} (knowledge base {new.kb_version})")
     ctx.commit()
+    return r, diff
+
+
+@router.post("/results/{result_id}/reinterpret", response_model=ReinterpretOut)
+def reinterpret(result_id: RowId,
+                ctx: Annotated[Ctx, require(Perm.RESULTS_REINTERPRET)]) -> ReinterpretOut:
+    """Re-call the stored input against the current knowledge base; the old version is kept
+    and the response says what changed per gene."""
+    r, diff = run_reinterpretation(ctx, result_id)
     return ReinterpretOut(result=ResultOut.of(r, ctx.settings.require_signoff), diff=diff)
 
 

@@ -33,6 +33,7 @@ from pgxguard.service.orders.service import TRANSITIONS, Status
 from pgxguard.service.patients import service as patients
 from pgxguard.service.results import service as results
 from pgxguard.service.results.diff import diff_calls
+from pgxguard.service.results.router import run_reinterpretation
 from pgxguard.service.results.service import Kind
 from pgxguard.service.reviews import service as reviews
 from pgxguard.service.web.render import REPORT_CSP, is_htmx, render, security_headers
@@ -307,17 +308,7 @@ def reinterpret_result(result_id: int,
                        ctx: Annotated[UiCtx, action(Perm.RESULTS_REINTERPRET)]) -> Response:
     """Re-call the stored input against the current knowledge base, as POST
     /results/{id}/reinterpret does; the result page then shows what changed."""
-    r = results.get_result(ctx.session, result_id)
-    ctx.about(r.patient_id)
-    src = results.stored_input(r)
-    ctx.end_transaction()  # hold no database lock while calling
-    interp = results.reinterpret_input(src, ctx.knowledge_base())
-    r = results.get_result(ctx.session, result_id)
-    new, _diff = results.store_reinterpretation(ctx.session, r, src, interp,
-                                                user_id=ctx.user.id)
-    ctx.audit("result.reinterpret", r.patient_id,
-              detail=f"result {r.id} version {new.version} (knowledge base {new.kb_version})")
-    ctx.commit()
+    r, _diff = run_reinterpretation(ctx, result_id)
     return _see_other(f"/ui/results/{r.id}#changes")
 
 
