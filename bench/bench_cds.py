@@ -1,7 +1,8 @@
 """Load test of the CDS Hooks order-select service against a real `pgxguard serve` process.
 
 Starts `pgxguard serve` on loopback (SQLite in a temporary directory, or `--db URL`), creates an
-admin, a prescriber and a laboratory user, a patient and a result (examples/demo.vcf, PATIENT1),
+admin, a prescriber and two laboratory users, a patient and a result (examples/demo.vcf, PATIENT1,
+signed off by the second laboratory user),
 then for `--seconds` fires order-select calls with 20 draft MedicationRequests (mixed
 actionable and non-actionable) from `--clients` client processes, each on one keep-alive
 connection, back to back. Prints throughput, latency percentiles, errors and the server's CPU.
@@ -112,12 +113,13 @@ def setup(port: int) -> tuple[str, int]:
     _, tok = request(conn, "POST", "/auth/token", {"username": "admin", "password": PASSWORD})
     admin = tok["access_token"]
     tokens = {}
-    for name, role in (("ehr", "prescriber"), ("lab", "lab_scientist")):
+    for name, role in (("ehr", "prescriber"), ("lab", "lab_scientist"),
+                       ("checker", "lab_scientist")):
         status, out = request(conn, "POST", "/users", {"username": name, "password": PASSWORD,
                                                        "role": role}, admin)
         assert status == 201, out
         _, tok = request(conn, "POST", "/auth/token", {"username": name, "password": PASSWORD})
-        tokens[role] = tok["access_token"]
+        tokens[name if name == "checker" else role] = tok["access_token"]
     status, p = request(conn, "POST", "/patients", {
         "nhs_number": "9434765919", "family_name": "Bench", "given_name": "Pat",
         "date_of_birth": "1970-01-02"}, tokens["prescriber"])
@@ -125,6 +127,10 @@ def setup(port: int) -> tuple[str, int]:
     status, res = request(conn, "POST", f"/patients/{p['id']}/results/vcf",
                           token=tokens["lab_scientist"], files=DEMO_VCF.read_bytes())
     assert status == 201, res
+    # a second laboratory scientist signs it off: only signed-off results drive cards
+    status, res = request(conn, "POST", f"/results/{res['id']}/versions/1/sign-off", {},
+                          tokens["checker"])
+    assert status == 200, res
     status, out = request(conn, "POST", "/cds-services/pgxguard-order-select",
                           hook_body(p["id"]), tokens["prescriber"])
     assert status == 200, out

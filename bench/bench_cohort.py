@@ -6,6 +6,8 @@ Cases:
                      (frequency tables, actionable burden for every drug, plots)
   call_1kgp          the single-sample path on the same input: `pgxguard call VCF -o x.json`
                      (the ratio cohort / call is reported)
+  cohort_1kgp_pgen   with --pgen: the same panel converted to PLINK 2 .pgen (conversion timed on
+                     its own); calls compared with the VCF run (diplotype and phenotype)
   synthetic_N        for each N of --synthetic (default 10000,50000,200000): a cohort resampled
                      from 1KGP haplotypes by bench/synthetic_cohort.py (VCF Zarr when the engine
                      provides the writer, else bgzipped VCF; generation is timed on its own and
@@ -145,6 +147,49 @@ def _finish(row: dict[str, Any], samples: int, target_s: float | None,
     return row
 
 
+def vcf_to_pgen(vcf: Path, prefix: Path, samples_info: Path) -> Path:
+    """The panel as a PLINK 2 fileset (sex from samples.tsv; haploid calls written homozygous,
+    as PLINK stores them)."""
+    import csv
+
+    import numpy as np
+    from cyvcf2 import VCF
+
+    from pgxguard.cohort.io_plink import write_pgen
+
+    with samples_info.open() as fh:
+        sex = {r["sample"]: r.get("sex", "") for r in csv.DictReader(fh, delimiter="\t")}
+    v = VCF(str(vcf), gts012=False, strict_gt=False)
+    cols: dict[str, list[Any]] = {k: [] for k in ("chrom", "pos", "ids", "ref", "alts")}
+    gts, phased = [], []
+    for rec in v:
+        arr = rec.genotype.array()
+        g = arr[:, :2].astype(np.int64)
+        g = np.where(g == -2, g[:, :1], g)
+        for k, x in zip(cols, (rec.CHROM, rec.POS, rec.ID or ".", rec.REF, tuple(rec.ALT)),
+                        strict=True):
+            cols[k].append(x)
+        gts.append(g)
+        phased.append(arr[:, -1].astype(bool) & (g[:, 0] != g[:, 1]))
+    samples = list(v.samples)
+    v.close()
+    sexes = [1 if sex.get(s, "").lower() in ("1", "male", "m") else
+             2 if sex.get(s, "").lower() in ("2", "female", "f") else 0 for s in samples]
+    return write_pgen(prefix, samples=samples, sexes=sexes, **cols, alleles=np.stack(gts),
+                      phased=np.stack(phased), build="GRCh38")
+
+
+def _same_calls(a: Path, b: Path) -> str:
+    from pgxguard.cohort import read_calls
+
+    def rows(d: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+        return {(r["sample"], r["gene"]): (r["diplotype_text"], r["phenotype"])
+                for r in read_calls(d).to_pylist()}
+
+    x, y = rows(a), rows(b)
+    return f"{sum(1 for k in x if y.get(k) == x[k]):,} / {len(x):,}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--workers", type=int, default=2)
@@ -157,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-call", action="store_true",
                     help="do not time the single-sample path (`pgxguard call`) on 1KGP")
     ap.add_argument("--skip-analysis", action="store_true")
+    ap.add_argument("--pgen", action="store_true",
+                    help="also convert the 1KGP panel to PLINK 2 .pgen (not timed) and time "
+                         "`pgxguard cohort` on it")
     ap.add_argument("--cohort-arg", action="append", default=[],
                     help="extra argument for `pgxguard cohort` (repeatable)")
     ap.add_argument("--keep", type=Path, default=None,
@@ -194,6 +242,29 @@ def main(argv: list[str] | None = None) -> int:
                 cases["call_1kgp"] = c
                 cases["cohort_1kgp"]["speedup_vs_call"] = c["wall_s"] / row["wall_s"]
                 cases["cohort_1kgp"]["cpu_ratio_vs_call"] = c["cpu_s"] / row["cpu_s"]
+        if have_kgp and args.pgen:
+            # In a child process: converting holds the whole matrix, and a benchmark process
+            # that large would inflate its own children's peak RSS (fork copies its pages).
+            t0 = time.perf_counter()
+            pgen = work / "kgp.pgen"
+            subprocess.run([py, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                            "import bench_cohort as b; from pathlib import Path; "
+                            "b.vcf_to_pgen(Path(sys.argv[2]), Path(sys.argv[3]), "
+                            "Path(sys.argv[4]))", str(ROOT / "bench"), str(KGP_VCF),
+                            str(work / "kgp"), str(KGP_INFO)], check=True)
+            convert_s = time.perf_counter() - t0
+            out = work / "cohort_1kgp_pgen"
+            shutil.rmtree(out, ignore_errors=True)
+            row = run([*exe, "cohort", str(pgen), "-o", str(out), "--workers",
+                       str(args.workers), *flags], "cohort_1kgp_pgen")
+            row.update(_parquet_rows(out))
+            row = _finish(row, row["samples"], TARGET_1KGP_S)
+            row["convert_s"] = round(convert_s, 2)
+            if "cohort_1kgp" in cases:
+                row["wall_ratio_vs_vcf"] = row["wall_s"] / cases["cohort_1kgp"]["wall_s"]
+                row["rows_equal_to_vcf"] = _same_calls(work / "cohort_1kgp", out)
+            cases["cohort_1kgp_pgen"] = row
+            print(json.dumps({"cohort_1kgp_pgen": row}, indent=1), flush=True)
         sizes = [int(x) for x in args.synthetic.split(",") if x.strip()]
         if sizes and not KGP_VCF.exists():
             print("skipping synthetic cohorts: they resample the 1KGP panel", file=sys.stderr)
