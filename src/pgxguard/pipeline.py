@@ -259,6 +259,20 @@ def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
                     source="outside", phased=False)
 
 
+ASSUME_REFERENCE_WARNING = ("--assume-reference: positions absent from the VCF were taken as "
+                            "homozygous reference")
+
+
+def pattern_call(kb: KnowledgeBase, d: GeneDefinition, gg: GeneGenotypes, k: int) -> GeneCall:
+    """The call of genotype pattern `k` of a gene: the one kernel both `call` and the cohort
+    engine run, with the reader's warnings and copy number of that pattern."""
+    extra = list(gg.gene_warnings) + gg.pattern_warnings[k]
+    if gg.assumed_reference:
+        extra.append(ASSUME_REFERENCE_WARNING)
+    return _gene_call(kb, d, gg.patterns[k], extra, d.gene in kb.phenotypes,
+                      copy_number=gg.copy_number(k))
+
+
 def definitions_in_use(kb: KnowledgeBase, definitions: str | Path | None,
                        ) -> tuple[dict[str, dict[str, GeneDefinition]], dict[str, Any]]:
     """The allele definitions to match against (gene -> build -> definition) and the
@@ -333,15 +347,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
             per_sample[s] = []
         for d, gg in zip(chosen, genos, strict=True):
             # Samples with identical genotypes share one pattern: call each pattern once.
-            pattern_calls = []
-            for k, (sites, pw) in enumerate(zip(gg.patterns, gg.pattern_warnings, strict=True)):
-                extra = list(gg.gene_warnings) + pw
-                if gg.assumed_reference:
-                    extra.append("--assume-reference: positions absent from the VCF were "
-                                 "taken as homozygous reference")
-                pattern_calls.append(_gene_call(kb, d, sites, extra,
-                                                use_kb_phenotypes and d.gene in kb.phenotypes,
-                                                copy_number=gg.copy_number(k)))
+            pattern_calls = [pattern_call(kb, d, gg, k) for k in range(len(gg.patterns))]
             for j, s in enumerate(sample_names):
                 per_sample[s].append(pattern_calls[int(gg.sample_pattern[j])])
 

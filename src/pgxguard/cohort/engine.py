@@ -33,8 +33,6 @@ from pgxguard.kb.model import GeneDefinition, KnowledgeBase
 from pgxguard.results import GeneCall
 
 DONE_DIR = "_partitions"
-ASSUME_REFERENCE_WARNING = ("--assume-reference: positions absent from the VCF were taken as "
-                            "homozygous reference")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,18 +126,15 @@ def _flags(gc: GeneCall, gg: GeneGenotypes) -> list[str]:
 
 def call_patterns(kb: KnowledgeBase, d: GeneDefinition,
                   gg: GeneGenotypes) -> list[GeneCall | BaseException]:
-    """One `GeneCall` per genotype pattern, exactly as `pgxguard.call` makes it."""
-    from pgxguard.pipeline import _gene_call
+    """One `GeneCall` per genotype pattern, by `pgxguard.call`'s own `pattern_call`; a pattern
+    that raises is returned as its exception (one bad genotype must not stop the cohort)."""
+    from pgxguard.pipeline import pattern_call
 
-    has_ph = d.gene in kb.phenotypes
     out: list[GeneCall | BaseException] = []
-    for k, (sites, pw) in enumerate(zip(gg.patterns, gg.pattern_warnings, strict=True)):
-        extra = list(gg.gene_warnings) + pw
-        if gg.assumed_reference:
-            extra.append(ASSUME_REFERENCE_WARNING)
+    for k in range(len(gg.patterns)):
         try:
-            out.append(_gene_call(kb, d, sites, extra, has_ph, copy_number=gg.copy_number(k)))
-        except Exception as e:  # one bad genotype pattern must not stop the cohort
+            out.append(pattern_call(kb, d, gg, k))
+        except Exception as e:
             out.append(e)
     return out
 
