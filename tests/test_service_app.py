@@ -32,16 +32,25 @@ db_settings = support.db_settings
 sqlite_svc = support.sqlite_svc
 svc = support.svc
 
-GOOD_SECRET = "x" * 48
+GOOD_SECRET = support.GOOD_SECRET
 PG = "postgresql+psycopg://pgxguard@db.example/pgx"
+BASE = "https://pgx.example.nhs.uk"
 
 
 @pytest.mark.parametrize(("kw", "message"), [
     ({}, "default secret"),
     ({"secret": "short"}, "shorter than 32"),
-    ({"secret": GOOD_SECRET}, "on SQLite"),
-    ({"secret": GOOD_SECRET, "db_url": PG, "admin_password": "p" * 20}, "ADMIN_USER"),
+    ({"secret": "a" * 32, "db_url": PG, "public_base_url": BASE}, "guessable secret"),
+    ({"secret": "pgxguard" * 6, "db_url": PG, "public_base_url": BASE}, "guessable secret"),
+    ({"secret": GOOD_SECRET, "public_base_url": BASE}, "on SQLite"),
+    ({"secret": GOOD_SECRET, "db_url": PG}, "PGXGUARD_PUBLIC_BASE_URL"),
+    ({"secret": GOOD_SECRET, "db_url": PG, "public_base_url": BASE,
+      "admin_password": "p" * 20}, "ADMIN_USER"),
     ({"environment": "staging"}, "unknown environment"),
+    ({"environment": "development", "public_base_url": "pgx.example"}, "not a base URL"),
+    ({"environment": "development", "trusted_proxies": ("10.0.0.0/8", "proxy")},
+     "'proxy' is not an IP"),
+    ({"environment": "development", "max_line_bytes": 0}, "MAX_LINE_BYTES must be positive"),
 ])
 def test_unsafe_production_settings_refused(kw: dict[str, str], message: str) -> None:
     s = Settings(**{"environment": "production", **kw})  # type: ignore[arg-type]
@@ -56,8 +65,9 @@ def test_create_app_refuses_unsafe_production(tmp_path: Path) -> None:
 
 
 def test_safe_production_settings() -> None:
-    Settings(environment="production", secret=GOOD_SECRET, db_url=PG).check()
-    Settings(environment="production", secret=GOOD_SECRET,
+    Settings(environment="production", secret=GOOD_SECRET, db_url=PG,
+             public_base_url=BASE).check()
+    Settings(environment="production", secret=GOOD_SECRET, public_base_url=BASE,
              allow_sqlite_in_production=True).check()
     Settings().check()  # development: defaults are fine
 
@@ -65,11 +75,17 @@ def test_safe_production_settings() -> None:
 def test_settings_from_env(tmp_path: Path) -> None:
     env = {"PGXGUARD_ENV": "Production", "PGXGUARD_SECRET": GOOD_SECRET,
            "PGXGUARD_DB_URL": PG, "PGXGUARD_MAX_UPLOAD_BYTES": "1000",
+           "PGXGUARD_PUBLIC_BASE_URL": BASE, "PGXGUARD_TRUSTED_PROXIES": " 10.0.0.5, ::1 ",
+           "PGXGUARD_MAX_VCF_RECORDS": "77", "PGXGUARD_API_DOCS": "true",
            "PGXGUARD_ALLOW_SQLITE_IN_PRODUCTION": "false",
            "PGXGUARD_DATA_DIR": str(tmp_path)}
     s = Settings.from_env(env).check()
     assert (s.environment, s.db_url, s.max_upload_bytes, s.data_dir) == (
         "production", PG, 1000, tmp_path)
+    assert (s.public_base_url, s.trusted_proxies, s.max_vcf_records, s.docs_enabled) == (
+        BASE, ("10.0.0.5", "::1"), 77, True)
+    assert Settings(environment="production").docs_enabled is False
+    assert Settings().docs_enabled is True
     assert Settings.from_env({}, db_url="sqlite:///x.db").db_url == "sqlite:///x.db"
     assert Settings.from_env({"PGXGUARD_DATA_DIR": str(tmp_path)}).database_url == (
         f"sqlite:///{tmp_path}/pgxguard.db")

@@ -70,8 +70,9 @@ def test_multi_sample_vcf_needs_a_sample(svc: Svc) -> None:
         r = svc.client.post(f"/patients/{pid}/results/vcf", headers=svc.h("lab_scientist"),
                             files={"file": ("demo.vcf", fh)})
     assert r.status_code == 422
-    assert r.json() == {"error": "the VCF holds 2 samples; say which one is this patient's "
-                                 "with the 'sample' field", "hint": "samples: PATIENT1, PATIENT2"}
+    assert r.json() == {"error": "demo.vcf: the VCF holds 2 samples; say which one is this "
+                                 "patient's with the 'sample' field",
+                        "hint": "samples: PATIENT1, PATIENT2"}
     with svc.session() as s:
         assert s.query(Result).count() == 0  # nothing half-written
 

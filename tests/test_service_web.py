@@ -244,8 +244,9 @@ def test_login_throttle_page(tmp_path: Path) -> None:
 
 
 def test_session_cookie_is_secure_in_production(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, environment="production", secret="s" * 40,
-                        allow_sqlite_in_production=True)
+    settings = Settings(data_dir=tmp_path, environment="production",
+                        secret=support.GOOD_SECRET, allow_sqlite_in_production=True,
+                        public_base_url="https://testserver")
     app = create_app(settings)
     with app.state.sessions() as s:
         auth_service.create_user(s, "lab1", PASSWORD, "lab_scientist")

@@ -15,6 +15,7 @@ from typing import Any
 from pgxguard import __version__, priorities
 from pgxguard import copynumber as cn
 from pgxguard.alleles import sort_alleles, sort_key
+from pgxguard.budget import checkpoint
 from pgxguard.errors import InputError, VcfError
 from pgxguard.io.vcf import GeneGenotypes, VcfReader
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
@@ -347,7 +348,10 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
             per_sample[s] = []
         for d, gg in zip(chosen, genos, strict=True):
             # Samples with identical genotypes share one pattern: call each pattern once.
-            pattern_calls = [pattern_call(kb, d, gg, k) for k in range(len(gg.patterns))]
+            pattern_calls = []
+            for k in range(len(gg.patterns)):
+                checkpoint()
+                pattern_calls.append(pattern_call(kb, d, gg, k))
             for j, s in enumerate(sample_names):
                 per_sample[s].append(pattern_calls[int(gg.sample_pattern[j])])
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from pgxguard.errors import SampleError, VcfError
+from pgxguard.budget import checkpoint
+from pgxguard.errors import PgxError, SampleError, VcfError
 from pgxguard.kb.model import GeneDefinition, canonical_chrom
 from pgxguard.match.types import SiteCall
 from pgxguard.normalise import expand_to, normalise
@@ -385,12 +386,15 @@ class VcfReader:
             lineno_guess = 0
             try:
                 for v in self._vcf:
+                    checkpoint()  # a time budget or a cancelled request stops the scan
                     lineno_guess += 1
                     c = canonical_chrom(v.CHROM)
                     for chrom, start, end in regions:
                         if c == chrom and v.start < end and v.end > start:
                             keep.append(v)
                             break
+            except PgxError:
+                raise
             except Exception as e:  # cyvcf2 raises bare Exceptions for parse errors
                 line = len(self.header.rstrip("\n").splitlines()) + lineno_guess + 1
                 raise VcfError(f"malformed record ({e})", path=self.path, line=line,

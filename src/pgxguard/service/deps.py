@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.from_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from pgxguard.budget import Budget
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.service.audit import service as audit_service
 from pgxguard.service.auth import service as auth_service
@@ -107,6 +109,19 @@ class Ctx:
         """The current allele knowledge base (`create_app(kb_provider=...)`)."""
         kb: KnowledgeBase = self.request.app.state.kb_provider()
         return kb
+
+    def work_budget(self, what: str) -> Budget:
+        """A budget of `interpret_seconds` for slow work (calling), which also ends when the
+        client disconnects: use as `with budget.within(ctx.work_budget(...)):`."""
+        return Budget(self.settings.interpret_seconds, cancelled=self.client_gone, what=what)
+
+    def client_gone(self) -> bool:
+        """Whether the HTTP client has disconnected (asked of the event loop from the
+        handler's worker thread; False when not running in one)."""
+        try:
+            return bool(anyio.from_thread.run(self.request.is_disconnected))
+        except RuntimeError:
+            return False
 
 
 def require(permission: Perm, *, read_first: bool = False) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pgxguard.budget import WorkCancelled
 from pgxguard.errors import InputError, PgxError
 
 
@@ -50,10 +51,17 @@ class TooManyAttemptsError(ServiceError):
         super().__init__(message, hint=hint)
 
 
+# nginx's "client closed request": nobody reads the response, but the audit row says why.
+CLIENT_CLOSED_REQUEST = 499
+
+
 def status_for(e: PgxError) -> int:
-    """HTTP status of a `PgxError`: its own for service errors, 422 for bad input, else 400."""
+    """HTTP status of a `PgxError`: its own for service errors, 422 for bad input, 499 for
+    work stopped because the client left, else 400."""
     if isinstance(e, ServiceError):
         return e.status_code
+    if isinstance(e, WorkCancelled):
+        return CLIENT_CLOSED_REQUEST
     if isinstance(e, InputError):
         return 422
     return 400

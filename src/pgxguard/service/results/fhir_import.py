@@ -10,6 +10,7 @@ is stored as it is, not interpreted.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -24,20 +25,41 @@ MEDICATION_ASSESSED = "51963-7"
 _KB = re.compile(r"\(knowledge base ([^)]+)\)")
 
 
-def _codes(concept: dict[str, Any] | None) -> set[str]:
-    return {str(c.get("code")) for c in (concept or {}).get("coding", []) if c.get("code")}
+# Uploaded JSON may hold anything anywhere: every access goes through these, so a value of the
+# wrong type reads as absent instead of raising (a type-confused Bundle is a 422 or is stored
+# as not interpreted, never a 500).
+def _d(x: Any) -> dict[str, Any]:
+    return x if isinstance(x, dict) else {}
+
+
+def _l(x: Any) -> list[Any]:
+    return x if isinstance(x, list) else []
+
+
+def _dicts(x: Any) -> list[dict[str, Any]]:
+    return [e for e in _l(x) if isinstance(e, dict)]
+
+
+def _text(x: Any) -> str:
+    return x if isinstance(x, str) else ""
+
+
+def _codes(concept: Any) -> set[str]:
+    return {c["code"] for c in _dicts(_d(concept).get("coding"))
+            if isinstance(c.get("code"), str) and c["code"]}
 
 
 def _profiles(res: dict[str, Any]) -> set[str]:
-    return set(res.get("meta", {}).get("profile", []))
+    return {p for p in _l(_d(res.get("meta")).get("profile")) if isinstance(p, str)}
 
 
 def _gene(res: dict[str, Any]) -> str | None:
-    for comp in res.get("component", []):
+    for comp in _dicts(res.get("component")):
         if GENE_STUDIED in _codes(comp.get("code")):
-            v = comp.get("valueCodeableConcept", {})
-            return str(v.get("text") or next(
-                (c.get("display") for c in v.get("coding", []) if c.get("display")), "")) or None
+            v = _d(comp.get("valueCodeableConcept"))
+            return _text(v.get("text")) or next(
+                (_text(c.get("display")) for c in _dicts(v.get("coding"))
+                 if _text(c.get("display"))), "") or None
     return None
 
 
@@ -47,10 +69,14 @@ def _is(res: dict[str, Any], profile: str, loinc: str | None = None) -> bool:
 
 
 def parse_bundle(data: bytes, filename: str) -> dict[str, Any]:
+    """The Bundle as a dict (the service checks its size and depth first: `prescan`)."""
     import json
 
     try:
         doc = json.loads(data.decode("utf-8-sig"))
+    except RecursionError as e:
+        raise InputError("JSON nested too deeply", path=filename,
+                         hint="upload a FHIR R4 Bundle in JSON") from e
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"not a JSON document ({e})", path=filename,
                          hint="upload a FHIR R4 Bundle in JSON") from e
@@ -65,9 +91,9 @@ def parse_bundle(data: bytes, filename: str) -> dict[str, Any]:
 def extract_calls(doc: dict[str, Any], filename: str) -> CallResult | None:
     """The calls a pgxguard report Bundle states, or None when it holds no genotype."""
     resources: dict[str, dict[str, Any]] = {}
-    for e in doc.get("entry", []):
-        if isinstance(e, dict) and isinstance(e.get("resource"), dict):
-            resources[str(e.get("fullUrl", ""))] = e["resource"]
+    for e in _dicts(doc.get("entry")):
+        if isinstance(e.get("resource"), dict):
+            resources[_text(e.get("fullUrl"))] = e["resource"]
     genotypes = [r for r in resources.values()
                  if r.get("resourceType") == "Observation" and _is(r, "genotype", GENOTYPE)]
     if not genotypes:
@@ -75,20 +101,21 @@ def extract_calls(doc: dict[str, Any], filename: str) -> CallResult | None:
     patients = [r for r in resources.values() if r.get("resourceType") == "Patient"]
     sample = "sample"
     if patients:
-        ids = patients[0].get("identifier", [])
-        if ids and ids[0].get("value"):
-            sample = str(ids[0]["value"])
+        ids = _dicts(patients[0].get("identifier"))
+        if ids and _text(ids[0].get("value")):
+            sample = _text(ids[0]["value"])
     phenos: dict[str, dict[str, Any]] = {}
     for r in resources.values():
         if r.get("resourceType") == "Observation" and _is(r, "implication"):
             g = _gene(r)
-            comp_codes = {c for comp in r.get("component", []) for c in _codes(comp.get("code"))}
+            comp_codes = {c for comp in _dicts(r.get("component"))
+                          for c in _codes(comp.get("code"))}
             if g and MEDICATION_ASSESSED not in comp_codes:
                 phenos.setdefault(g, r)
     kb_version = None
     for r in resources.values():
         if r.get("resourceType") == "DiagnosticReport":
-            m = _KB.search(str(r.get("conclusion", "")))
+            m = _KB.search(_text(r.get("conclusion")))
             if m:
                 kb_version = m.group(1)
     genes: dict[str, GeneCall] = {}
@@ -96,10 +123,14 @@ def extract_calls(doc: dict[str, Any], filename: str) -> CallResult | None:
         gene = _gene(obs)
         if gene is None or gene in genes:
             continue
-        genes[gene] = _gene_call(gene, obs, resources, phenos.get(gene))
+        genes[gene] = _gene_call(gene, obs, resources, phenos.get(gene), filename)
+    if not genes:
+        raise InputError("the Bundle's genotype Observations name no gene (component "
+                         f"{GENE_STUDIED} 'gene studied')", path=filename,
+                         hint="upload the Bundle written by `pgxguard report --format fhir`")
     return CallResult(
         knowledge_base={"version": kb_version, "sources": [
-            {"name": "FHIR Bundle", "file": filename, "bundle_id": doc.get("id")}]},
+            {"name": "FHIR Bundle", "file": filename, "bundle_id": _text(doc.get("id")) or None}]},
         samples=(SampleCall(sample=sample, genes=tuple(sorted(genes.values(),
                                                                key=lambda g: g.gene))),),
         tool={"name": "pgxguard", "note": "calls extracted from a FHIR Bundle"},
@@ -109,20 +140,20 @@ def extract_calls(doc: dict[str, Any], filename: str) -> CallResult | None:
 
 
 def _gene_call(gene: str, obs: dict[str, Any], resources: dict[str, dict[str, Any]],
-               pheno: dict[str, Any] | None) -> GeneCall:
-    notes = [str(n.get("text", "")) for n in obs.get("note", []) if n.get("text")]
+               pheno: dict[str, Any] | None, filename: str) -> GeneCall:
+    notes = [_text(n.get("text")) for n in _dicts(obs.get("note")) if _text(n.get("text"))]
     warnings = [n for n in notes if n != "Missing positions: none"
                 and not n.startswith("Source: ")]
     warnings.append("extracted from a FHIR Bundle")
-    value = str(obs.get("valueCodeableConcept", {}).get("text", ""))
+    value = _text(_d(obs.get("valueCodeableConcept")).get("text"))
     text = value.removeprefix(gene).strip()
     diplotypes: tuple[tuple[str, ...], ...] = ()
     variants: tuple[str, ...] = ()
     haps = []
-    for ref in obs.get("derivedFrom", []):
-        r = resources.get(str(ref.get("reference", "")))
+    for ref in _dicts(obs.get("derivedFrom")):
+        r = resources.get(_text(ref.get("reference")))
         if r is not None and _is(r, "haplotype", HAPLOTYPE):
-            haps.append(str(r.get("valueCodeableConcept", {}).get("text", ""))
+            haps.append(_text(_d(r.get("valueCodeableConcept")).get("text"))
                         .removeprefix(gene).strip())
     if "dataAbsentReason" in obs or not text:
         warnings.append("no call in the Bundle")
@@ -139,12 +170,18 @@ def _gene_call(gene: str, obs: dict[str, Any], resources: dict[str, dict[str, An
     phenotype = None
     activity = None
     if pheno is not None:
-        for comp in pheno.get("component", []):
-            code = comp.get("code", {})
+        for comp in _dicts(pheno.get("component")):
+            code = _d(comp.get("code"))
             if "therapeutic-implication" in _codes(code) and phenotype is None:
-                phenotype = comp.get("valueCodeableConcept", {}).get("text")
+                phenotype = _text(_d(comp.get("valueCodeableConcept")).get("text")) or None
             elif code.get("text") == "Activity score" and "valueQuantity" in comp:
-                activity = float(comp["valueQuantity"]["value"])
+                value_ = _d(comp["valueQuantity"]).get("value")
+                if isinstance(value_, bool) or not isinstance(value_, int | float) or \
+                        not math.isfinite(value_):
+                    raise InputError(f"{gene}: the activity score is not a number "
+                                     f"({value_!r})", path=filename,
+                                     hint="valueQuantity.value must be a JSON number")
+                activity = float(value_)
     return GeneCall(gene=gene, diplotypes=diplotypes, variants=variants, phenotype=phenotype,
                     activity_score=activity, warnings=tuple(warnings),
                     source="outside" if diplotypes or variants or phenotype else "none")

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
+from pgxguard.budget import within
 from pgxguard.service.auth.permissions import Perm
 from pgxguard.service.deps import Ctx, require
 from pgxguard.service.ids import RowId
 from pgxguard.service.models import Result
 from pgxguard.service.patients import service as patients
 from pgxguard.service.results import service
+from pgxguard.service.results.prescan import UploadLimits
 from pgxguard.service.results.schemas import (
     AwaitingOut,
     ReinterpretOut,
@@ -26,25 +28,31 @@ from pgxguard.service.results.service import Kind
 router = APIRouter(tags=["results"])
 
 
-def _read(file: UploadFile, limit: int) -> bytes:
-    # One byte over the limit is enough to know it is too large.
-    return file.file.read(limit + 1)
+def run_upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: str | None,
+               build: str | None) -> Result:
+    """The request's steps of an upload, for the API and the UI alike: read at most the limit,
+    pre-scan and call with no database lock held, under the time budget (stopped when the
+    client disconnects), then store, audit and commit."""
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.about(p.id)
+    limit = ctx.settings.max_upload_bytes
+    data = file.file.read(limit + 1)  # one byte over the limit shows it is too large
+    ctx.end_transaction()  # hold no database lock while calling
+    with within(ctx.work_budget("interpreting the upload")):
+        name, interp = service.prepare_upload(kind, data, file.filename, sample=sample or None,
+                                              build=build or None, kb=ctx.knowledge_base(),
+                                              max_bytes=limit,
+                                              limits=UploadLimits.of(ctx.settings))
+    res = service.store_upload(ctx.session, p.id, kind, data, name, interp,
+                               build=build or None, user_id=ctx.user.id)
+    ctx.audit("result.upload", p.id, detail=f"result {res.id} ({kind.value})")
+    ctx.commit()
+    return res
 
 
 def _upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: str | None,
             build: str | None) -> ResultOut:
-    p = patients.get_patient(ctx.session, patient_id)
-    ctx.about(p.id)
-    limit = ctx.settings.max_upload_bytes
-    data = _read(file, limit)
-    ctx.end_transaction()  # hold no database lock while calling
-    name, interp = service.prepare_upload(kind, data, file.filename, sample=sample or None,
-                                          build=build or None, kb=ctx.knowledge_base(),
-                                          max_bytes=limit)
-    res = service.store_upload(ctx.session, p.id, kind, data, name, interp,
-                               build=build or None, user_id=ctx.user.id)
-    ctx.audit("result.upload", p.id, detail=f"result {res.id} ({kind.value}, {res.filename})")
-    ctx.commit()
+    res = run_upload(ctx, patient_id, kind, file, sample, build)
     return ResultOut.of(res, ctx.settings.require_signoff)
 
 
@@ -125,7 +133,9 @@ def run_reinterpretation(ctx: Ctx, result_id: int) -> tuple[Result, dict[str, An
     ctx.about(r.patient_id)
     src = service.stored_input(r)
     ctx.end_transaction()  # hold no database lock while calling
-    interp = service.reinterpret_input(src, ctx.knowledge_base())
+    with within(ctx.work_budget("re-interpreting the result")):
+        interp = service.reinterpret_input(src, ctx.knowledge_base(),
+                                           UploadLimits.of(ctx.settings))
     r = service.get_result(ctx.session, result_id)
     new, diff = service.store_reinterpretation(ctx.session, r, src, interp, user_id=ctx.user.id)
     ctx.audit("result.reinterpret", r.patient_id,

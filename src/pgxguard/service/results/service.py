@@ -4,7 +4,9 @@ The input is stored exactly as received; each interpretation is a new immutable
 `ResultVersion` holding the `pgxguard call` JSON and the knowledge-base version that made it.
 A version is provisional until a laboratory scientist signs it off (`sign_off`, a second person
 by default); reviews and CDS cards use only signed-off versions (`latest_usable`).
-Calling runs in the request's worker thread (FastAPI runs sync handlers in a thread pool).
+Calling runs in the request's worker thread (FastAPI runs sync handlers in a thread pool),
+after a bounded pre-scan of the input (`prescan`: decompressed size, line length, samples,
+records; a Bundle's size and depth) and under the request's time budget (`pgxguard.budget`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pgxguard.service.errors import (
 from pgxguard.service.models import Patient, Result, ResultSignoff, ResultVersion
 from pgxguard.service.results.diff import diff_calls
 from pgxguard.service.results.fhir_import import extract_calls, parse_bundle
+from pgxguard.service.results.prescan import UploadLimits, check_json, scan_text, scan_vcf
 
 
 class Kind(StrEnum):
@@ -95,11 +98,15 @@ def _relabel(e: PgxError, tmpdir: str) -> PgxError:
 
 
 def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
-              build: str | None, kb: KnowledgeBase) -> Interpretation:
-    """Call (or read) one stored input. Raises `PgxError` for input that cannot be used."""
+              build: str | None, kb: KnowledgeBase,
+              limits: UploadLimits | None = None) -> Interpretation:
+    """Call (or read) one stored input. Raises `PgxError` for input that cannot be used.
+    With `limits`, the input is pre-scanned first (413/422 before any calling)."""
     from pgxguard.pipeline import call
 
     if kind is Kind.FHIR_BUNDLE:
+        if limits is not None:
+            check_json(data, filename, limits)
         doc = parse_bundle(data, filename)
         calls = extract_calls(doc, filename)
         if calls is None:
@@ -113,6 +120,11 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
                               calls.samples[0].sample, None)
     if build is not None and build not in ("GRCh37", "GRCh38"):
         raise InputError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38")
+    if limits is not None:
+        if kind is Kind.VCF:
+            scan_vcf(data, filename, sample, limits)
+        else:
+            scan_text(data, filename, limits)
     with tempfile.TemporaryDirectory(prefix="pgxguard-upload-") as tmpdir:
         path = Path(tmpdir) / filename
         path.write_bytes(data)
@@ -130,8 +142,8 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
 
 
 def prepare_upload(kind: Kind, data: bytes, filename: str | None, *, sample: str | None,
-                   build: str | None, kb: KnowledgeBase,
-                   max_bytes: int) -> tuple[str, Interpretation]:
+                   build: str | None, kb: KnowledgeBase, max_bytes: int,
+                   limits: UploadLimits | None = None) -> tuple[str, Interpretation]:
     """Check and interpret an upload without touching the database (slow: calling)."""
     if len(data) > max_bytes:
         raise PayloadTooLargeError(f"upload of {len(data)} bytes exceeds the limit of "
@@ -140,7 +152,7 @@ def prepare_upload(kind: Kind, data: bytes, filename: str | None, *, sample: str
         raise InputError("the uploaded file is empty")
     name = safe_filename(filename, {"vcf": "upload.vcf", "outside_calls": "outside-calls.tsv",
                                     "fhir_bundle": "bundle.json"}[kind.value])
-    return name, interpret(kind, data, name, sample=sample, build=build, kb=kb)
+    return name, interpret(kind, data, name, sample=sample, build=build, kb=kb, limits=limits)
 
 
 def store_upload(session: Session, patient_id: int, kind: Kind, data: bytes, name: str,
@@ -290,9 +302,12 @@ def stored_input(result: Result) -> StoredInput:
                        result.build, latest(result).version)
 
 
-def reinterpret_input(src: StoredInput, kb: KnowledgeBase) -> Interpretation:
-    """Re-call a stored input against `kb` (no database access)."""
-    return interpret(src.kind, src.data, src.filename, sample=src.sample, build=src.build, kb=kb)
+def reinterpret_input(src: StoredInput, kb: KnowledgeBase,
+                      limits: UploadLimits | None = None) -> Interpretation:
+    """Re-call a stored input against `kb` (no database access); inputs stored before the
+    limits existed are checked against them too."""
+    return interpret(src.kind, src.data, src.filename, sample=src.sample, build=src.build, kb=kb,
+                     limits=limits)
 
 
 def store_reinterpretation(session: Session, result: Result, src: StoredInput,

@@ -26,6 +26,7 @@ from pgxguard.service.errors import (
     TooManyAttemptsError,
     ValidationFailedError,
 )
+from pgxguard.service.ids import MAX_ROW_ID, RowId
 from pgxguard.service.models import Patient, ResultVersion, User
 from pgxguard.service.orders import service as orders
 from pgxguard.service.orders.directory import directory
@@ -33,7 +34,7 @@ from pgxguard.service.orders.service import TRANSITIONS, Status
 from pgxguard.service.patients import service as patients
 from pgxguard.service.results import service as results
 from pgxguard.service.results.diff import diff_calls
-from pgxguard.service.results.router import run_reinterpretation
+from pgxguard.service.results.router import run_reinterpretation, run_upload
 from pgxguard.service.results.service import Kind
 from pgxguard.service.reviews import service as reviews
 from pgxguard.service.web.render import REPORT_CSP, is_htmx, render, security_headers
@@ -54,6 +55,18 @@ _NHS_LIKE = re.compile(r"^[\d\s-]{10,14}$")
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers=security_headers())
+
+
+def _form_row_id(value: str, what: str) -> int | None:
+    """An optional row id typed into a form: empty is None; anything but 1..2^31-1 written in
+    ASCII digits is a 422 (`'²'.isdigit()` is true, `int('²')` raises)."""
+    v = value.strip()
+    if not v:
+        return None
+    if not (v.isascii() and v.isdigit() and len(v) <= 10 and 1 <= int(v) <= MAX_ROW_ID):
+        raise ValidationFailedError(f"{what} id {v!r} is not a number from 1 to {MAX_ROW_ID}",
+                                    hint=f"choose the {what} from the list")
+    return int(v)
 
 
 def _safe_next(target: str | None) -> str:
@@ -200,7 +213,7 @@ def create_patient(ctx: Annotated[UiCtx, action(Perm.PATIENTS_WRITE)],
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def patient_page(request: Request, patient_id: int,
+def patient_page(request: Request, patient_id: RowId,
                  ctx: Annotated[UiCtx, page(Perm.PATIENTS_READ)]) -> Response:
     """Demographics, then what the role may see: results, orders, reviews."""
     p = patients.get_patient(ctx.session, patient_id)
@@ -225,7 +238,7 @@ def patient_page(request: Request, patient_id: int,
 # ---- results -----------------------------------------------------------------------------------
 
 @router.post("/patients/{patient_id}/results")
-def upload_result(patient_id: int, ctx: Annotated[UiCtx, action(Perm.RESULTS_UPLOAD)],
+def upload_result(patient_id: RowId, ctx: Annotated[UiCtx, action(Perm.RESULTS_UPLOAD)],
                   file: Annotated[UploadFile, File()],
                   kind: Annotated[str, Form(max_length=20)] = "vcf",
                   sample: Annotated[str, Form(max_length=200)] = "",
@@ -235,20 +248,9 @@ def upload_result(patient_id: int, ctx: Annotated[UiCtx, action(Perm.RESULTS_UPL
     if kind not in {k.value for k in Kind}:
         raise ValidationFailedError(f"unknown result kind {kind!r}",
                                     hint="vcf, outside_calls or fhir_bundle")
-    p = patients.get_patient(ctx.session, patient_id)
-    ctx.about(p.id)
-    limit = ctx.settings.max_upload_bytes
-    data = file.file.read(limit + 1)
-    ctx.end_transaction()  # hold no database lock while calling
     k = Kind(kind)
     build_ = (build or None) if k is Kind.VCF else None  # only a VCF is called with a build
-    name, interp = results.prepare_upload(k, data, file.filename, sample=sample or None,
-                                          build=build_, kb=ctx.knowledge_base(),
-                                          max_bytes=limit)
-    res = results.store_upload(ctx.session, p.id, k, data, name, interp, build=build_,
-                               user_id=ctx.user.id)
-    ctx.audit("result.upload", p.id, detail=f"result {res.id} ({k.value}, {res.filename})")
-    ctx.commit()
+    res = run_upload(ctx, patient_id, k, file, sample or None, build_)
     return _see_other(f"/ui/results/{res.id}")
 
 
@@ -258,7 +260,7 @@ def _calls(version: ResultVersion) -> CallResult | None:
 
 
 @router.get("/results/{result_id}", response_class=HTMLResponse)
-def result_page(request: Request, result_id: int,
+def result_page(request: Request, result_id: RowId,
                 ctx: Annotated[UiCtx, page(Perm.RESULTS_READ)]) -> Response:
     """The latest interpretation: calls, ties, missing positions, warnings, KB version; every
     version, and what changed from the previous one."""
@@ -289,7 +291,7 @@ def result_page(request: Request, result_id: int,
 
 
 @router.post("/results/{result_id}/versions/{version}/sign-off")
-def sign_off_result(result_id: int, version: int,
+def sign_off_result(result_id: RowId, version: RowId,
                     ctx: Annotated[UiCtx, action(Perm.RESULTS_SIGNOFF)],
                     note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     """As POST /results/{id}/versions/{v}/sign-off: authorise the version for clinical use."""
@@ -304,7 +306,7 @@ def sign_off_result(result_id: int, version: int,
 
 
 @router.post("/results/{result_id}/reinterpret")
-def reinterpret_result(result_id: int,
+def reinterpret_result(result_id: RowId,
                        ctx: Annotated[UiCtx, action(Perm.RESULTS_REINTERPRET)]) -> Response:
     """Re-call the stored input against the current knowledge base, as POST
     /results/{id}/reinterpret does; the result page then shows what changed."""
@@ -313,7 +315,7 @@ def reinterpret_result(result_id: int,
 
 
 @router.get("/results/{result_id}/report", response_class=HTMLResponse)
-def result_report(result_id: int, ctx: Annotated[UiCtx, page(Perm.RESULTS_READ)]) -> Response:
+def result_report(result_id: RowId, ctx: Annotated[UiCtx, page(Perm.RESULTS_READ)]) -> Response:
     """The clinician HTML report (`report.html.clinician_html`) of the latest version."""
     r = results.get_result(ctx.session, result_id)
     ctx.about(r.patient_id)
@@ -344,7 +346,7 @@ def _medicines(text: str) -> list[str]:
 
 
 @router.post("/patients/{patient_id}/reviews")
-def create_review(patient_id: int, ctx: Annotated[UiCtx, action(Perm.REVIEWS_CREATE)],
+def create_review(patient_id: RowId, ctx: Annotated[UiCtx, action(Perm.REVIEWS_CREATE)],
                   medicines: Annotated[str, Form(max_length=20_000)] = "",
                   all_drugs: Annotated[bool, Form()] = False) -> Response:
     p = patients.get_patient(ctx.session, patient_id)
@@ -358,7 +360,7 @@ def create_review(patient_id: int, ctx: Annotated[UiCtx, action(Perm.REVIEWS_CRE
 
 
 @router.get("/reviews/{review_id}", response_class=HTMLResponse)
-def review_page(request: Request, review_id: int,
+def review_page(request: Request, review_id: RowId,
                 ctx: Annotated[UiCtx, page(Perm.REVIEWS_READ)]) -> Response:
     """The stored review exactly as stored: action classes, verbatim text with its source."""
     row = reviews.get_review(ctx.session, review_id)
@@ -377,7 +379,7 @@ def review_page(request: Request, review_id: int,
 # ---- test orders -------------------------------------------------------------------------------
 
 @router.post("/patients/{patient_id}/orders")
-def create_order(patient_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_CREATE)],
+def create_order(patient_id: RowId, ctx: Annotated[UiCtx, action(Perm.ORDERS_CREATE)],
                  test_code: Annotated[str, Form(max_length=64)],
                  reason: Annotated[str, Form(max_length=2000)] = "",
                  trigger_drug: Annotated[str, Form(max_length=200)] = "") -> Response:
@@ -392,7 +394,7 @@ def create_order(patient_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_CREAT
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
-def order_page(request: Request, order_id: int,
+def order_page(request: Request, order_id: RowId,
                ctx: Annotated[UiCtx, page(Perm.ORDERS_READ)]) -> Response:
     """The order, its event history and the moves this role may make next."""
     o = orders.get_order(ctx.session, order_id)
@@ -416,7 +418,7 @@ def order_page(request: Request, order_id: int,
 
 
 @router.post("/orders/{order_id}/status")
-def advance_order(order_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_PROGRESS)],
+def advance_order(order_id: RowId, ctx: Annotated[UiCtx, action(Perm.ORDERS_PROGRESS)],
                   status: Annotated[str, Form(max_length=32)],
                   note: Annotated[str, Form(max_length=2000)] = "",
                   result_id: Annotated[str, Form(max_length=20)] = "") -> Response:
@@ -429,7 +431,7 @@ def advance_order(order_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_PROGRE
     o = orders.get_order(ctx.session, order_id, for_update=True)
     ctx.about(o.patient_id)
     before = o.status
-    rid = int(result_id) if result_id.strip().isdigit() else None
+    rid = _form_row_id(result_id, "result")
     o = orders.transition(ctx.session, o, to, user_id=ctx.user.id, note=note.strip() or None,
                           require_signoff=ctx.settings.require_signoff,
                           result_id=rid)
@@ -439,7 +441,7 @@ def advance_order(order_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_PROGRE
 
 
 @router.post("/orders/{order_id}/cancel")
-def cancel_order(order_id: int, ctx: Annotated[UiCtx, action(Perm.ORDERS_CANCEL)],
+def cancel_order(order_id: RowId, ctx: Annotated[UiCtx, action(Perm.ORDERS_CANCEL)],
                  reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
     o = orders.get_order(ctx.session, order_id, for_update=True)
     ctx.about(o.patient_id)
@@ -476,7 +478,7 @@ def create_user(ctx: Annotated[UiCtx, action(Perm.USERS_MANAGE)],
 
 
 @router.post("/users/{user_id}")
-def update_user(user_id: int, ctx: Annotated[UiCtx, action(Perm.USERS_MANAGE)],
+def update_user(user_id: RowId, ctx: Annotated[UiCtx, action(Perm.USERS_MANAGE)],
                 role: Annotated[str, Form(max_length=32)] = "",
                 active: Annotated[str, Form(max_length=5)] = "",
                 password: Annotated[str, Form(max_length=1024)] = "") -> Response:
