@@ -52,6 +52,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the peer, or what a trusted proxy says (`trusted_proxies`; the
+    app's proxy-headers middleware has already rewritten the peer then)."""
+    return request.client.host if request.client else "unknown"
+
+
 def route_of(request: Request) -> str:
     route = request.scope.get("route")
     path = getattr(route, "path", None)
@@ -156,4 +162,4 @@ def require(permission: Perm, *, read_first: bool = False) -> Any:
     return Depends(check)
 
 
-__all__ = ["Ctx", "get_session", "get_settings", "require", "route_of"]
+__all__ = ["Ctx", "client_address", "get_session", "get_settings", "require", "route_of"]

@@ -197,15 +197,29 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
-class LoginFailure(Base):
-    """A failed sign-in for a username (known or not): the sign-in throttle counts these."""
+class LoginThrottle(Base):
+    """Sign-in throttle counters (auth/throttle.py), one row per kind and key:
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+    - `pair` (username, address): failures of one account from one client address; past the
+      threshold each attempt waits exponentially longer; cleared by a success or a new password;
+    - `address` (address): failures from one address within the window (password spraying);
+    - `global`: failures from everywhere within the window;
+    - `known` (username, address): the account signed in from that address (`last_at`), so
+      the address and global limits do not shut it out.
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("kind", "username", "address",
+                                       name="uq_login_throttle_key"),
+                      Index("ix_login_throttle_last_at", "last_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(8))
+    username: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 IMMUTABLE = (ResultVersion, ResultSignoff, MedicationReview, AuditEvent, OrderEvent)
@@ -224,6 +238,7 @@ __all__ = [
     "IMMUTABLE",
     "ApiToken",
     "AuditEvent",
+    "LoginThrottle",
     "MedicationReview",
     "Order",
     "OrderEvent",

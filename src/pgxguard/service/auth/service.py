@@ -1,14 +1,17 @@
-"""Users and API tokens: plain functions taking a Session (the caller commits, except that a
-failed sign-in is committed by `authenticate` itself so the throttle sees it)."""
+"""Users and API tokens: plain functions taking a Session (the caller commits), except
+`sign_in`, which manages its own short transactions around the password check."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from pgxguard.service.audit import service as audit_service
+from pgxguard.service.auth import throttle
 from pgxguard.service.auth.permissions import Role
 from pgxguard.service.auth.security import (
     MIN_PASSWORD_LENGTH,
@@ -24,15 +27,41 @@ from pgxguard.service.errors import (
     TooManyAttemptsError,
     ValidationFailedError,
 )
-from pgxguard.service.models import ApiToken, LoginFailure, User
+from pgxguard.service.models import ApiToken, User
+from pgxguard.service.settings import Settings
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 
 
-def _check_password(password: str) -> None:
+MIN_PASSWORD_SCORE = 3  # zxcvbn: "safely unguessable" (about 10^8 guesses or more)
+
+
+def check_password(password: str, username: str) -> None:
+    """The password policy: at least `MIN_PASSWORD_LENGTH` characters, and not guessable by
+    zxcvbn (whose frequency lists hold the common and breached passwords, English words and
+    names; repeats, sequences, dates and keyboard patterns count as weak) with the username
+    and the service's own name among the words to avoid."""
+    from zxcvbn import zxcvbn
+
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailedError(
             f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+    result = zxcvbn(password, user_inputs=[username, "pgxguard", "pgx", "guard"])
+    if result["score"] < MIN_PASSWORD_SCORE:
+        feedback = result["feedback"]
+        why = feedback.get("warning") or "it is easy to guess"
+        if username and username.lower() in password.lower():
+            why = "it contains the username"
+        raise ValidationFailedError(
+            f"password too weak: {why.rstrip('.')}",
+            hint=" ".join(feedback.get("suggestions") or [])
+            or "use three or four unrelated words, or a password manager's random password")
+
+
+def prepare_password(password: str, username: str) -> str:
+    """Check the policy and hash (slow, by design): call it with no transaction open."""
+    check_password(password, username)
+    return hash_password(password)
 
 
 def _check_role(role: str) -> Role:
@@ -43,16 +72,24 @@ def _check_role(role: str) -> Role:
                                     hint=f"roles: {', '.join(r.value for r in Role)}") from e
 
 
-def create_user(session: Session, username: str, password: str, role: str) -> User:
+def check_username(username: str) -> None:
     if not _USERNAME.match(username):
         raise ValidationFailedError(
             f"invalid username {username!r}",
             hint="2-64 characters: letters, digits, '.', '_', '@', '-'")
-    _check_password(password)
+
+
+def create_user(session: Session, username: str, password: str, role: str, *,
+                password_hash: str | None = None) -> User:
+    """A new active user. Pass `password_hash` from `prepare_password` (made with no
+    transaction open) to keep argon2 out of the caller's transaction."""
+    check_username(username)
     r = _check_role(role)
+    if password_hash is None:
+        password_hash = prepare_password(password, username)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ConflictError(f"user {username!r} already exists")
-    user = User(username=username, password_hash=hash_password(password), role=r.value,
+    user = User(username=username, password_hash=password_hash, role=r.value,
                 active=True, created_at=utcnow())
     session.add(user)
     session.flush()
@@ -69,9 +106,10 @@ def list_users(session: Session) -> list[User]:
 
 def update_user(session: Session, user: User, *, role: str | None = None,
                 active: bool | None = None, password: str | None = None,
-                acting_user_id: int | None = None) -> User:
+                acting_user_id: int | None = None, password_hash: str | None = None) -> User:
     """Change role / enabled / password. An administrator cannot disable or change the role of
-    their own account (`acting_user_id`): the last administrator could lock everyone out."""
+    their own account (`acting_user_id`): the last administrator could lock everyone out.
+    A new password signs the user out everywhere and lifts their sign-in locks."""
     if user.id == acting_user_id and (active is False or (role is not None and
                                                           role != user.role)):
         raise ValidationFailedError("you cannot disable your own account or change your own "
@@ -82,10 +120,10 @@ def update_user(session: Session, user: User, *, role: str | None = None,
         user.active = active
         if not active:
             revoke_all(session, user)
-    if password is not None:
-        _check_password(password)
-        user.password_hash = hash_password(password)
+    if password is not None or password_hash is not None:
+        user.password_hash = password_hash or prepare_password(password or "", user.username)
         revoke_all(session, user)
+        throttle.clear_account(session, user.username)
     session.flush()
     return user
 
@@ -98,34 +136,63 @@ def ensure_admin(session: Session, username: str, password: str) -> tuple[User, 
     return create_user(session, username, password, Role.ADMIN.value), True
 
 
-def authenticate(session: Session, username: str, password: str, *, max_failures: int = 5,
-                 window_minutes: int = 15, now: datetime | None = None) -> User:
-    """The active user with this password. Failed attempts are stored (committed even though
-    the request fails); `max_failures` of them for one username within `window_minutes` refuse
-    every further attempt until the oldest leaves the window, so passwords cannot be guessed at
-    speed. The same answer for unknown and known usernames: nothing tells which exist."""
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user_id: int
+    username: str
+    token: str
+    expires_at: datetime
+
+
+_DENIED = "invalid username or password, or the account is disabled"
+
+
+def sign_in(sessions: sessionmaker[Session], settings: Settings, username: str,
+            password: str, *, address: str, route: str, label: str | None = None,
+            now: datetime | None = None) -> SignedIn:
+    """Check a password and issue a token, in three steps so that no database transaction is
+    open while argon2 runs: (1) read the user and count the attempt in the throttle (a short
+    transaction; `throttle.reserve` may refuse with a 429), (2) verify the password, (3) in a
+    second short transaction clear the throttle and issue the token, or record the failure.
+    Every outcome is audited (`auth.signin`: ok, denied, throttled). Unknown and known
+    usernames get the same answer in the same time."""
     now = now or utcnow()
-    since = now - timedelta(minutes=window_minutes)
-    recent = list(session.scalars(
-        select(LoginFailure.at).where(LoginFailure.username == username[:64],
-                                      LoginFailure.at > since).order_by(LoginFailure.at)))
-    if len(recent) >= max_failures:
-        wait = recent[-max_failures] + timedelta(minutes=window_minutes) - now
-        seconds = max(1, int(wait.total_seconds()) + 1)
-        raise TooManyAttemptsError(
-            f"too many failed sign-ins for this account: try again in {seconds // 60 + 1} "
-            "minute(s)", retry_after=seconds,
-            hint="an administrator can reset the password (PATCH /users/{id})")
-    user = session.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        # Failures older than the window no longer count, for anyone: the table stays small.
-        session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
-        session.add(LoginFailure(username=username[:64], at=now))
-        session.commit()
-        raise AuthenticationError("invalid username or password, or the account is disabled")
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
-    return user
+    name = username[:64]
+    with sessions() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        seen = (user.id, user.password_hash, user.active) if user is not None else None
+        try:
+            reservation = throttle.reserve(s, username, address, settings, now)
+        except TooManyAttemptsError as e:
+            _signin_audit(sessions, route, "throttled", seen[0] if seen else None, name,
+                          f"from {address}: {e.detail}")
+            raise
+    ok = verify_password(seen[1] if seen else None, password)  # no transaction is open here
+    with sessions() as s:
+        user = s.get(User, seen[0]) if seen else None
+        if (not ok or user is None or not user.active or seen is None
+                or user.password_hash != seen[1]):
+            throttle.prune(s, now)
+            audit_service.record(s, action="auth.signin", method="POST", route=route,
+                                 outcome="denied", user_id=seen[0] if seen else None,
+                                 username=name, detail=f"from {address}")
+            s.commit()
+            raise AuthenticationError(_DENIED)
+        throttle.succeeded(s, reservation)
+        token, row = issue_token(s, user, settings.secret, settings.token_ttl_hours, label=label)
+        audit_service.record(s, action="auth.signin", method="POST", route=route, outcome="ok",
+                             user_id=user.id, username=user.username, detail=f"from {address}")
+        s.commit()
+        return SignedIn(user.id, user.username, token, row.expires_at)
+
+
+def _signin_audit(sessions: sessionmaker[Session], route: str, outcome: str,
+                  user_id: int | None, username: str, detail: str) -> None:
+    with sessions() as s:
+        audit_service.record(s, action="auth.signin", method="POST", route=route,
+                             outcome=outcome, user_id=user_id, username=username,
+                             detail=detail[:1000])
+        s.commit()
 
 
 def issue_token(session: Session, user: User, secret: str, ttl_hours: int,
@@ -165,5 +232,6 @@ def revoke_all(session: Session, user: User) -> None:
         row.revoked_at = now
 
 
-__all__ = ["authenticate", "create_user", "ensure_admin", "get_user", "issue_token",
-           "list_users", "resolve_token", "revoke", "revoke_all", "update_user"]
+__all__ = ["SignedIn", "check_password", "check_username", "create_user", "ensure_admin",
+           "get_user", "issue_token", "list_users", "prepare_password", "resolve_token",
+           "revoke", "revoke_all", "sign_in", "update_user"]

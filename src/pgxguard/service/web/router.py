@@ -4,12 +4,13 @@ functions, audits with the same actions, commits, then renders a template or red
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,7 @@ from pgxguard.results import CallResult
 from pgxguard.service.auth import service as auth_service
 from pgxguard.service.auth.permissions import Perm, Role
 from pgxguard.service.auth.security import MIN_PASSWORD_LENGTH
-from pgxguard.service.deps import get_session, get_settings
+from pgxguard.service.deps import client_address, get_settings
 from pgxguard.service.errors import (
     AuthenticationError,
     TooManyAttemptsError,
@@ -37,6 +38,7 @@ from pgxguard.service.results.diff import diff_calls
 from pgxguard.service.results.router import run_reinterpretation, run_upload
 from pgxguard.service.results.service import Kind
 from pgxguard.service.reviews import service as reviews
+from pgxguard.service.settings import Settings
 from pgxguard.service.web.render import REPORT_CSP, is_htmx, render, security_headers
 from pgxguard.service.web.session import (
     LOGIN_CSRF_COOKIE,
@@ -83,42 +85,54 @@ def login_form(request: Request, next: Annotated[str | None, Query(max_length=50
                ) -> Response:
     """The sign-in form (public). Sets a one-off login CSRF cookie (double submit)."""
     login_csrf = new_login_csrf()
-    resp = render(request, "login.html", None, next=_safe_next(next), login_csrf=login_csrf,
-                  error=None)
     settings = get_settings(request)
+    resp = render(request, "login.html", None, next=_safe_next(next), login_csrf=login_csrf,
+                  error=_plain_http_error(request, settings))
     resp.set_cookie(LOGIN_CSRF_COOKIE, login_csrf, path="/ui/login", httponly=True,
                     samesite="strict", secure=settings.production, max_age=3600)
     return resp
 
 
+def _plain_http_error(request: Request, settings: Settings) -> str | None:
+    """In production the cookies are Secure: over plain HTTP the browser drops them and the
+    sign-in could only fail. Say so, instead of a misleading 'form expired'."""
+    if settings.production and request.url.scheme != "https":
+        return ("This service must be reached over HTTPS: in production the sign-in cookies are "
+                "Secure, so browsers do not send them over plain HTTP. Open the https:// "
+                "address (behind a TLS proxy, the operator sets PGXGUARD_TRUSTED_PROXIES so its "
+                "X-Forwarded-Proto header is believed).")
+    return None
+
+
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, session: Annotated[Session, Depends(get_session)],
+def login(request: Request,
           username: Annotated[str, Form(max_length=64)] = "",
           password: Annotated[str, Form(max_length=1024)] = "",
           csrf_token: Annotated[str, Form(max_length=200)] = "",
           next: Annotated[str, Form(max_length=500)] = "/ui") -> Response:
     """Verify the password with the auth service and keep the issued API token in a cookie."""
     settings = get_settings(request)
+    plain_http = _plain_http_error(request, settings)
+    if plain_http:
+        return render(request, "login.html", None, status=400, next=_safe_next(next),
+                      login_csrf="", error=plain_http)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not expected or csrf_token != expected:
+    if not expected or not hmac.compare_digest(csrf_token.encode(), expected.encode()):
         return render(request, "login.html", None, status=403, next=_safe_next(next),
                       login_csrf=expected or "",
                       error="The sign-in form expired: reload the page and try again.")
     try:
-        user = auth_service.authenticate(session, username, password,
-                                         max_failures=settings.login_max_failures,
-                                         window_minutes=settings.login_window_minutes)
+        signed = auth_service.sign_in(request.app.state.sessions, settings, username, password,
+                                      address=client_address(request), route="/ui/login",
+                                      label="web UI")
     except (AuthenticationError, TooManyAttemptsError) as e:
         page = render(request, "login.html", None, status=e.status_code, next=_safe_next(next),
                       login_csrf=expected, error=e.detail)
         if isinstance(e, TooManyAttemptsError):
             page.headers["Retry-After"] = str(e.retry_after)
         return page
-    token, _row = auth_service.issue_token(session, user, settings.secret,
-                                           settings.token_ttl_hours, label="web UI")
-    session.commit()
     resp = _see_other(_safe_next(next))
-    set_session_cookie(resp, token, settings)
+    set_session_cookie(resp, signed.token, settings)
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
     return resp
 
@@ -127,6 +141,7 @@ def login(request: Request, session: Annotated[Session, Depends(get_session)],
 def logout(ctx: Annotated[UiCtx, action(Perm.SELF)]) -> Response:
     """Revoke the session's token (as DELETE /auth/token does) and drop the cookie."""
     auth_service.revoke(ctx.session, ctx.token)
+    ctx.audit("auth.signout", None, detail=f"token {ctx.token.id}")
     ctx.commit()
     resp = _see_other("/ui/login")
     clear_session_cookie(resp, ctx.settings)
@@ -470,8 +485,11 @@ def create_user(ctx: Annotated[UiCtx, action(Perm.USERS_MANAGE)],
                 username: Annotated[str, Form(max_length=64)] = "",
                 password: Annotated[str, Form(max_length=1024)] = "",
                 role: Annotated[str, Form(max_length=32)] = "") -> Response:
-    """As POST /users: the same checks (username shape, password length, known role)."""
-    u = auth_service.create_user(ctx.session, username, password, role)
+    """As POST /users: the same checks (username shape, password policy, known role)."""
+    auth_service.check_username(username)
+    ctx.end_transaction()  # argon2 runs with no transaction open
+    pw_hash = auth_service.prepare_password(password, username)
+    u = auth_service.create_user(ctx.session, username, password, role, password_hash=pw_hash)
     ctx.audit("user.create", None, detail=f"user {u.username} ({u.role})")
     ctx.commit()
     return _see_other("/ui/users")
@@ -485,9 +503,15 @@ def update_user(user_id: RowId, ctx: Annotated[UiCtx, action(Perm.USERS_MANAGE)]
     """As PATCH /users/{id}: change role, enable/disable (disabling revokes the tokens), set a
     new password (revokes the tokens). An administrator cannot disable or demote themself."""
     u = auth_service.get_user(ctx.session, user_id)
+    pw_hash = None
+    if password:
+        name = u.username
+        ctx.end_transaction()  # argon2 runs with no transaction open
+        pw_hash = auth_service.prepare_password(password, name)
+        u = auth_service.get_user(ctx.session, user_id)
     auth_service.update_user(ctx.session, u, role=role or None,
                              active=None if active == "" else active == "true",
-                             password=password or None, acting_user_id=ctx.user.id)
+                             acting_user_id=ctx.user.id, password_hash=pw_hash)
     changed = [x for x, v in (("role", role), ("active", active), ("password", password)) if v]
     ctx.audit("user.update", None, detail=f"user {u.username}: {', '.join(changed) or 'nothing'}")
     ctx.commit()
