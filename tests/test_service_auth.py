@@ -134,12 +134,10 @@ def test_role_is_refused(shared: Svc, role: Role, method: str, path: str, perm: 
     assert _error(r) == {"error": f"role {role.value!r} may not {perm.value}",
                         "hint": "ask an administrator if your role should allow this"}
     new = shared.audit()[before:]
-    if perm in PATIENT_DATA:
-        assert [(a.action, a.outcome, a.username) for a in new] == [
-            (perm.value, "denied", f"user-{role.value}".replace("_", "-"))]
-        assert new[0].route == path and new[0].method == method
-    else:
-        assert new == []
+    # every refusal is audited, of patient data and of users, audit and stats alike
+    assert [(a.action, a.outcome, a.username) for a in new] == [
+        (perm.value, "denied", f"user-{role.value}".replace("_", "-"))]
+    assert new[0].route == path and new[0].method == method
 
 
 @pytest.mark.parametrize(("role", "method", "path", "perm"), ALLOWED,
@@ -153,6 +151,7 @@ def test_role_is_let_through(shared: Svc, role: Role, method: str, path: str,
 @pytest.mark.parametrize(("method", "path", "perm"), PROTECTED,
                          ids=[f"{m}-{p}" for m, p, _ in PROTECTED])
 def test_no_token_is_401(shared: Svc, method: str, path: str, perm: Perm) -> None:
+    before = len(shared.audit())
     r = _call(shared, method, path, {})
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"
@@ -160,6 +159,8 @@ def test_no_token_is_401(shared: Svc, method: str, path: str, perm: Perm) -> Non
     r = _call(shared, method, path, {"Authorization": "Bearer pgx_not-a-real-token"})
     assert r.status_code == 401
     assert _error(r)["error"] == "invalid, expired or revoked token"
+    assert [(a.action, a.outcome, a.user_id) for a in shared.audit()[before:]] == [
+        (perm.value, "denied", None)] * 2
 
 
 def test_token_issue_and_passwords(svc: Svc) -> None:

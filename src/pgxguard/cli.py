@@ -16,6 +16,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="pgxguard: pharmacogenomics from VCF to diplotype, phenotype and guidance.")
 kb_app = typer.Typer(no_args_is_help=True, help="Knowledge base: inspect or rebuild.")
 app.add_typer(kb_app, name="kb")
+audit_app = typer.Typer(no_args_is_help=True, help="The clinical service's audit trail.")
+app.add_typer(audit_app, name="audit")
 
 
 class Format(StrEnum):
@@ -232,6 +234,9 @@ def serve_cmd(
         "--create-admin", metavar="USER",
         help="Create an admin user (password from PGXGUARD_ADMIN_PASSWORD or a prompt) and "
              "exit")] = None,
+    ssl_certfile: Annotated[str | None, typer.Option(
+        help="TLS certificate (PEM) to serve HTTPS directly")] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option(help="TLS private key (PEM)")] = None,
 ) -> None:
     """Run the clinical service (REST API; see docs/service.md)."""
     import os
@@ -246,9 +251,46 @@ def serve_cmd(
                 f"password for {create_admin}", hide_input=True, confirmation_prompt=True)
             typer.echo(create_admin_user(settings, create_admin, password))
             return
-        run_server(settings, host=host, port=port, workers=workers)
+        run_server(settings, host=host, port=port, workers=workers,
+                   ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     except PgxError as e:
         _fail(e)
+
+
+@audit_app.command("verify")
+def audit_verify_cmd(
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Database URL (default: PGXGUARD_DB_URL, or the SQLite file in the data "
+        "directory)")] = None,
+    anchor: Annotated[str | None, typer.Option(
+        help="ID:HASH (last_id:head) recorded from an earlier run: that row must still be "
+             "there unchanged, so removing the newest rows shows")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Check the audit trail's hash chain: exit 0 when intact, 5 when broken (each break
+    listed)."""
+    from pgxguard.service.cli import AuditTrailBroken, verify_audit
+    from pgxguard.service.settings import Settings
+
+    try:
+        report = verify_audit(Settings.from_env(db_url=db), anchor)
+    except PgxError as e:
+        _fail(e)
+        return
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        typer.echo(f"{report['rows']} audit rows (ids {report['first_id']}..{report['last_id']})"
+                   f"; head {report['last_id']}:{report['head']}")
+        for b in report["breaks"]:
+            typer.echo(f"BREAK at id {b['id']}: {b['problem']}")
+        if report["anchor"] is not None:
+            a = report["anchor"]
+            typer.echo(f"anchor {a['id']}: " + ("matches" if a["ok"] else
+                       "MISSING" if a["found"] is None else f"CHANGED (now {a['found']})"))
+    if not report["ok"]:
+        _fail(AuditTrailBroken("the audit trail is broken",
+                               hint="restore the database from a backup and investigate"))
 
 
 def _register_report() -> None:

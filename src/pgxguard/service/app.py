@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pgxguard import __version__
 from pgxguard.errors import PgxError
@@ -44,6 +45,7 @@ from pgxguard.service.results.router import router as results_router
 from pgxguard.service.reviews.router import router as reviews_router
 from pgxguard.service.settings import Settings
 from pgxguard.service.stats.router import router as stats_router
+from pgxguard.service.transport import SecurityHeaders
 from pgxguard.service.web.render import error_response as ui_error_response
 from pgxguard.service.web.render import is_ui
 from pgxguard.service.web.router import router as web_router
@@ -90,7 +92,9 @@ def create_app(settings: Settings | None = None, *,
         yield
         engine.dispose()
 
+    docs = settings.docs_enabled  # off in production: Swagger UI loads its code from a CDN
     app = FastAPI(title="pgxguard clinical service", version=__version__, lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
                   description="PGx results, test orders and medication reviews. Sign in with "
                               "POST /auth/token and send `Authorization: Bearer <token>`.")
     app.state.settings = settings
@@ -99,6 +103,12 @@ def create_app(settings: Settings | None = None, *,
     app.state.kb_provider = kb_provider or _default_kb
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes,
                        max_json_bytes=settings.max_json_bytes)
+    app.add_middleware(SecurityHeaders, production=settings.production)
+    if settings.trusted_proxies:
+        # Outermost: the client address and scheme come from a trusted proxy's X-Forwarded-*
+        # headers before anything (throttle, audit, Secure-cookie check) reads them.
+        app.add_middleware(ProxyHeadersMiddleware,  # type: ignore[arg-type]
+                           trusted_hosts=list(settings.trusted_proxies))
     _install_error_handlers(app)
 
     @app.get("/health", tags=["service"])
@@ -125,8 +135,10 @@ def _audit_failure(request: Request, status: int, message: str) -> None:
     # Blocking database work: the async handlers run it in the thread pool. On the event loop
     # it deadlocked on SQLite (waiting for the write lock of a request whose session can only
     # be closed by the blocked loop) until the 30 s busy timeout: found by schemathesis.
+    # Every refusal (401/403) of a route that needs a permission; every failure of one that
+    # touches patient data.
     perm = getattr(request.state, "pgx_permission", None)
-    if perm is None or perm not in PATIENT_DATA:
+    if perm is None or (perm not in PATIENT_DATA and status not in (401, 403)):
         return
     user_id, username = getattr(request.state, "pgx_user", (None, None))
     patient_id = getattr(request.state, "pgx_patient_id", None)

@@ -13,6 +13,7 @@ PostgreSQL: `postgresql+psycopg://...`; `Settings.db_schema` selects a schema (s
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,11 +91,29 @@ def get_row(session: Session, model: type[_Row], row_id: int, what: str, *,
     return row
 
 
+def private_file(path: Path, *, own_dir: bool = True) -> None:
+    """Make `path` a file only its owner can read (0600), creating it when absent, in a
+    directory created 0700; with `own_dir` (the service's data directory) an existing
+    directory is made 0700 too, never a shared one such as /tmp. SQLite gives its -wal and
+    -shm files the mode of the database file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if own_dir and path.parent.stat().st_uid == os.getuid():
+        path.parent.chmod(0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    path.chmod(0o600)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.chmod(0o600)
+
+
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            db_file = Path(url.removeprefix("sqlite:///"))
+            private_file(db_file, own_dir=db_file.parent == settings.data_dir)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

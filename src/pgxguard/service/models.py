@@ -179,7 +179,9 @@ class AuditEvent(Base):
     """Who did what to which patient's data, through which route, and how it ended.
 
     No foreign keys: an audit row must survive whatever happens to the rows it names, and
-    refused requests (unknown user, unknown patient) are recorded too.
+    refused requests (unknown user, unknown patient) are recorded too. Append-only: database
+    triggers refuse UPDATE and DELETE (migration 0005), and each row is hash-chained to the
+    one before it (`audit/chain.py`).
     """
 
     __tablename__ = "audit_events"
@@ -195,6 +197,9 @@ class AuditEvent(Base):
     route: Mapped[str] = mapped_column(String(200))
     outcome: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)
+    # Hash chain (audit/chain.py): the previous row's row_hash, and this row's own.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
 
 
 class LoginThrottle(Base):

@@ -26,13 +26,22 @@ PatientParam = Annotated[str, Query(max_length=80, description="Patient/{id} or 
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url)
+    """The service's public address for absolute FHIR URLs: `PGXGUARD_PUBLIC_BASE_URL`, never
+    the request's Host header (required in production; development falls back to the
+    request's own base URL)."""
+    configured: str | None = request.app.state.settings.public_base_url
+    return configured.rstrip("/") + "/" if configured else str(request.base_url)
+
+
+def _self_url(request: Request) -> str:
+    query = request.url.query
+    return _base(request).rstrip("/") + request.url.path + (f"?{query}" if query else "")
 
 
 def _search(ctx: Ctx, resources: list[dict[str, Any]],
             outcome: dict[str, Any] | None = None) -> FhirResponse:
-    return FhirResponse(service.searchset(_base(ctx.request), str(ctx.request.url), resources,
-                                          outcome))
+    return FhirResponse(service.searchset(_base(ctx.request), _self_url(ctx.request),
+                                          resources, outcome))
 
 
 def _patient_of(ctx: Ctx, value: str) -> Patient | None:
@@ -62,9 +71,9 @@ def search_patients(ctx: Annotated[Ctx, require(Perm.PATIENTS_READ)],
                     ) -> FhirResponse:
     found, warning = service.find_patients(ctx.session, identifier)
     for p in found:
-        ctx.audit("fhir.patient.search", p.id, detail=f"identifier={identifier}")
+        ctx.audit("fhir.patient.search", p.id, detail="by identifier")
     if not found:
-        ctx.audit("fhir.patient.search", None, detail=f"identifier={identifier}",
+        ctx.audit("fhir.patient.search", None, detail="by identifier",
                   outcome="no match")
     ctx.commit()
     outcome = operation_outcome(warning, None, 200, "warning") if warning else None
@@ -87,7 +96,7 @@ def search_service_requests(ctx: Annotated[Ctx, require(Perm.ORDERS_READ)],
     p = _patient_of(ctx, patient)
     out = [service.service_request(ctx.session, o)
            for o in service.orders_of(ctx.session, p.id)] if p else []
-    ctx.audit("fhir.servicerequest.search", p.id if p else None, detail=f"patient={patient}",
+    ctx.audit("fhir.servicerequest.search", p.id if p else None, detail="by patient",
               outcome="ok" if out else "no match")
     ctx.commit()
     return _search(ctx, out)
@@ -104,7 +113,7 @@ def _search_result_resources(ctx: Ctx, rtype: str, patient: str) -> FhirResponse
     p = _patient_of(ctx, patient)
     out = service.patient_result_resources(ctx.session, p.id, rtype) if p else []
     ctx.audit(f"fhir.{rtype.lower()}.search", p.id if p else None,
-              detail=f"patient={patient}: {len(out)} {rtype}",
+              detail=f"by patient: {len(out)} {rtype}",
               outcome="ok" if out else "no match")
     ctx.commit()
     return _search(ctx, out)

@@ -36,7 +36,8 @@ def find_patients(ctx: Annotated[Ctx, require(Perm.PATIENTS_READ)],
         patients = [found] if found else []
     else:
         patients = service.search(ctx.session, family_name=family_name, limit=limit)
-    query = f"nhs_number={nhs_number}" if nhs_number else f"family_name={family_name or ''}"
+    # what was searched by, never the value (administrators read the audit log)
+    query = "by NHS number" if nhs_number else "by family name"
     if patients:
         for p in patients:
             ctx.audit("patient.search", p.id, detail=query)

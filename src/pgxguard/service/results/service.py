@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -125,9 +126,11 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
             scan_vcf(data, filename, sample, limits)
         else:
             scan_text(data, filename, limits)
-    with tempfile.TemporaryDirectory(prefix="pgxguard-upload-") as tmpdir:
+    with tempfile.TemporaryDirectory(prefix="pgxguard-upload-") as tmpdir:  # 0700
         path = Path(tmpdir) / filename
-        path.write_bytes(data)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         try:
             if kind is Kind.VCF:
                 result = call(path, samples=[sample] if sample else None, build=build, kb=kb)

@@ -188,10 +188,10 @@ def find_patients(request: Request, ctx: Annotated[UiCtx, page(Perm.PATIENTS_REA
         if _NHS_LIKE.match(q):
             one = patients.find_by_nhs_number(ctx.session, q)
             found = [one] if one else []
-            query = f"nhs_number={q}"
+            query = "by NHS number"
         else:
             found = patients.search(ctx.session, family_name=q)
-            query = f"family_name={q}"
+            query = "by family name"
         if found:
             for p in found:
                 ctx.audit("patient.search", p.id, detail=query)
