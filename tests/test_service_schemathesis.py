@@ -156,3 +156,101 @@ def test_refusal_audit_is_written_off_the_event_loop(svc: Svc,
     assert svc.client.get("/patients/x", headers=svc.h("prescriber")).status_code == 422
     assert where == ["worker thread"] * 3
     assert [a.outcome for a in svc.audit()][-3:] == ["denied", "error 404", "error 422"]
+
+
+# --- Malformed uploads and UI inputs (hypothesis), beyond what the OpenAPI schema describes ---
+
+def _json_values() -> Any:
+    from hypothesis import strategies as st
+
+    leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | \
+        st.text(max_size=20)
+    keys = st.sampled_from(["resourceType", "entry", "resource", "meta", "profile", "code",
+                            "coding", "component", "valueCodeableConcept", "text", "note",
+                            "derivedFrom", "reference", "identifier", "value", "fullUrl",
+                            "valueQuantity", "dataAbsentReason", "conclusion", "id"])
+    return st.recursive(leaves, lambda kids: st.lists(kids, max_size=4)
+                        | st.dictionaries(keys, kids, max_size=5), max_leaves=40)
+
+
+def test_fuzzed_fhir_bundles_are_never_a_server_error(seeded: Svc) -> None:
+    """Bundles whose every field may hold any JSON type: 201 or 4xx, never 5xx."""
+    from hypothesis import strategies as st
+
+    client = TestClient(seeded.app, raise_server_exceptions=False)
+    doc = st.fixed_dictionaries({"resourceType": st.just("Bundle")},
+                                optional={"entry": _json_values(), "id": _json_values()})
+
+    @given(doc=doc)
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(doc: dict[str, Any]) -> None:
+        import json
+
+        r = client.post("/patients/1/results/fhir", headers=seeded.h("lab_scientist"),
+                        files={"file": ("b.json", json.dumps(doc).encode())})
+        assert r.status_code < 500, r.text
+
+    run()
+
+
+def test_fuzzed_vcf_uploads_are_never_a_server_error(seeded: Svc) -> None:
+    """Header and record lines with arbitrary bytes (non-UTF-8 included), plain or gzipped."""
+    import gzip
+
+    from hypothesis import strategies as st
+
+    client = TestClient(seeded.app, raise_server_exceptions=False)
+    header = (b"##fileformat=VCFv4.2\n##reference=GRCh38\n##contig=<ID=chr10,length=133797422>\n"
+              b'##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+              b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t")
+    line = st.lists(st.binary(max_size=12) | st.sampled_from(
+        [b"chr10", b"94781859", b"G", b"A", b".", b"PASS", b"GT", b"0/1", b"1|0", b"./."]),
+        min_size=1, max_size=11).map(b"\t".join)
+
+    @given(sample=st.binary(min_size=1, max_size=8), lines=st.lists(line, max_size=5),
+           zipped=st.booleans())
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(sample: bytes, lines: list[bytes], zipped: bool) -> None:
+        data = header + sample.replace(b"\n", b"_").replace(b"\t", b"_") + b"\n" + \
+            b"\n".join(lines)
+        r = client.post("/patients/1/results/vcf", headers=seeded.h("lab_scientist"),
+                        files={"file": ("x.vcf.gz" if zipped else "x.vcf",
+                                        gzip.compress(data) if zipped else data)})
+        assert r.status_code < 500, r.text
+
+    run()
+
+
+def test_fuzzed_ui_paths_and_forms_are_never_a_server_error(seeded: Svc) -> None:
+    """The UI is not in the OpenAPI schema: ids in its paths and numbers in its forms are
+    generated here (out-of-range ids and `int('²')` were 500s)."""
+    from hypothesis import strategies as st
+
+    client = TestClient(seeded.app, raise_server_exceptions=False, follow_redirects=False)
+    client.cookies.set("pgx_session", seeded.tokens["lab_scientist"], path="/ui")
+    page = client.get("/ui")
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    ids = st.integers(min_value=-(2**70), max_value=2**70).map(str) | st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#%"),
+        min_size=1, max_size=12)
+
+    @given(a=ids, b=ids, form=st.text(max_size=25))
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(a: str, b: str, form: str) -> None:
+        from urllib.parse import quote
+
+        qa, qb = quote(a, safe=""), quote(b, safe="")
+        for url in (f"/ui/patients/{qa}", f"/ui/results/{qa}", f"/ui/orders/{qa}",
+                    f"/ui/results/{qa}/report"):
+            assert client.get(url).status_code < 500, url
+        for url, data in ((f"/ui/orders/{qa}/status", {"status": "reported",
+                                                       "result_id": form}),
+                          ("/ui/orders/1/status", {"status": form, "result_id": b}),
+                          (f"/ui/results/{qa}/versions/{qb}/sign-off", {"note": form})):
+            r = client.post(url, data={"csrf_token": csrf, **data})
+            assert r.status_code < 500, (url, data, r.text[:200])
+
+    run()

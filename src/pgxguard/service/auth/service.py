@@ -164,8 +164,11 @@ def sign_in(sessions: sessionmaker[Session], settings: Settings, username: str,
         try:
             reservation = throttle.reserve(s, username, address, settings, now)
         except TooManyAttemptsError as e:
-            _signin_audit(sessions, route, "throttled", seen[0] if seen else None, name,
-                          f"from {address}: {e.detail}")
+            # the counters are unchanged: record the refusal in the same transaction
+            audit_service.record(s, action="auth.signin", method="POST", route=route,
+                                 outcome="throttled", user_id=seen[0] if seen else None,
+                                 username=name, detail=f"from {address}: {e.detail}"[:1000])
+            s.commit()
             raise
     ok = verify_password(seen[1] if seen else None, password)  # no transaction is open here
     with sessions() as s:
@@ -184,15 +187,6 @@ def sign_in(sessions: sessionmaker[Session], settings: Settings, username: str,
                              user_id=user.id, username=user.username, detail=f"from {address}")
         s.commit()
         return SignedIn(user.id, user.username, token, row.expires_at)
-
-
-def _signin_audit(sessions: sessionmaker[Session], route: str, outcome: str,
-                  user_id: int | None, username: str, detail: str) -> None:
-    with sessions() as s:
-        audit_service.record(s, action="auth.signin", method="POST", route=route,
-                             outcome=outcome, user_id=user_id, username=username,
-                             detail=detail[:1000])
-        s.commit()
 
 
 def issue_token(session: Session, user: User, secret: str, ttl_hours: int,

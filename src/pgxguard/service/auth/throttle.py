@@ -71,8 +71,9 @@ def _seconds(delta: timedelta) -> int:
 
 def reserve(session: Session, username: str, address: str, settings: Settings,
             now: datetime) -> Reservation:
-    """Decide whether this attempt may check a password; if so count it as a failure now.
-    Raises `TooManyAttemptsError` (429, Retry-After) otherwise. Commits."""
+    """Decide whether this attempt may check a password; if so count it as a failure now and
+    commit. Otherwise raise `TooManyAttemptsError` (429, Retry-After) with the transaction
+    still open, so the caller records the refusal in it (one write transaction, not two)."""
     username = username[:64]
     address = address[:64]
     _ensure_rows(session, [(PAIR, username, address), (ADDRESS, "", address),
@@ -92,7 +93,6 @@ def reserve(session: Session, username: str, address: str, settings: Settings,
     if pair.failures >= settings.login_max_failures:
         wait = pair.last_at + pair_delay(pair.failures, settings) - now
         if wait > timedelta(0):
-            session.rollback()
             raise TooManyAttemptsError(
                 f"too many failed sign-ins for this account from this address: try again in "
                 f"{_minutes(wait)} minute(s)", retry_after=_seconds(wait),
@@ -108,7 +108,6 @@ def reserve(session: Session, username: str, address: str, settings: Settings,
                 (everyone, settings.login_global_max_failures, "across the service")):
             if row.failures >= limit:
                 wait = row.window_start + window - now
-                session.rollback()
                 raise TooManyAttemptsError(
                     f"too many failed sign-ins {what}: try again in {_minutes(wait)} "
                     "minute(s)", retry_after=_seconds(wait),
