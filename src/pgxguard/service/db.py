@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -72,9 +73,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 READ_FIRST = "pgx_read_first"  # Connection execution option: open with a deferred BEGIN
 
 
-def _sqlite_begin(conn: Any) -> None:
-    deferred = conn.get_execution_options().get(READ_FIRST, False)
-    conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+_HOLDS_WRITE_QUEUE = "pgx_write_queue"
+WRITE_QUEUE_TIMEOUT = 30.0  # as SQLite's busy timeout; after it SQLite's own waiting decides
+
+
+class _WriteQueue:
+    """Writers of one SQLite database in this process wait here, woken in turn, instead of in
+    SQLite's busy handler, which polls with sleeps of up to 100 ms and lets a lucky newcomer
+    overtake: under a sign-in flood a prescriber's write waited seconds. The lock mirrors the
+    write lock `BEGIN IMMEDIATE` takes (acquired just before it, released when the transaction
+    ends), so it adds no waiting SQLite would not impose; other processes (`--workers`) still
+    queue on SQLite's lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def begin(self, conn: Any) -> None:
+        deferred = conn.get_execution_options().get(READ_FIRST, False)
+        if not deferred and self.lock.acquire(timeout=WRITE_QUEUE_TIMEOUT):
+            conn.info[_HOLDS_WRITE_QUEUE] = True
+        try:
+            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        except BaseException:
+            self.release(conn.info)
+            raise
+
+    def release(self, info: dict[str, Any]) -> None:
+        if info.pop(_HOLDS_WRITE_QUEUE, False):
+            self.lock.release()
+
+    def end(self, conn: Any) -> None:
+        self.release(conn.info)
+
+    def checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        self.release(record.info)  # a connection returned without commit or rollback
 
 
 _Row = TypeVar("_Row")
@@ -116,7 +148,11 @@ def make_engine(settings: Settings) -> Engine:
             private_file(db_file, own_dir=db_file.parent == settings.data_dir)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        queue = _WriteQueue()
+        event.listen(engine, "begin", queue.begin)
+        event.listen(engine, "commit", queue.end)
+        event.listen(engine, "rollback", queue.end)
+        event.listen(engine.pool, "checkin", queue.checkin)
         return engine
     if url.startswith("postgresql"):
         connect_args: dict[str, Any] = {}
