@@ -14,6 +14,8 @@ Cases (generated in memory, a few MB each, by concatenating gzip members):
   every sample, a core busy for 18+ minutes after the client left);
 - `bundle-60MB`: a 60 MB FHIR Bundle (before: 2.2 GB RSS);
 - `bundle-deep`: a Bundle nested 100,000 deep (before: 500);
+- `bundle-at-limit`: an 8.3 MB Bundle of small Observations, just under the size limit: parsed
+  and stored (the most memory a Bundle upload can take);
 - `records-at-limit`: 1,999,000 records touching no gene, just under the record limit: the
   largest input the limits let through, so its time is the worst case a request can cost.
 
@@ -86,11 +88,11 @@ def case_samples() -> tuple[bytes, dict[str, str]]:
               + b"\n"), {}
 
 
-def case_bundle_big() -> tuple[bytes, dict[str, str]]:
+def case_bundle_big(size: int = 60_000_000) -> tuple[bytes, dict[str, str]]:
     entry = {"resource": {"resourceType": "Observation", "status": "final",
-                          "code": {"text": "x" * 200}, "note": [{"text": "y" * 200}]}}
+                          "code": {"coding": [{"code": "x"}]}, "note": [{"text": "y"}]}}
     one = json.dumps(entry).encode()
-    n = 60_000_000 // (len(one) + 1)
+    n = size // (len(one) + 1)
     return (b'{"resourceType": "Bundle", "type": "collection", "entry": ['
             + b",".join([one] * n) + b"]}"), {}
 
@@ -108,6 +110,7 @@ CASES: dict[str, tuple[str, str, Callable[[], tuple[bytes, dict[str, str]]]]] = 
     "samples-1M": ("vcf", "samples.vcf.gz", case_samples),
     "bundle-60MB": ("fhir", "bundle.json", case_bundle_big),
     "bundle-deep": ("fhir", "deep.json", case_bundle_deep),
+    "bundle-at-limit": ("fhir", "bundle.json", lambda: case_bundle_big(8_300_000)),
     "records-at-limit": ("vcf", "limit.vcf.gz", lambda: case_records(1_999_000 * len(RECORD))),
 }
 
