@@ -322,3 +322,14 @@ def test_calling_stops_when_the_client_disconnects(tmp_path: Path,
         server.should_exit = True
         thread.join(30)
         gen.close()
+
+
+@pytest.mark.parametrize("pid", ["2147483648", "99999999999999999", "²"])
+def test_cds_patient_id_out_of_range_is_no_match(svc: Svc, pid: str) -> None:
+    """An 11-18 digit context.patientId reached PostgreSQL's INTEGER column (DataError, a
+    500); it names nobody: no cards, audited as `no match`."""
+    client = TestClient(svc.app, raise_server_exceptions=False)
+    r = client.post("/cds-services/pgxguard-patient-view", headers=svc.h("prescriber"), json={
+        "hook": "patient-view", "hookInstance": "x", "context": {"patientId": pid}})
+    assert r.status_code == 200 and r.json()["cards"] == [], r.text
+    assert svc.audit()[-1].outcome == "no match"

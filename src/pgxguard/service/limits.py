@@ -43,7 +43,7 @@ class BodySizeLimit:
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         limit, message = self.limit_for(headers.get(b"content-type", b"").decode("latin-1"))
         length = headers.get(b"content-length", b"").decode("latin-1").strip()
-        if length.isdigit() and int(length) > limit:
+        if length.isascii() and length.isdigit() and int(length) > limit:
             await _send_413(send, message)
             return
         state = {"received": 0, "exceeded": False, "started": False, "replaced": False}

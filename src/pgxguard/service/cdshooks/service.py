@@ -44,6 +44,7 @@ from pgxguard.report.view import guidance_kb, markdown_escape
 from pgxguard.results import CallResult
 from pgxguard.service.cdshooks.schemas import DiscoveryOut, HookRequest, ServiceOut
 from pgxguard.service.errors import NotFoundError, ValidationFailedError
+from pgxguard.service.ids import MAX_ROW_ID
 from pgxguard.service.models import Order, Patient, Result, ResultSignoff, ResultVersion
 from pgxguard.service.orders.directory import DirectoryTest, prompted_by_drug
 from pgxguard.service.orders.service import Status
@@ -183,7 +184,8 @@ def find_patient(session: Session, req: HookRequest) -> PatientRef | None:
         stmt = _PATIENT_BY_NHS
     else:
         pid = (req.context.patientId or "").removeprefix("Patient/").strip()
-        if not (pid.isascii() and pid.isdigit()) or len(pid) > 18:
+        # an id the INTEGER column cannot hold names nobody (PostgreSQL refused it: a 500)
+        if not (pid.isascii() and pid.isdigit()) or len(pid) > 10 or int(pid) > MAX_ROW_ID:
             return None
         key, stmt = int(pid), _PATIENT_BY_ID
     row = session.connection().execute(stmt, {"v": key}).first()
