@@ -333,3 +333,17 @@ def test_cds_patient_id_out_of_range_is_no_match(svc: Svc, pid: str) -> None:
         "hook": "patient-view", "hookInstance": "x", "context": {"patientId": pid}})
     assert r.status_code == 200 and r.json()["cards"] == [], r.text
     assert svc.audit()[-1].outcome == "no match"
+
+
+def test_nul_characters_are_422_on_both_backends(svc: Svc) -> None:
+    """PostgreSQL text cannot hold NUL: a username of '\\x00' at sign-in was a 500 there
+    (found by the schemathesis run on PostgreSQL)."""
+    client = TestClient(svc.app, raise_server_exceptions=False)
+    r = client.post("/auth/token", json={"username": "\x00", "password": "x"})
+    _assert_refused(r, 422, "NUL")
+    r = client.post("/patients", headers=svc.h("prescriber"), json={
+        "nhs_number": "9434765919", "family_name": "Sm\x00ith", "given_name": "Ann",
+        "date_of_birth": "1970-01-02"})
+    _assert_refused(r, 422, "NUL")
+    r = client.get("/patients?family_name=%00", headers=svc.h("prescriber"))
+    _assert_refused(r, 422, "NUL")

@@ -2,9 +2,10 @@
 service's own OpenAPI schema and checks that none is a server error (5xx) and that responses
 match the documented schemas.
 
-Runs in-process (ASGI) over SQLite with a few examples per operation, as an administrator, a
-prescriber and a laboratory scientist (the roles between them reach every route), against a
-database holding a patient, results and an order so that generated ids hit real rows.
+Runs in-process (ASGI) over SQLite and PostgreSQL with a few examples per operation, as an
+administrator, a prescriber and a laboratory scientist (the roles between them reach every
+route), against a database holding a patient, results and an order so that generated ids hit
+real rows.
 A longer run against a live `pgxguard serve` is described in docs/service.md ("Fuzzing").
 """
 
@@ -21,7 +22,7 @@ import test_service_support as support
 from pgxguard.service.app import ROUTERS
 from pgxguard.service.ids import MAX_ROW_ID
 from pgxguard.service.settings import Settings
-from test_service_support import DEMO_OUTSIDE, Svc, make_service
+from test_service_support import DATABASES, DEMO_OUTSIDE, Svc, database, make_service
 
 schemathesis = pytest.importorskip("schemathesis")
 from fastapi.routing import APIRoute  # noqa: E402
@@ -37,10 +38,17 @@ ROLES = ("admin", "prescriber", "lab_scientist")
 MAX_EXAMPLES = 25
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Svc]:
-    """A service with patient 1, a VCF result, an outside-call result and an order."""
-    gen = make_service(Settings(data_dir=tmp_path_factory.mktemp("schemathesis")))
+@pytest.fixture(scope="module", params=DATABASES)
+def seeded(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Svc]:
+    """A service with patient 1, a VCF result, an outside-call result and an order, on SQLite
+    and on PostgreSQL (some malformed ids only failed on PostgreSQL's INTEGER columns)."""
+    with database(request.param, tmp_path_factory.mktemp("schemathesis")) as db:
+        yield from _seeded(db)
+
+
+def _seeded(db: Settings) -> Iterator[Svc]:
+    gen = make_service(db)
     svc = next(gen)
     pid = svc.new_patient()
     svc.upload_vcf(pid)

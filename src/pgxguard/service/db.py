@@ -140,6 +140,28 @@ def private_file(path: Path, *, own_dir: bool = True) -> None:
             side.chmod(0o600)
 
 
+def _has_nul(params: Any) -> bool:
+    if isinstance(params, str):
+        return "\x00" in params
+    if isinstance(params, dict):
+        return any(_has_nul(v) for v in params.values())
+    if isinstance(params, list | tuple):
+        return any(_has_nul(v) for v in params)
+    return False
+
+
+def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
+                _executemany: bool) -> None:
+    """PostgreSQL text cannot hold NUL (psycopg raises DataError: a 500 found by the
+    schemathesis run on PostgreSQL); SQLite would store it. Refuse it the same way on both,
+    as bad input, wherever it came from (a username, a search term, a note)."""
+    if _has_nul(parameters):
+        from pgxguard.service.errors import ValidationFailedError
+
+        raise ValidationFailedError("text must not contain NUL characters (\\x00)",
+                                    hint="remove the control character and send it again")
+
+
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if url.startswith("sqlite"):
@@ -153,6 +175,7 @@ def make_engine(settings: Settings) -> Engine:
         event.listen(engine, "commit", queue.end)
         event.listen(engine, "rollback", queue.end)
         event.listen(engine.pool, "checkin", queue.checkin)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
         return engine
     if url.startswith("postgresql"):
         connect_args: dict[str, Any] = {}
@@ -160,7 +183,9 @@ def make_engine(settings: Settings) -> Engine:
             if not _SCHEMA_NAME.match(settings.db_schema):
                 raise SettingsError(f"invalid schema name {settings.db_schema!r}")
             connect_args["options"] = f"-csearch_path={settings.db_schema}"
-        return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
+        return engine
     raise SettingsError(f"unsupported database URL {url.split(':', 1)[0]!r}",
                         hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
 
