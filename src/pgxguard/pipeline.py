@@ -343,6 +343,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                           "indexed": reader.indexed, "build_detected": reader.build_detected}
         finally:
             reader.close()
+        result_warnings.extend(reader.warnings)
         for s in sample_names:
             per_sample[s] = []
         for d, gg in zip(chosen, genos, strict=True):
