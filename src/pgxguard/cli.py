@@ -45,6 +45,9 @@ def call_cmd(
         "--genes", "-g", help="Comma-separated genes, or 'all'; default: clinical genes")] = None,
     outside_calls: Annotated[Path | None, typer.Option(
         help="TSV of outside calls (gene, diplotype/phenotype, activity_score)")] = None,
+    outside_sample: Annotated[str | None, typer.Option(
+        help="Sample of the outside-call TSV whose rows belong to the called VCF sample "
+             "(when the two name the patient differently)")] = None,
     definitions: Annotated[Path | None, typer.Option(
         help="Directory of PharmCAT-format *_translation.json definitions")] = None,
     assume_reference: Annotated[bool, typer.Option(
@@ -63,7 +66,8 @@ def call_cmd(
     try:
         result = call(input, samples=_split(sample), genes=_split(genes),
                       outside_calls=outside_calls, definitions=definitions,
-                      assume_reference=assume_reference, build=build)
+                      assume_reference=assume_reference, build=build,
+                      outside_sample=outside_sample)
         text = to_json_text(result) if fmt is Format.json else to_tsv(result)
         if output is None:
             sys.stdout.write(text)

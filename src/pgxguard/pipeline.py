@@ -241,7 +241,7 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
 
 def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
                        use_kb_phenotypes: bool) -> GeneCall:
-    warnings = [f"outside call (line {oc.line})"]
+    warnings = [f"outside call (line {oc.line})", *oc.notes]
     if replaced is not None and replaced.called:
         warnings.append(f"replaces the VCF call {replaced.diplotype_text() or 'variants'}")
     alleles = tuple(
@@ -302,8 +302,13 @@ def definitions_in_use(kb: KnowledgeBase, definitions: str | Path | None,
 def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
          genes: Sequence[str] | None = None, outside_calls: str | Path | None = None,
          definitions: str | Path | None = None, assume_reference: bool = False,
-         build: str | None = None, kb: KnowledgeBase | None = None) -> CallResult:
-    """Call diplotypes and phenotypes for every sample of a VCF/BCF (and/or outside calls)."""
+         build: str | None = None, kb: KnowledgeBase | None = None,
+         outside_sample: str | None = None) -> CallResult:
+    """Call diplotypes and phenotypes for every sample of a VCF/BCF (and/or outside calls).
+
+    `outside_sample`: the outside-call file's sample whose rows belong to the (one) called VCF
+    sample, when the two name the patient differently.
+    """
     from pgxguard.kb.load import load_knowledge_base
 
     kb = kb or load_knowledge_base()
@@ -316,6 +321,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
     per_sample: dict[str, list[GeneCall]] = {}
     input_info: dict[str, Any] = {}
     detected_build = build
+    vcf_samples: list[str] | None = None
     if input is not None:
         reader = VcfReader(input, samples=samples, build=build)
         try:
@@ -339,6 +345,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                     hint="check the genome build and contig names, or pass a VCF that "
                          "covers the pharmacogenes")
             sample_names = list(reader.samples)
+            vcf_samples = list(reader.all_samples)
             input_info = {"path": str(input), "samples": len(sample_names),
                           "indexed": reader.indexed, "build_detected": reader.build_detected}
         finally:
@@ -353,35 +360,21 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                 per_sample[s].append(pattern_calls[int(gg.sample_pattern[j])])
 
     if outside_calls is not None:
-        from pgxguard.io.outside import read_outside_calls
+        from pgxguard.outside_calls import assign_samples, read_for_call
 
-        known_alleles: dict[str, set[str]] = {
-            g: set(kb.allele_functions.get(g, {}))
-            | {a.name for d in defs_by_gene.get(g, {}).values() for a in d.alleles}
-            for g in set(kb.allele_functions) | set(defs_by_gene)}
-        known_genes = set(known_alleles) | set(kb.outside_only_genes)
-        oc = read_outside_calls(outside_calls, known_alleles=known_alleles,
-                                known_genes=known_genes)
+        oc = read_for_call(kb, defs_by_gene, outside_calls)
         result_warnings.extend(oc.errors)
+        by_sample, sample_warnings = assign_samples(
+            oc, sample_names, vcf_samples=vcf_samples, vcf_path=str(input) if input else None,
+            outside_sample=outside_sample)
+        result_warnings.extend(sample_warnings)
         if not sample_names:
-            sample_names = sorted({c.sample for c in oc.calls if c.sample} or {"sample"},
-                                  key=str)
+            sample_names = list(by_sample)
             for s in sample_names:
                 per_sample[s] = []
-        # Rows for samples outside a --sample selection are expected; only warn for samples the
-        # input does not have at all.
-        unknown_samples = sorted({c.sample for c in oc.calls
-                                  if c.sample and c.sample not in per_sample
-                                  and not (samples and input is not None)})
-        for s in unknown_samples:
-            result_warnings.append(f"{outside_calls}: sample {s!r} is not in the input; its "
-                                   "outside calls were ignored")
-        for c in oc.calls:
-            targets = [c.sample] if c.sample else sample_names
-            for s in targets:
-                if s not in per_sample:
-                    continue
-                calls = per_sample[s]
+        for s, rows in by_sample.items():
+            calls = per_sample[s]
+            for c in rows:
                 idx = next((i for i, g in enumerate(calls) if g.gene == c.gene), None)
                 new = _outside_gene_call(kb, c, calls[idx] if idx is not None else None,
                                          use_kb_phenotypes)
@@ -402,6 +395,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
         options={"genes": gene_list, "assume_reference": assume_reference,
                  "definitions": str(definitions) if definitions else None,
                  "outside_calls": str(outside_calls) if outside_calls else None,
+                 "outside_sample": outside_sample,
                  "samples": list(samples) if samples else None},
         input=input_info,
         samples=out_samples,

@@ -40,6 +40,7 @@ from pgxguard.guidance.model import (
     Recommendation,
     ReviewResult,
 )
+from pgxguard.io.notation import statuses_of
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.results import CallResult, GeneCall, SampleCall
 
@@ -118,7 +119,11 @@ def _evaluate(c: Condition, st: _GeneState, kb: KnowledgeBase) -> bool | None:
         return any(abs(g.activity_score - float(v)) < 1e-9 for v in c.values)
     if c.kind == "allele":
         if not g.diplotypes:
-            return None
+            # An outside call may state the status only (HLA-B "*57:01 positive").
+            stated = statuses_of(g.phenotype).get(c.values[0].removeprefix(g.gene))
+            if stated is None:
+                return None
+            return not stated if c.negate else stated
         hits = {any(_allele_matches(a, c.values[0], g.gene) for a in dip)
                 for dip in g.diplotypes}
         if len(hits) > 1:

@@ -341,6 +341,7 @@ class VcfReader:
         if not self.header.startswith("##fileformat=VCF") and "#CHROM" not in self.header:
             raise VcfError("missing VCF header", path=self.path, line=1)
         all_samples = list(self._vcf.samples)
+        self.all_samples: list[str] = all_samples  # every sample of the file, selected or not
         seen: set[str] = set()
         for s in all_samples:
             if s in seen:
