@@ -235,6 +235,25 @@ def test_call_reports_refused_rows_on_stderr_and_in_json(tmp_path: Path) -> None
     assert genes["CYP2D6"]["source"] != "outside"
 
 
+@pytest.mark.parametrize("fmt", ["html", "json", "fhir"])
+def test_report_outputs_show_refused_rows(tmp_path: Path, fmt: str) -> None:
+    oc = tmp_path / "lab.tsv"
+    oc.write_text(ISSUE_ROWS)
+    out = tmp_path / f"report.{fmt}"
+    r = runner.invoke(app, ["report", str(DEMO_VCF), "-s", "PATIENT1", "--outside-calls",
+                            str(oc), "--meds", "abacavir", "-f", fmt, "-o", str(out)])
+    assert r.exit_code == 0
+    assert r.stderr.splitlines()[0] == (f"warning: {oc}, line 4: HLA-A: 'positive' does not "
+                                        "say which allele (write e.g. *57:01 positive)")
+    text = out.read_text()
+    if fmt == "fhir":
+        [dr] = [e["resource"] for e in json.loads(text)["entry"]
+                if e["resource"]["resourceType"] == "DiagnosticReport"]
+        text = dr["conclusion"]
+    assert "line 4: HLA-A: &#39;positive&#39; does not say which allele" in text or \
+        "line 4: HLA-A: 'positive' does not say which allele" in text
+
+
 @pytest.mark.parametrize(("hla_b", "abacavir"), [
     ("*5701/*0801", "avoid"), ("57:01", "avoid"), ("*57:01 positive", "avoid"),
     ("HLA-B*57:01/HLA-B*08:01", "avoid"), ("B*57:01/B*08:01", "avoid"),

@@ -443,6 +443,9 @@ def report_bundle(calls: CallResult, review: ReviewResult | None, sample: str, *
                   + (f" Tied diplotypes: {', '.join(r.gene for r in rows if r.tied)}."
                      if any(r.tied for r in rows) else "")
                   + (f" Structural variants not assessed: {', '.join(sv)}." if sv else "")
+                  # input problems (refused outside-call rows, htslib's warnings) travel too
+                  + (f" Input warnings: {' | '.join(calls.warnings)}." if calls.warnings
+                     else "")
                   + (" PROVISIONAL: not yet signed off by the laboratory." if preliminary
                      else "")
                   + (f" Authorised by {authorised}." if authorised else ""))
