@@ -36,6 +36,8 @@ HEAD = "##fileformat=VCFv4.2\n"
     ("##contig=<ID=chrM,length=16569>", None),  # rCRS: both builds
     ("##contig=<ID=chrUn_KI270302v1,length=2274>", None),
     ("##reference=GRCh38", "GRCh38"),
+    # PharmCAT's docs example: both say hg38
+    ('##reference=hg38\n##contig=<ID=chr1,assembly=hg38,species="Homo sapiens">', "GRCh38"),
     ("##reference=file:///refs/Homo_sapiens_assembly38.fasta", "GRCh38"),
     ("##reference=file:///refs/GRCh38_full_analysis_set_plus_decoy_hla.fa", "GRCh38"),
     ("##reference=file:///refs/hs38DH.fa", "GRCh38"),

@@ -361,7 +361,8 @@ class RowChecker:
             raise NotationError(f"{gene}: neither a diplotype nor an allele status",
                                 "give a diplotype such as *57:01/*08:01 or a status such as "
                                 "*57:01 positive")
-        keys = self.v.statuses(gene) if self.v.statuses is not None else None
+        # Only a stated status needs the status list (loading it may load the guidance).
+        keys = self.v.statuses(gene) if self.v.statuses is not None and statuses else None
         if keys is not None:
             unknown = [a for a in statuses if a not in keys]
             if unknown:
