@@ -165,7 +165,7 @@ class _GeneArrays:
                 row.append(None)
                 continue
             if not self.covered[i, j]:
-                if assume_reference:
+                if assume_reference and p.ref_confirmed:
                     row.append(SiteCall((p.ref,) * assumed_ploidy, True, None))
                 else:
                     row.append(None)
