@@ -156,9 +156,9 @@ def test_currency_flags_and_guidance_newer_than_the_snapshot(tmp_path: Path) -> 
 
 
 def test_warfarin_cpic_algorithm_is_pointed_to(tmp_path: Path) -> None:
-    item = _item(tmp_path, [("CYP2C9", "*1/*1"), ("VKORC1",
-                                                  "rs9923231 reference (C)/rs9923231 reference (C)"),
-                            ("CYP4F2", "*1/*1")], "warfarin")
+    vk = "rs9923231 reference (C)/rs9923231 reference (C)"
+    item = _item(tmp_path, [("CYP2C9", "*1/*1"), ("VKORC1", vk), ("CYP4F2", "*1/*1")],
+                 "warfarin")
     assert any("no structured recommendations" in m for m in item.messages)
     assert item.action is not Action.NO_GUIDANCE
 

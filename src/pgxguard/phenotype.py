@@ -42,7 +42,7 @@ def split_copies(name: str) -> tuple[str, int]:
     return name, 1
 
 
-def _value(rules: PhenotypeRules, allele: str) -> float | None | str:
+def _value(rules: PhenotypeRules, allele: str) -> float | str | None:
     """An allele's published activity value: a number, "n/a", or None when unpublished."""
     raw = rules.activity_values.get(allele)
     if raw is None:

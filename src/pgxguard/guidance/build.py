@@ -135,11 +135,13 @@ _MONITOR = re.compile(r"\bmonitor\w*\b|\bcaution\w*\b|\bbe (alert|aware)\b|\beva
                       r"\bconsider\w*\b|\bcounsel\w*\b|\bwatch\b", re.IGNORECASE)
 
 
-_NOT_ABOUT_DRUG = re.compile(r"\b(no (reason|need) to avoid|avoid\w* (the )?(use of )?(moderate|strong|"
-                             r"potent|concomitant|co-?medication)[^.;]{0,40}|[\w-]+ (use )?is "
+_NOT_ABOUT_DRUG = re.compile(r"\b(no (reason|need) to avoid|avoid\w* (the )?(use of )?"
+                             r"(moderate|strong|potent|concomitant|co-?medication)[^.;]{0,40}|"
+                             r"[\w-]+ (use )?is "
                              r"contra-?indicated[^.;]{0,20}(aromatase|inhibitor))", re.IGNORECASE)
 # Routine or non-committal phrases that are not an instruction about this drug's dose.
-_NEUTRAL = re.compile(r"\badjust\w* (the )?doses?( of [\w-]+)?( \([^)]*\))? (based on|according to) "
+_NEUTRAL = re.compile(r"\badjust\w* (the )?doses?( of [\w-]+)?( \([^)]*\))? "
+                      r"(based on|according to) "
                       r"(disease-specific|the degree of|myelosuppression)|"
                       r"\b(it is )?not possible to (offer|recommend|give|make)\b[^.;]*|"
                       r"\binsufficient (information|data|evidence)[^.;]*recommendation[^.;]*",
@@ -397,8 +399,9 @@ def compile_guidance(tree: SourceTree, akb: KnowledgeBase, *,
     counts = Counter(e.action for e in entries)
     notes.append(f"{len(guidelines)} guidelines, {len(entries)} drug recommendations: "
                  + ", ".join(f"{a} {counts[a]}" for a in Action if counts[a]))
-    sources = tuple(_source(tree, rel, "guideline annotation") for rel in files) + (
-        _source(tree, MESSAGES, "curated messages"), _source(tree, CHANGE_LOG, "change log"))
+    sources = (*(_source(tree, rel, "guideline annotation") for rel in files),
+               _source(tree, MESSAGES, "curated messages"),
+               _source(tree, CHANGE_LOG, "change log"))
     kb = GuidanceKB(version="", sources=sources, entries=tuple(entries),
                     guidelines=tuple(guidelines), messages=tuple(messages),
                     changes=tuple(changes), snapshot_date=snapshot, notes=tuple(notes))

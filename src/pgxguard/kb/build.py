@@ -166,7 +166,7 @@ def apply_exemptions(d: GeneDefinition, ex: dict[str, Any], notes: list[str]) ->
     return replace(d, alleles=tuple(alleles), required_positions=required)
 
 
-# --- phenotype tables ------------------------------------------------------------------------------
+# --- phenotype tables ----------------------------------------------------------------------------
 
 
 def _score(text: str | None) -> float | None:
@@ -287,7 +287,7 @@ def rename_rows(rules: PhenotypeRules) -> PhenotypeRules:
     return replace(rules, rows=rows, functions=funcs, activity_values=vals)
 
 
-# --- GRCh37 ----------------------------------------------------------------------------------------
+# --- GRCh37 --------------------------------------------------------------------------------------
 
 
 def lift_index(tables: dict[str, list[Row]]) -> dict[Variant, Variant]:
@@ -360,7 +360,7 @@ def lift_definition(d: GeneDefinition, lift: dict[Variant, Variant],
         source=f"{d.source}; GRCh37 coordinates via pypgx {PYPGX_VERSION}")
 
 
-# --- assembly --------------------------------------------------------------------------------------
+# --- assembly ------------------------------------------------------------------------------------
 
 
 def _file_source(tree: SourceTree, rel: str) -> Source:
@@ -407,8 +407,9 @@ def compile_sources(tree: SourceTree, pypgx_kb: KnowledgeBase, tables: dict[str,
             no_function += [a for a in d.allele_names if (m := _SUBALLELE.match(a))
                             and m.group("core") not in phenotypes[d.gene].functions]
             if no_function:
+                listed = ", ".join(sort_alleles(no_function)[:8])
                 notes.append(f"{d.gene}: {len(no_function)} defined alleles have no function in "
-                             f"CPIC's table (no phenotype): {', '.join(sort_alleles(no_function)[:8])}"
+                             f"CPIC's table (no phenotype): {listed}"
                              + (" ..." if len(no_function) > 8 else ""))
         definitions[d.gene] = {"GRCh38": d, "GRCh37": lift_definition(d, lift, notes)}
 
@@ -445,11 +446,11 @@ def compile_sources(tree: SourceTree, pypgx_kb: KnowledgeBase, tables: dict[str,
     activity = {g: {a: v for a, x in r.activity_values.items() if (v := _score(x)) is not None}
                 for g, r in phenotypes.items() if r.activity_values}
     outside = tuple(sorted({"HLA-A", "HLA-B"} | set(pypgx_kb.outside_only_genes)))
-    sources = tuple(_file_source(tree, rel) for rel in sorted(tree.read)) + (
-        Source(name="pypgx", version=PYPGX_VERSION, licence=PYPGX_LICENCE, url=PYPGX_URL,
-               sha256=wheel_sha256,
-               attribution="GRCh37 coordinates, MT-RNR1 positions, research genes, medicine "
-                           "codes"),)
+    sources = (*(_file_source(tree, rel) for rel in sorted(tree.read)),
+               Source(name="pypgx", version=PYPGX_VERSION, licence=PYPGX_LICENCE, url=PYPGX_URL,
+                      sha256=wheel_sha256,
+                      attribution="GRCh37 coordinates, MT-RNR1 positions, research genes, "
+                                  "medicine codes"))
     newest = max(tree.info(rel).date for rel in tree.read)
     kb = KnowledgeBase(
         version="", sources=sources, definitions=definitions, phenotypes=phenotypes,

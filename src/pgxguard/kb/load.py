@@ -58,7 +58,8 @@ def kb_info(kb: KnowledgeBase) -> dict[str, Any]:
             "rule": any_def.rule,
             "research": any_def.research,
             "required_positions": list(any_def.required_positions),
-            "unmapped_positions": {b: len(d.unmapped_positions) for b, d in sorted(by_build.items())},
+            "unmapped_positions": {b: len(d.unmapped_positions)
+                                   for b, d in sorted(by_build.items())},
             "haploid_chrom": any_def.haploid_chrom,
             "unknown_alt_as_reference": any_def.unknown_alt_as_reference,
         }

@@ -273,10 +273,16 @@ def _medication_concept(item: MedicineReview) -> dict[str, Any]:
     return _cc(item.drug, *codings)
 
 
-def _rec_note(rec: Recommendation) -> list[dict[str, str]]:
+def _rec_note(rec: Recommendation, updates: tuple[str, ...] = ()) -> list[dict[str, str]]:
     parts = [f"Source: {rec.source} ({rec.source_version})"]
     if rec.strength:
         parts.append(f"Strength: {rec.strength}")
+    if rec.population:
+        parts.append(f"Population: {rec.population}")
+    parts += [f"Implication (verbatim): {x}" for x in rec.implications]
+    parts.append(f"Action class: {rec.action}" + (f" ({rec.action_basis})"
+                                                   if rec.action_basis else ""))
+    parts += list(updates)
     if rec.guideline_id:
         parts.append(f"Guideline: {rec.guideline_id}")
     if rec.guideline_url:
@@ -349,7 +355,9 @@ def _review_resources(b: _Builder, subject: dict[str, str], review: ReviewResult
                 "code": _cc("Therapeutic Implication",
                             {"system": TBD, "code": "therapeutic-implication"}),
                 "subject": subject, "issued": issued,
-                "component": comps, "note": _rec_note(rec),
+                "component": comps,
+                "note": _rec_note(rec, tuple(m for m in item.messages
+                                             if m.startswith("CPIC updated"))),
             }
             if derived:
                 obs["derivedFrom"] = derived
