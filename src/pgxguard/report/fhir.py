@@ -404,6 +404,30 @@ def _report(b: _Builder, subject: dict[str, str], issued: str, results: list[dic
     b.entries.insert(0, b.entries.pop())
 
 
+def _provenance(b: _Builder, prov: dict[str, Any], issued: str) -> None:
+    """A Provenance resource naming every knowledge-base source file (name, version, SHA-256,
+    licence) the report rests on, with the sources' attributions and known limits."""
+    report = b.entries[0]
+    entities = [{"role": "source", "what": {"display": " ".join(x for x in (
+        str(src.get("name", "")), str(src.get("version", "")),
+        f"sha256:{src['sha256']}" if src.get("sha256") else "",
+        f"({src.get('licence', '')})" if src.get("licence") else "") if x)}}
+        for src in prov.get("all_sources", []) if isinstance(src, dict)]
+    if not entities:
+        return
+    tool = prov.get("tool") or {}
+    b.add("provenance", {
+        "resourceType": "Provenance",
+        "target": [{"reference": report["fullUrl"]}],
+        "recorded": issued,
+        "agent": [{"who": {"display": f"{tool.get('name', 'pgxguard')} "
+                                      f"{tool.get('version', '')}".strip()}}],
+        "entity": entities,
+        "reason": [_cc(x) for x in [*prov.get("attributions", []),
+                                     *prov.get("limits", [])]] or None,
+    })
+
+
 def _seed(*parts: Any) -> str:
     return json.dumps(parts, sort_keys=True, default=str)
 
@@ -455,6 +479,7 @@ def report_bundle(calls: CallResult, review: ReviewResult | None, sample: str, *
                      else "")
                   + (f" Authorised by {authorised}." if authorised else ""))
     _report(b, subject, issued, results, tasks, conclusion, prov["kb_version"])
+    _provenance(b, prov, issued)
     bundle = b.bundle("report")
     for e in bundle["entry"]:
         res = e["resource"]
