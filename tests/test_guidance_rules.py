@@ -219,3 +219,21 @@ def test_uk_names_resolve(name: str, generic: str) -> None:
     from pgxguard.guidance.medicines import resolve_medicine
 
     assert generic in resolve_medicine(name).components
+
+
+def test_saved_calls_without_lookup_keys_still_match_or_are_incomplete(tmp_path: Path) -> None:
+    """A call saved before lookup keys existed: matched through its activity score; a
+    phenotype-only CYP2D6 result cannot decide score-keyed rows (never 'no recommendation')."""
+    from dataclasses import replace
+
+    calls = _calls(tmp_path, [("CYP2D6", "*4/*4")])
+    g = calls.samples[0].genes[0]
+    assert (g.lookup_key, g.activity_score) == ("0.0", 0.0)
+    old = replace(calls, samples=(replace(calls.samples[0],
+                                          genes=(replace(g, lookup_key=None),)),))
+    (item,) = review(old, ["codeine"]).items
+    assert item.action is Action.AVOID
+    pheno_only = replace(g, lookup_key=None, activity_score=None, diplotypes=())
+    only = replace(calls, samples=(replace(calls.samples[0], genes=(pheno_only,)),))
+    (item,) = review(only, ["codeine"]).items
+    assert item.action is Action.RESULT_INCOMPLETE

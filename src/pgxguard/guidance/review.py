@@ -91,6 +91,11 @@ def _allele_matches(have: str, want: str, gene: str) -> bool:
     return h == w or h.startswith(w + ":")
 
 
+def _is_score(key: str) -> bool:
+    k = key.lstrip("\u2265")
+    return key == "n/a" or k.replace(".", "", 1).isdigit()
+
+
 def _same(a: str, b: str, gene: str) -> bool:
     return norm_phenotype(a, gene) == norm_phenotype(b, gene)
 
@@ -103,12 +108,15 @@ def _evaluate(c: Condition, st: _GeneState) -> bool | None:
         return False
     g = st.call
     if c.kind == "lookup":
-        if g.lookup_key is not None and c.value == g.lookup_key:
+        # Calls saved before lookup keys existed carry the activity score: its published form
+        key = g.lookup_key or (str(float(g.activity_score)) if g.activity_score is not None
+                               else None)
+        if key is not None and c.value == key:
             return True
         if g.phenotype is not None and not st.incomplete and _same(c.value, g.phenotype, g.gene):
             return True
-        if g.lookup_key is None and (g.phenotype is None or st.incomplete):
-            return None
+        if key is None and (g.phenotype is None or st.incomplete or _is_score(c.value)):
+            return None  # a score-keyed row and a result without a score: cannot decide
         return False
     if c.kind == "allele_status":
         if not g.diplotypes:
