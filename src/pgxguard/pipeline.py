@@ -55,27 +55,43 @@ def resolve_genes(kb: KnowledgeBase, definitions: dict[str, dict[str, GeneDefini
     return out
 
 
+_OWN: dict[int, tuple[GeneDefinition, list[list[tuple[int, str]]]]] = {}
+
+
+def _own_cells(defn: GeneDefinition) -> list[list[tuple[int, str]]]:
+    """Per allele: (position, cell) where it differs from the reference allele (cached)."""
+    hit = _OWN.get(id(defn))
+    if hit is None or hit[0] is not defn:
+        ref = defn.alleles[0].cells
+        own = [[(i, c) for i, c in enumerate(a.cells) if c is not None and c != ref[i]]
+               for a in defn.alleles]
+        hit = (defn, own)
+        _OWN[id(defn)] = hit
+    return hit[1]
+
+
 def _variants_found(defn: GeneDefinition, sites: Sequence[SiteCall | None],
                     available: Iterable[int]) -> list[str]:
     """Lowest-function genes, unphased: named alleles whose variants are present (hom twice)."""
     avail = set(available)
     present: dict[int, int] = {}
-    cells = [a.cells for a in defn.alleles]
+    own_cells = _own_cells(defn)
     for a_idx in range(1, len(defn.alleles)):
-        own = [i for i, c in enumerate(cells[a_idx]) if c is not None and c != cells[0][i]]
-        if not own or any(i not in avail for i in own):
+        own = own_cells[a_idx]
+        if not own or any(i not in avail for i, _ in own):
             continue
         copies = 2
-        for i in own:
+        for i, cell in own:
             site = sites[i]
             assert site is not None
-            n = sum(1 for x in site.alleles if x == cells[a_idx][i])
+            n = sum(1 for x in site.alleles if x == cell)
             copies = min(copies, n)
+            if not copies:
+                break
         if copies:
             present[a_idx] = copies
     # Keep the most specific allele: drop one whose variants are a subset of another present one.
-    own_sets = {a: {(i, cells[a][i]) for i, c in enumerate(cells[a]) if c is not None
-                    and c != cells[0][i]} for a in present}
+    own_sets = {a: set(own_cells[a]) for a in present}
     keep = [a for a in present
             if not any(b != a and own_sets[a] < own_sets[b] for b in present)]
     names: list[str] = []
