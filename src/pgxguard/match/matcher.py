@@ -76,7 +76,7 @@ class _Cells:
             self.accept.append(row)
 
         self._vec: dict[tuple[int, str], np.ndarray] = {}
-        self.has_iupac = self.iupac.any(axis=1)
+        self.has_iupac: np.ndarray = np.asarray(self.iupac.any(axis=1), dtype=bool)
         # Rank of each allele name in allele-name order (sort_key), computed once per gene.
         order = sorted(range(len(defn.alleles)), key=lambda a: sort_key(defn.alleles[a].name))
         self.rank = np.empty(len(defn.alleles), dtype=np.int64)
