@@ -59,7 +59,7 @@ class _GeneState:
     incomplete: str | None
 
 
-def _state(sample: SampleCall, gene: str) -> _GeneState:
+def _state(sample: SampleCall, gene: str, kb: KnowledgeBase) -> _GeneState:
     try:
         g = sample.gene(gene)
     except KeyError:
@@ -76,8 +76,10 @@ def _state(sample: SampleCall, gene: str) -> _GeneState:
         return _GeneState(gene, g, False, (
             f"{gene}: phenotype Indeterminate for {g.diplotype_text() or 'this result'} (an "
             "allele of uncertain or unknown function); CPIC gives no phenotype to act on"))
+    # A gene CPIC publishes no phenotype table for (CYP4F2, named by the warfarin guideline)
+    # never has a phenotype: its called diplotype is complete, not "no phenotype".
     if g.phenotype is None and g.diplotypes and g.lookup_key is None and \
-            not gene.startswith("HLA-"):
+            gene in kb.phenotypes and not gene.startswith("HLA-"):
         why = next((w for w in g.warnings if "no function" in w or "not in CPIC" in w), None)
         return _GeneState(gene, g, False, (
             f"{gene}: no phenotype for {g.diplotype_text()}"
@@ -215,7 +217,7 @@ def review_drug(medicine: Medicine, drug: str, sample: SampleCall, guidance: Gui
     needed = list(dict.fromkeys(
         [c.gene for e in entries for c in e.conditions if c.kind != "unsupported"]
         + [g for gl in guidelines for g in gl.genes]))
-    states = {g: _state(sample, g) for g in needed}
+    states = {g: _state(sample, g, kb) for g in needed}
     messages: list[str] = []
     missing = [g for g in needed if states[g].missing]
     messages += [f"no result for {g}: consider testing" for g in missing]
