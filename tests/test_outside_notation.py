@@ -20,14 +20,17 @@ from typer.testing import CliRunner
 import pgxguard
 import test_service_support as support
 from pgxguard.cli import app
+from pgxguard.guidance.model import Action
 from pgxguard.io.notation import (
     ABBREVIATIONS,
     NotationError,
     normalise_hla_allele,
+    phenotype_key,
     resolve_phenotype,
 )
 from pgxguard.io.outside import OutsideCalls, read_outside_calls
 from pgxguard.outside_calls import kb_vocabulary
+from pgxguard.phenotype import phenotype_for
 from pgxguard.report.fhir import report_bundle
 from pgxguard.results import CallResult, GeneCall, SampleCall
 from test_service_support import DEMO_VCF, Svc
@@ -43,9 +46,11 @@ sqlite_svc = support.sqlite_svc
 
 # CPIC facts this file relies on, checked against the knowledge base in use.
 assert "*57:01" in STATUSES("HLA-B") and "*58:01" in STATUSES("HLA-B")
-C19_PM = KB.phenotypes["CYP2C19"].diplotypes["*2/*2"]
-C19_NM = KB.phenotypes["CYP2C19"].diplotypes["*1/*1"]
+C19_PM = phenotype_for(KB, "CYP2C19", ("*2", "*2")).phenotype
+C19_NM = phenotype_for(KB, "CYP2C19", ("*1", "*1")).phenotype
 assert C19_PM == "Poor Metabolizer" and C19_NM == "Normal Metabolizer"
+G6PD_DEFICIENT = next(t for t in PHENOTYPES["G6PD"] if phenotype_key(t, "G6PD") == "deficient")
+INCOMPLETE = str(Action.RESULT_INCOMPLETE)
 
 
 def read(tmp_path: Path, rows: str, header: str = "gene\tdiplotype\tphenotype\tactivity_score"
@@ -97,7 +102,8 @@ ACCEPTED = [
     ("CYP2C19", "", "Likely PM", (), "Likely Poor Metabolizer"),
     ("CYP2C19", "*2/*2", "PM", ("*2", "*2"), "Poor Metabolizer"),
     ("CYP2C19", "CYP2C19*2/CYP2C19*17", "", ("*2", "*17"), None),
-    ("G6PD", "", "Deficient", (), "G6PD Deficient"),
+    ("G6PD", "", "Deficient", (), G6PD_DEFICIENT),
+    ("G6PD", "", "G6PD deficient", (), G6PD_DEFICIENT),
     ("CYP2D6", "*1/*4", "IM", ("*1", "*4"), "Intermediate Metabolizer"),
 ]
 
@@ -160,10 +166,9 @@ def test_notation_refused(tmp_path: Path, gene: str, diplotype: str, phenotype: 
 
 
 def test_activity_score_checks(tmp_path: Path) -> None:
-    act = KB.allele_activity["CYP2D6"]
-    score = act["*1"] + act["*4"]
-    term = KB.phenotypes["CYP2D6"].activity_ranges
-    want = next(r.phenotype for r in term if r.contains(score))
+    ph = phenotype_for(KB, "CYP2D6", ("*1", "*4"))
+    assert ph.phenotype is not None and ph.activity_score is not None
+    score, want = ph.activity_score, ph.phenotype
     other = next(t for t in PHENOTYPES["CYP2D6"] if t != want)
     got = read(tmp_path, f"CYP2D6\t*1/*4\t\t{score}\nCYP2D6\t*1/*4\t\t{score + 1}")
     assert [c.activity_score for c in got.calls] == [score]
@@ -260,7 +265,7 @@ def test_report_outputs_show_refused_rows(tmp_path: Path, fmt: str) -> None:
     ("*57:01:01/*08:01", "avoid"), ("*44:02/*08:01", "standard"),
     ("*57:01 negative", "standard"),
     # refused rows: never "standard"
-    ("positive", "result missing"), ("*57", "result missing"), ("57", "result missing"),
+    ("positive", INCOMPLETE), ("*57", INCOMPLETE), ("57", INCOMPLETE),
 ])
 def test_report_abacavir(tmp_path: Path, hla_b: str, abacavir: str) -> None:
     oc = tmp_path / "hla.tsv"
@@ -271,7 +276,7 @@ def test_report_abacavir(tmp_path: Path, hla_b: str, abacavir: str) -> None:
     doc = json.loads(r.stdout)
     [item] = doc["review"]["items"]
     assert item["action"] == abacavir
-    refused = abacavir == "result missing"
+    refused = abacavir == INCOMPLETE
     assert r.stderr.startswith(f"warning: {oc}, line 2: HLA-B: ") == refused
     assert any(w.startswith(f"{oc}, line 2") for w in doc["calls"]["warnings"]) == refused
 

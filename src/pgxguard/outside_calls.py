@@ -23,7 +23,7 @@ from pgxguard.errors import InputError, OutsideCallError
 from pgxguard.io.notation import is_hla
 from pgxguard.io.outside import OutsideCall, OutsideCalls, Vocabulary, read_outside_calls
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
-from pgxguard.phenotype import phenotype_for
+from pgxguard.phenotype import HAPLOID_MARKER, phenotype_for
 
 __all__ = ["assign_samples", "kb_vocabulary", "read_for_call"]
 
@@ -36,8 +36,8 @@ def _guidance_statuses() -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for e in load_guidance().entries:
         for c in e.conditions:
-            if c.kind == "allele" and is_hla(c.gene) and c.values:
-                out.setdefault(c.gene, set()).add(c.values[0].removeprefix(c.gene))
+            if c.kind == "allele_status" and is_hla(c.gene) and c.value:
+                out.setdefault(c.gene, set()).add(c.value.removeprefix(c.gene))
     return {g: frozenset(v) for g, v in out.items()}
 
 
@@ -47,18 +47,17 @@ def kb_vocabulary(kb: KnowledgeBase,
     """What outside calls are checked against, all taken from `kb` (and `definitions`)."""
     defs = definitions if definitions is not None else kb.definitions
     alleles: dict[str, set[str]] = {}
-    for g in set(kb.allele_functions) | set(defs) | set(kb.definitions):
+    for g in set(kb.allele_functions) | set(defs) | set(kb.definitions) | set(kb.phenotypes):
         names = set(kb.allele_functions.get(g, {}))
         for by_build in (defs.get(g, {}), kb.definitions.get(g, {})):
             for d in by_build.values():
                 names |= {a.name for a in d.alleles} | set(d.structural_alleles)
         rules = kb.phenotypes.get(g)
         if rules is not None:
-            names |= {a for key in rules.diplotypes for a in key.split("/")}
-        names.discard("MALE")  # the tables' marker for hemizygous G6PD, not an allele
+            names |= set(rules.functions) | {a for r in rules.rows for a in r.alleles}
+        names.discard(HAPLOID_MARKER)  # the tables' marker for a hemizygous call, not an allele
         alleles[g] = names
-    phenotypes = {g: sorted(set(r.diplotypes.values()) | {x.phenotype for x in r.activity_ranges})
-                  for g, r in kb.phenotypes.items()}
+    phenotypes = {g: r.terms for g, r in kb.phenotypes.items()}
     haploid = {g: d.haploid_chrom for g, by in kb.definitions.items() for d in by.values()}
 
     def expected(gene: str, diplotype: tuple[str, ...],
@@ -70,7 +69,7 @@ def kb_vocabulary(kb: KnowledgeBase,
         rules = kb.phenotypes.get(gene)
         if rules is None or rules.method != "activity":
             return None
-        return next((r.phenotype for r in rules.activity_ranges if r.contains(score)), None)
+        return rules.score_phenotypes().get(str(float(score)))
 
     def statuses(gene: str) -> Collection[str]:
         listed = set(kb.allele_functions.get(gene, {}))

@@ -12,6 +12,7 @@ import bisect
 import gzip
 import os
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -163,7 +164,7 @@ class _GeneArrays:
                 row.append(None)
                 continue
             if not self.covered[i, j]:
-                if assume_reference:
+                if assume_reference and p.ref_confirmed:
                     row.append(SiteCall((p.ref,) * assumed_ploidy, True, None))
                 else:
                     row.append(None)
@@ -469,7 +470,14 @@ class VcfReader:
                 continue
             start = min(p.pos for p in d.positions)
             end = max(p.end for p in d.positions)
-            records = list(self._query(d.chrom, start, end, regions))
+            if self.indexed:
+                # Only the records near definition positions (clusters of positions): the
+                # records between them are skipped by the index instead of parsed.
+                records = self._cluster_records(d)
+                has_records = bool(records) or self._any_in(d.chrom, start - _PAD, end + _PAD)
+            else:
+                records = list(self._query(d.chrom, start, end, regions))
+                has_records = bool(records)
             acc = _GeneArrays(d, len(self.samples))
             n_touch = 0
             for v in records:
@@ -478,15 +486,65 @@ class VcfReader:
             def near(d: GeneDefinition = d, start: int = start, end: int = end) -> bool:
                 return self._any_record_near(d.chrom, start, end)
 
-            def outside(d: GeneDefinition = d, records: list[Any] = records) -> int:
+            def outside(d: GeneDefinition = d, records: list[Any] = records,
+                        start: int = start, end: int = end) -> int:
+                if self.indexed:
+                    # as the cohort reader: no record of the padded span starts at or before
+                    # p.pos (or ends at or after it)
+                    n = 0
+                    for pos in sorted({p.pos for p in d.positions}):
+                        if self._any_in(d.chrom, start - _PAD, pos):
+                            break
+                        n += sum(1 for p in d.positions if p.pos == pos)
+                    for pos in sorted({p.pos for p in d.positions}, reverse=True):
+                        if self._any_in(d.chrom, pos, end + _PAD):
+                            break
+                        n += sum(1 for p in d.positions if p.pos == pos)
+                    return n
                 lo = min(int(v.POS) for v in records)
                 hi = max(int(v.end) for v in records)
                 return sum(1 for p in d.positions if p.pos < lo or p.pos > hi)
 
             out.append(finish_gene(d, self.samples, acc, n_touch,
                                    assume_reference=assume_reference,
-                                   has_records=bool(records), near=near, outside=outside))
+                                   has_records=has_records, near=near, outside=outside))
         return out
+
+    def _cluster_records(self, d: GeneDefinition) -> list[Any]:
+        contig = self._contig_for(d.chrom)
+        if contig is None:
+            return []
+        out: list[Any] = []
+        seen: Counter[tuple[Any, ...]] = Counter()
+        for lo, hi in position_clusters(d):
+            here: Counter[tuple[Any, ...]] = Counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    found = list(self._vcf(f"{contig}:{lo}-{hi}"))
+            except Exception as e:
+                raise VcfError(f"cannot read region {contig}:{lo}-{hi} ({e})", path=self.path,
+                               hint="re-index with tabix/bcftools index") from e
+            for v in found:
+                key = (int(v.POS), int(v.end), str(v.REF), tuple(v.ALT))
+                here[key] += 1
+                if here[key] <= seen[key]:
+                    continue  # a long record already read with the previous cluster
+                out.append(v)
+            for key, n in here.items():
+                seen[key] = max(seen[key], n)
+        return out
+
+    def _any_in(self, chrom: str, lo: int, hi: int) -> bool:
+        contig = self._contig_for(chrom)
+        if contig is None:
+            return False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                return any(True for _ in self._vcf(f"{contig}:{max(1, lo)}-{hi}"))
+            except Exception:
+                return False
 
     def _any_record_near(self, chrom: str, start: int, end: int) -> bool:
         if self.indexed:
@@ -549,6 +607,21 @@ def _alt_at(p: Any, rpos: int, rref: str, alt: str) -> str | None:
             return str(a)
     return None
 
+
+
+MERGE = 1000  # definition positions this close (bp) are read with one region query
+
+
+def position_clusters(d: GeneDefinition) -> list[tuple[int, int]]:
+    """The definition's positions merged into regions (positions within MERGE bp share one)."""
+    spans = sorted((p.pos, p.end) for p in d.positions)
+    out: list[list[int]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1] + MERGE:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(a, b) for a, b in out]
 
 
 def touched_positions(d: GeneDefinition, rpos: int, rend: int) -> list[int]:
@@ -665,4 +738,4 @@ def finish_gene(d: GeneDefinition, samples: list[str], acc: _GeneArrays, n_touch
 
 
 __all__ = ["GeneGenotypes", "VcfReader", "apply_record", "assemble_gene", "detect_build",
-           "finish_gene", "is_structural", "touched_positions"]
+           "finish_gene", "is_structural", "position_clusters", "touched_positions"]
