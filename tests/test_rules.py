@@ -316,6 +316,39 @@ def test_cacna1s_is_not_a_lowest_function_gene() -> None:
     assert DPYD.rule == defn("RYR1").rule == "lowest_function"
 
 
+# --- NAT2 required positions (PharmCAT's exemptions) ---------------------------------------------
+
+NAT2 = defn("NAT2")
+
+
+@pytest.mark.parametrize("rsid", ["rs1801279", "rs1801280", "rs1799930", "rs1208", "rs1799931"])
+def test_nat2_required_position_missing_gives_no_call(tmp_vcf: WriteVcf, rsid: str) -> None:
+    # PharmCAT's exemptions.json lists these five NAT2 positions as required: without any one
+    # of them NAT2 is not called, even when the other positions would match a diplotype.
+    i = index_of(NAT2, rsid)
+    assert NAT2.positions[i].pos in NAT2.required_positions
+    full = from_definition(NAT2, {"S": ("*1", "*5")}, phased=False)
+    assert call_one(tmp_vcf(full), "NAT2").diplotypes == (("*1", "*5"),)
+    b = from_definition(NAT2, {"S": ("*1", "*5")}, phased=False)
+    set_site(b, NAT2, i, {"S": "./."})
+    gc = call_one(tmp_vcf(b), "NAT2")
+    assert gc.diplotypes == () and gc.phenotype is None and gc.source == "none"
+    assert any("required" in w and rsid in w for w in gc.warnings)
+    assert any(rsid in m for m in gc.missing_positions)
+
+
+def test_nat2_other_position_missing_still_calls(tmp_vcf: WriteVcf) -> None:
+    other = next(i for i, p in enumerate(NAT2.positions)
+                 if p.pos not in NAT2.required_positions
+                 and all(a.cells[i] is None for a in NAT2.alleles[1:]
+                         if a.name in ("*1", "*5")))
+    b = from_definition(NAT2, {"S": ("*1", "*5")}, phased=False)
+    set_site(b, NAT2, other, {"S": "./."})
+    gc = call_one(tmp_vcf(b), "NAT2")
+    assert gc.diplotypes == (("*1", "*5"),)
+    assert len(gc.missing_positions) == 1
+
+
 # --- structural alleles and outside calls ---------------------------------------------------------
 
 def test_cyp2d6_lists_structural_alleles_not_assessed(tmp_vcf: WriteVcf) -> None:

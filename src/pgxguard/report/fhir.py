@@ -416,16 +416,18 @@ def _provenance(b: _Builder, prov: dict[str, Any], issued: str) -> None:
     if not entities:
         return
     tool = prov.get("tool") or {}
-    b.add("provenance", {
+    resource: dict[str, Any] = {
         "resourceType": "Provenance",
         "target": [{"reference": report["fullUrl"]}],
         "recorded": issued,
         "agent": [{"who": {"display": f"{tool.get('name', 'pgxguard')} "
                                       f"{tool.get('version', '')}".strip()}}],
         "entity": entities,
-        "reason": [_cc(x) for x in [*prov.get("attributions", []),
-                                     *prov.get("limits", [])]] or None,
-    })
+    }
+    reasons = [_cc(x) for x in [*prov.get("attributions", []), *prov.get("limits", [])]]
+    if reasons:  # FHIR elements are absent, never null or empty
+        resource["reason"] = reasons
+    b.add("provenance", resource)
 
 
 def _seed(*parts: Any) -> str:
