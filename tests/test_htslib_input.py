@@ -157,8 +157,8 @@ def test_htslib_warnings_become_pgxguard_warnings(tmp_path: Path, compress: bool
     assert "[W::" not in proc.stderr and "[E::" not in proc.stderr
     expected = [f"{path}: contig(s) chr6, chr10 not declared in the header (##contig lines); "
                 "read as written (htslib)",
-                f"{path}: htslib: FORMAT 'XQ' at chr10:{C19.positions[0].pos} is not defined "
-                "in the header, assuming Type=String"]
+                f"{path}: FORMAT key(s) XQ not declared in the header; read as strings "
+                "(htslib)"]
     assert proc.stderr.splitlines() == [f"warning: {w}" for w in expected]
     doc = json.loads(out.read_text())
     assert doc["warnings"] == expected
@@ -208,11 +208,15 @@ def test_capture_classifies_and_passes_other_lines_on(capfd: pytest.CaptureFixtu
                     b"workaround: index the file with tabix.)\n"
                     b"[W::vcf_parse] Contig 'chr1' is not defined in the header.\n"
                     b"[W::hts_x] something odd\n[W::hts_x] something odd\n"
+                    b"[W::vcf_parse_info] INFO 'star-1' is not defined in the header, assuming "
+                    b"Type=String\n[W::vcf_parse_info] INFO 'PX' is not defined in the header\n"
+                    b'[W::vcf_parse_info] Invalid tag name: "star-1"\n'
                     b"[I::hts_y] information\nsome other library's line\n")
     assert capfd.readouterr().err == "some other library's line\n"
     assert log.warnings() == [
         "f.vcf: contig(s) chr1 not declared in the header (##contig lines); read as written "
-        "(htslib)", "f.vcf: htslib: something odd"]
+        "(htslib)", "f.vcf: INFO key(s) star-1, PX not declared in the header; read as strings "
+        "(htslib)", "f.vcf: invalid tag name(s) star-1 (htslib)", "f.vcf: htslib: something odd"]
     log.raise_errors()  # nothing fatal
     with log.capture():
         os.write(2, b"[W::bgzf_read_block] EOF marker is absent. The input may be truncated\n")

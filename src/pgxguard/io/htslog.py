@@ -11,7 +11,8 @@ Rules, by level and function:
 * ``[E::idx_find_and_load] Could not retrieve index file`` - dropped: pgxguard itself decides
   whether an index is there (``input.indexed``) and streams the file otherwise.
 * ``[E::bcf_hdr_parse_line]`` (a header line htslib skips) and every ``[W::...]`` - a warning
-  naming the file; repeated messages (one per contig, per record) are counted once.
+  naming the file; repeated messages are counted once, and the per-name ones (contigs, INFO and
+  FORMAT keys not declared in the header, invalid tag names) are gathered into one line each.
 * ``[W::bgzf_read_block] EOF marker is absent`` and any other ``[E::...]`` - an error (exit 2):
   htslib hit data it could not read, so the calls may be incomplete.
 * ``[I::...]`` / ``[D::...]`` (information, debugging) - dropped.
@@ -37,6 +38,9 @@ _DROPPED = (("idx_find_and_load", "Could not retrieve index file"),)
 _WARNING_ERRORS = frozenset({"bcf_hdr_parse_line"})
 _FATAL_WARNINGS = (("bgzf_read_block", "EOF marker is absent"),)
 _CONTIG = re.compile(r"^Contig '(?P<name>[^']+)' is not defined in the header")
+_UNDECLARED = re.compile(r"^(?P<field>INFO|FORMAT) '(?P<name>[^']+)'(?: at \S+)? is not defined "
+                         r"in the header")
+_BAD_TAG = re.compile(r'^Invalid tag name: "(?P<name>[^"]+)"')
 _MAX_WARNINGS = 10
 
 
@@ -47,6 +51,8 @@ class HtslibLog:
         self.path = path
         self._warnings: dict[str, None] = {}  # ordered set
         self._undeclared: dict[str, None] = {}
+        self._keys: dict[str, dict[str, None]] = {"INFO": {}, "FORMAT": {}}
+        self._bad_tags: dict[str, None] = {}
         self._errors: list[str] = []
         self._extra = 0
 
@@ -93,6 +99,14 @@ class HtslibLog:
         if m:
             self._undeclared[m["name"]] = None
             return
+        m = _UNDECLARED.match(text)
+        if m:
+            self._keys[m["field"]][m["name"]] = None
+            return
+        m = _BAD_TAG.match(text)
+        if m:
+            self._bad_tags[m["name"]] = None
+            return
         text = re.sub(r"\s*\(Quick workaround:.*\)$", "", text)
         if level == "E":
             text = f"header line skipped: {text}"
@@ -115,6 +129,16 @@ class HtslibLog:
             out.append(f"{self.path}: contig(s) {', '.join(names[:10])}"
                        f"{' ...' if len(names) > 10 else ''} not declared in the header "
                        "(##contig lines); read as written (htslib)")
+        for field, keys in self._keys.items():
+            if keys:
+                names = list(keys)
+                out.append(f"{self.path}: {field} key(s) {', '.join(names[:10])}"
+                           f"{' ...' if len(names) > 10 else ''} not declared in the header; "
+                           "read as strings (htslib)")
+        if self._bad_tags:
+            names = list(self._bad_tags)
+            out.append(f"{self.path}: invalid tag name(s) {', '.join(names[:10])}"
+                       f"{' ...' if len(names) > 10 else ''} (htslib)")
         out += [f"{self.path}: htslib: {w}" for w in self._warnings]
         if self._extra:
             out.append(f"{self.path}: htslib: {self._extra} more message(s) not shown")
