@@ -77,10 +77,11 @@ def _state(sample: SampleCall, gene: str, kb: KnowledgeBase) -> _GeneState:
         return _GeneState(gene, g, False, (
             f"{gene}: phenotype Indeterminate for {g.diplotype_text() or 'this result'} (an "
             "allele of uncertain or unknown function); CPIC gives no phenotype to act on"))
-    # A gene CPIC publishes no phenotype table for (CYP4F2, named by the warfarin guideline)
-    # never has a phenotype: its called diplotype is complete, not "no phenotype".
+    # A gene CPIC publishes no diplotype table for (CYP4F2, named by the warfarin guideline;
+    # IFNL3, whose table has no rows) never has a phenotype: its called diplotype is complete.
+    rules = kb.phenotypes.get(gene)
     if g.phenotype is None and g.diplotypes and g.lookup_key is None and \
-            gene in kb.phenotypes and not gene.startswith("HLA-"):
+            rules is not None and rules.rows and not gene.startswith("HLA-"):
         why = next((w for w in g.warnings if "no function" in w or "not in CPIC" in w), None)
         return _GeneState(gene, g, False, (
             f"{gene}: no phenotype for {g.diplotype_text()}"
