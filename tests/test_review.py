@@ -230,6 +230,23 @@ def test_warfarin_called_cyp4f2_is_a_complete_result() -> None:
     assert "no result for CYP4F2: consider testing" in item.messages
 
 
+def test_peginterferon_called_ifnl3_is_a_complete_result() -> None:
+    """CPIC's IFNL3 diplotype table has no rows and its peginterferon annotation no structured
+    recommendations: a called IFNL3 result is complete, nothing is recommended from it."""
+    from kbfacts import KB
+
+    assert not KB.phenotypes["IFNL3"].rows
+    ref = "rs12979860 reference (C)"
+    ifnl3 = GeneCall("IFNL3", ((ref, ref),))
+    item = one(review(calls(ifnl3), "peginterferon alfa-2a"), "peginterferon alfa-2a")
+    assert item.missing_genes == ()
+    assert item.action is Action.NO_RECOMMENDATION
+    assert any("no structured recommendations" in m for m in item.messages)
+    item = one(review(calls(), "peginterferon alfa-2a"), "peginterferon alfa-2a")
+    assert item.action is Action.RESULT_INCOMPLETE
+    assert "no result for IFNL3: consider testing" in item.messages
+
+
 def test_warfarin_without_vkorc1_is_result_missing_not_standard() -> None:
     cyp2c9 = GeneCall("CYP2C9", (("*1", "*1"),), phenotype="Normal Metabolizer")
     item = one(review(calls(cyp2c9), "warfarin"), "warfarin")
