@@ -31,8 +31,6 @@ sources: $(STAMP)
 	@mkdir -p $(SOURCES)
 	@[ -f $(SOURCES)/pypgx-0.27.0-py3-none-any.whl ] || $(PY) -m pip download -q --no-deps \
 	  -d $(SOURCES) pypgx==0.27.0 || echo "pypgx wheel not fetched: KB rebuild tests will skip"
-	@[ -f $(SOURCES)/panno-0.3.1.tar.gz ] || $(PY) -m pip download -q --no-deps \
-	  --no-binary :all: -d $(SOURCES) panno==0.3.1 || echo "panno not fetched: rebuild tests skip"
 	@[ -f $(SOURCES)/drug_named_entity_recognition-2.0.9-py3-none-any.whl ] || $(PY) -m pip \
 	  download -q --no-deps -d $(SOURCES) drug-named-entity-recognition==2.0.9 \
 	  || echo "drug-named-entity-recognition not fetched: name-list rebuild test skips"

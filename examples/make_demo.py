@@ -1,4 +1,4 @@
-"""Build the bundled demo VCF from the knowledge base's own definitions (run once; output committed).
+"""Build the bundled demo VCF from the knowledge base's definitions (run once; output committed).
 
 Two patients on a small panel (CYP2C19, CYP2C9, TPMT, NUDT15, DPYD, SLCO1B1, UGT1A1, VKORC1,
 CYP3A5): every definition position of those genes is written, so nothing is missing for them;
@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pgxguard import load_knowledge_base
+from pgxguard.kb.model import IUPAC, GeneDefinition
 
 PANEL = ["CYP2C19", "CYP2C9", "CYP3A5", "DPYD", "NUDT15", "SLCO1B1", "TPMT", "UGT1A1", "VKORC1"]
 # Per patient and gene: (strand 1 allele, strand 2 allele, phased?)
@@ -18,16 +19,30 @@ PATIENTS: dict[str, dict[str, tuple[str, str, bool]]] = {
         "CYP2C19": ("*2", "*17", False), "CYP2C9": ("*1", "*3", False),
         "TPMT": ("*1", "*3A", False), "UGT1A1": ("*1", "*28", False),
         "DPYD": ("Reference", "c.1905+1G>A (*2A)", False),
-        "VKORC1": ("Reference", "rs9923231", False), "SLCO1B1": ("*1", "*5", False),
+        "VKORC1": ("rs9923231 reference (C)", "rs9923231 variant (T)", False),
+        "SLCO1B1": ("*1", "*5", False),
     },
     "PATIENT2": {
         "CYP2C19": ("*2", "*2", False), "CYP2C9": ("*2", "*3", True),
-        "DPYD": ("c.2846A>T", "c.1129-5923C>G, c.1236G>A (HapB3)", False), "CYP3A5": ("*3", "*3", False),
-        "VKORC1": ("rs9923231", "rs9923231", False),
+        "DPYD": ("c.2846A>T", "c.1129-5923C>G, c.1236G>A (HapB3)", False),
+        "CYP3A5": ("*3", "*3", False),
+        "VKORC1": ("rs9923231 variant (T)", "rs9923231 variant (T)", False),
     },
 }
 CONTIGS = {"1": 248956422, "2": 242193529, "6": 170805979, "7": 159345973, "10": 133797422,
            "12": 133275309, "13": 114364328, "16": 90338345}
+
+
+def base_at(d: GeneDefinition, name: str, i: int) -> str:
+    """The sequence a carrier of allele `name` has at position i: its own cell, else the
+    reference allele's; an IUPAC cell (either base) is written as the reference base when it
+    allows it (the common sub-allele), else as its first base."""
+    cell = d.allele(name).cells[i] or d.alleles[0].cells[i]
+    assert cell is not None
+    if len(cell) == 1 and cell not in "ACGT":
+        bases = sorted(IUPAC[cell])
+        return d.positions[i].ref if d.positions[i].ref in bases else bases[0]
+    return cell
 
 
 def main() -> None:
@@ -42,9 +57,10 @@ def main() -> None:
                 a, b, phased = PATIENTS[sample].get(gene, (d.reference_allele,) * 2 + (False,))
                 idx = []
                 for name in (a, b):
-                    matches = [x for x in d.alleles if x.name.startswith(name) or x.name == name]
-                    cell = matches[0].cells[i] if matches else None
-                    idx.append(0 if cell is None or cell == p.ref else alts.index(cell) + 1)
+                    seq = base_at(d, name, i)
+                    if seq != p.ref and seq not in alts:
+                        alts.append(seq)
+                    idx.append(0 if seq == p.ref else alts.index(seq) + 1)
                 sep = "|" if phased else "/"
                 if not phased:
                     idx.sort()

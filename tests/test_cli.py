@@ -30,14 +30,16 @@ TPMT = KB.definition("TPMT", "GRCh38")
 WriteVcf = Callable[..., Path]
 runner = CliRunner()
 
-RS_2 = next(i for i, p in enumerate(C19.positions) if p.rsid == "rs4244285")
+ABSENT = {p.pos for p in C19.positions if p.rsid in ("rs58973490", "rs4244285")}
 
 
 def two_gene_vcf() -> VcfBuilder:
-    """A: CYP2C19 *1/*2 with rs4244285 absent (so *1/*2 and *1/*35 tie, see test_vcf_input),
-    TPMT *1/*3A (phased, so no *3B/*3C ambiguity); B: CYP2C19 *17/*17, TPMT *1/*1."""
+    """A: CYP2C19 *1/*2 with rs58973490 and rs4244285 absent (so *1/*2 and *1/*35 tie, see
+    test_vcf_input.TIE_2_35), TPMT *1/*3A (phased, so no *3B/*3C ambiguity); B: CYP2C19
+    *17/*17, TPMT *1/*1."""
+    assert len(ABSENT) == 2
     b = from_definition(C19, {"A": ("*1", "*2"), "B": ("*17", "*17")}, phased=True)
-    b.records = [r for r in b.records if r.pos != C19.positions[RS_2].pos]
+    b.records = [r for r in b.records if r.pos not in ABSENT]
     return from_definition(TPMT, {"A": ("*1", "*3A"), "B": ("*1", "*1")}, phased=True,
                            builder=b)
 

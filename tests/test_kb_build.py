@@ -1,9 +1,9 @@
-"""Knowledge-base compiler and loader.
+"""Knowledge base compiled from CPIC's and DPWG's published sources (kb-sources), and its loader.
 
-Expectations come from the raw pypgx CSVs (read here with zipfile + csv) or from the conversion
-rules, never from the compiler's own code. Tests that rebuild from the wheel use
-$PGXGUARD_PYPGX_WHEEL or /tmp/dl/pypgx-0.27.0-py3-none-any.whl and skip when it is absent; the
-committed-snapshot tests need no wheel.
+Expectations come from the published files themselves (read here with json/csv), never from the
+compiler's own code. Tests that read the kb-sources tree skip when it is absent
+($PGXGUARD_KB_SOURCES or ../shared/kb-sources beside the checkout); tests that rebuild also need
+the pinned pypgx wheel ($PGXGUARD_PYPGX_WHEEL or /tmp/dl, fetched by `make sources`).
 """
 
 from __future__ import annotations
@@ -13,22 +13,34 @@ import gzip
 import io
 import json
 import os
-import subprocess
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-from pgxguard.alleles import diplotype_key
+import pgxguard
+from pgxguard.cli import app
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.kb import build as kbbuild
 from pgxguard.kb.load import SNAPSHOT_NAME, kb_info, load_knowledge_base
-from pgxguard.kb.model import ActivityRange, KnowledgeBase
+from pgxguard.kb.model import IUPAC, KnowledgeBase
+from pgxguard.kb.pharmcat import load_pharmcat_definition
+from pgxguard.kb.sources import SourceTree, default_sources_dir
+from pgxguard.phenotype import phenotype_for
+from vcfbuilder import VcfBuilder, from_definition
 
 SNAPSHOT = Path(kbbuild.__file__).parent / "data" / SNAPSHOT_NAME
+SOURCES = default_sources_dir()
 WHEEL = Path(os.environ.get("PGXGUARD_PYPGX_WHEEL", "/tmp/dl/pypgx-0.27.0-py3-none-any.whl"))
+needs_sources = pytest.mark.skipif(not (SOURCES / "pharmcat" / "FILES.tsv").is_file(),
+                                   reason=f"kb-sources not at {SOURCES}")
 needs_wheel = pytest.mark.skipif(not WHEEL.is_file(), reason=f"pypgx wheel not at {WHEEL}")
+CLINICAL = {"ABCG2", "CACNA1S", "CFTR", "CYP2B6", "CYP2C19", "CYP2C9", "CYP2D6", "CYP3A4",
+            "CYP3A5", "CYP4F2", "DPYD", "G6PD", "IFNL3", "MT-RNR1", "NAT2", "NUDT15", "RYR1",
+            "SLCO1B1", "TPMT", "UGT1A1", "VKORC1"}
 
 
 @pytest.fixture(scope="module")
@@ -36,165 +48,286 @@ def snap() -> KnowledgeBase:
     return load_knowledge_base()
 
 
-def _csv(name: str) -> list[dict[str, str]]:
-    with zipfile.ZipFile(WHEEL) as zf:
-        text = zf.read(f"pypgx/api/data/{name}.csv").decode("utf-8")
-    return list(csv.DictReader(io.StringIO(text, newline="")))
+def _published(rel: str) -> Any:
+    return json.loads((SOURCES / rel).read_text(encoding="utf-8"))
 
 
-def _rows(table: str, gene: str) -> list[dict[str, str]]:
-    return [r for r in _csv(table) if r["Gene"] == gene]
+# --- committed snapshot ----------------------------------------------------------------------
 
 
-def _core(row: dict[str, str], build: str) -> list[tuple[int, str, str]]:
-    v = row[f"{build}Core"]
-    if v == "N/A":
-        return []
-    out = []
-    for item in v.split(","):
-        _chrom, pos, ref, alt = item.split("-")
-        out.append((int(pos), ref, alt))
-    return out
+def test_clinical_genes_and_research_genes(snap: KnowledgeBase) -> None:
+    assert set(snap.clinical_genes) == CLINICAL
+    research = set(snap.genes) - CLINICAL
+    assert {"CYP2A6", "CYP1A2", "F5"} <= research
+    for g in research:
+        assert all(d.research for d in snap.definitions[g].values())
+        assert g not in snap.phenotypes  # no clinical phenotype for research genes
+    assert pgxguard.pipeline.default_genes(snap) == sorted(CLINICAL)
+    assert {"HLA-A", "HLA-B"} <= set(snap.outside_only_genes)
 
 
-# --- committed snapshot (no wheel needed) -------------------------------------------------------
+def test_provenance_names_every_source_file(snap: KnowledgeBase) -> None:
+    names = {s.name: s for s in snap.sources}
+    pypgx = names.pop("pypgx")
+    assert pypgx.version == "0.27.0" and pypgx.sha256
+    assert all(s.commit and s.date and len(s.sha256) == 64 and s.licence and s.attribution
+               for s in names.values())
+    assert {n.split("/")[1] for n in names} == {"definitions", "phenotype"}
+    assert len([n for n in names if n.startswith("pharmcat/phenotype/")]) == 20
+    assert "CPIC\u00ae" in names["pharmcat/phenotype/CYP2D6.json"].attribution
+    assert names["pharmcat/phenotype/CYP2D6.json"].date == "2024-08-27"
+    assert any("2024-05-29" in x for x in snap.limits)
+    assert snap.version.endswith("+cpic-2025-11-19")
+    # and every call result carries it
+    prov = pgxguard.call(None, outside_calls=_tsv_path(), kb=snap).knowledge_base
+    assert {s["name"] for s in prov["sources"]} == {s.name for s in snap.sources}
+    assert prov["limits"] == list(snap.limits)
 
 
-def test_snapshot_provenance(snap: KnowledgeBase) -> None:
-    assert snap.version.startswith("1.") and snap.version.endswith("+pypgx-0.27.0")
-    (src,) = snap.sources
-    assert (src.name, src.version, src.licence) == ("pypgx", "0.27.0", "MIT")
-    assert src.sha256 == kbbuild.PYPGX_WHEEL_SHA256
-    assert load_knowledge_base() is snap  # the default snapshot is cached
+_TSV: list[Path] = []
+
+
+def _tsv_path() -> Path:
+    if not _TSV:
+        import tempfile
+
+        p = Path(tempfile.mkdtemp()) / "oc.tsv"
+        p.write_text("gene\tdiplotype\nCYP2D6\t*1/*4\n")
+        _TSV.append(p)
+    return _TSV[0]
 
 
 def test_every_definition_is_a_well_formed_table(snap: KnowledgeBase) -> None:
-    assert len(snap.genes) > 50
-    for gene, by_build in snap.definitions.items():
-        for build, d in by_build.items():
-            assert (d.gene, d.build) == (gene, build)
-            assert d.source == "pypgx 0.27.0"
-            assert [p.pos for p in d.positions] == sorted(p.pos for p in d.positions)
+    for gene, by in snap.definitions.items():
+        for build, d in by.items():
+            assert d.gene == gene and d.build == build
             ref = d.alleles[0]
-            assert [c for c in ref.cells] == [p.ref for p in d.positions]  # defines every position
-            names = [a.name for a in d.alleles]
-            assert len(names) == len(set(names))
-            assert not set(names) & set(d.structural_alleles)
-            used = [False] * len(d.positions)
-            for a in d.alleles[1:]:
-                assert any(c is not None for c in a.cells), (gene, build, a.name)
-                for i, (c, p) in enumerate(zip(a.cells, d.positions, strict=True)):
-                    if c is not None:
-                        assert c in p.alts, (gene, build, a.name, p.label)
-                        used[i] = True
-            assert all(used), (gene, build)  # every position is some allele's variant
-            assert all(p.chrom == d.chrom for p in d.positions)
-
-
-def test_cyp2c19_reference_alleles_and_background(snap: KnowledgeBase) -> None:
-    d37 = snap.definition("CYP2C19", "GRCh37")
-    d38 = snap.definition("CYP2C19", "GRCh38")
-    assert d37.reference_allele == "*1"
-    assert d38.reference_allele == "*38"  # gene-table GRCh38Default
-    assert set(d38.structural_alleles) == {"*36", "*37"}
-    # allele-table: *2 GRCh38Core "10-94775367-A-G,10-94781859-G-A"; *1 GRCh38Core 10-94842866-A-G
-    cells = {p.pos: c for p, c in zip(d38.positions, d38.allele("*2").cells, strict=True)
-             if c is not None}
-    assert cells == {94775367: "G", 94781859: "A", 94842866: "G"}
-    one = {p.pos: c for p, c in zip(d38.positions, d38.allele("*1").cells, strict=True)
-           if c is not None}
-    assert one == {94842866: "G"}
-    # GRCh37: *1 is the default, so *2 has exactly its own two variants
-    cells37 = {p.pos: c for p, c in zip(d37.positions, d37.allele("*2").cells, strict=True)
-               if c is not None}
-    assert cells37 == {96535124: "G", 96541616: "A"}
-    # *38 on GRCh37 is an ordinary allele (core 10-96602623-G-A)
-    assert "*38" in d37.allele_names
-
-
-def test_ugt1a1_merged_position(snap: KnowledgeBase) -> None:
-    d = snap.definition("UGT1A1", "GRCh38")
-    (p,) = [p for p in d.positions if p.pos == 233760233]
-    # C>CAT, CAT>C and C>CATAT over the longest REF CAT
-    assert p.ref == "CAT"
-    assert set(p.alts) == {"CATAT", "C", "CATATAT"}
-    assert p.rsid == "rs34983651"
-    i = d.positions.index(p)
-    assert d.allele("*28").cells[i] == "CATAT"
-    assert d.allele("*36").cells[i] == "C"
-    assert d.allele("*37").cells[i] == "CATATAT"
-    assert d.allele("*1").cells[i] == "CAT"
-    # variant-table synonym 2-233760233-CAT-CATAT of C>CAT
-    assert (233760233, "CAT", "CATAT", "CATAT") in p.synonyms
-
-
-def test_cyp2b6_synonyms(snap: KnowledgeBase) -> None:
-    d = snap.definition("CYP2B6", "GRCh38")
-    by_pos = {p.pos: p for p in d.positions}
-    # variant-table: 19-40991387-G-GGC synonyms 19-40991388-A-G,19-40991390-C-A
-    assert set(by_pos[40991387].synonyms) == {(40991388, "A", "G", "GGC"),
-                                              (40991390, "C", "A", "GGC")}
-    assert by_pos[40991389].synonyms == ((40991391, "G", "C", "C"),)
-
-
-def test_gene_flags(snap: KnowledgeBase) -> None:
-    g6pd = snap.definition("G6PD", "GRCh38")
-    assert (g6pd.chrom, g6pd.haploid_chrom) == ("X", "X")
-    assert g6pd.reference_allele == "B (reference)"
-    assert "MALE" in g6pd.structural_alleles
-    mt = snap.definition("MT-RNR1", "GRCh38")
-    assert (mt.chrom, mt.haploid_chrom) == ("M", "M")
-    for gene in ("DPYD", "RYR1"):
-        assert snap.definition(gene, "GRCh38").rule == "lowest_function"
-    assert snap.definition("CACNA1S", "GRCh38").rule is None
-    flagged = {g for g, by in snap.definitions.items() if by["GRCh38"].unknown_alt_as_reference}
-    assert flagged == {"CACNA1S", "DPYD", "G6PD", "NUDT15", "RYR1", "TPMT"}
-    assert snap.definition("CYP2C19", "GRCh38").haploid_chrom is None
-
-
-def test_phenotypes(snap: KnowledgeBase) -> None:
-    cyp2c19 = snap.phenotypes["CYP2C19"]
-    assert cyp2c19.method == "diplotype"
-    assert cyp2c19.diplotypes[diplotype_key("*2", "*2")] == "Poor Metabolizer"
-    dpyd = snap.phenotypes["DPYD"]
-    assert dpyd.method == "activity"
-    assert dpyd.activity_ranges == (
-        ActivityRange("Poor Metabolizer", 0.0, 1.0),
-        ActivityRange("Intermediate Metabolizer", 1.0, 2.0),
-        ActivityRange("Normal Metabolizer", 2.0, 2.0, inclusive_high=True),
-    )
-    cyp2d6 = {r.phenotype: r for r in snap.phenotypes["CYP2D6"].activity_ranges}
-    assert cyp2d6["Ultrarapid Metabolizer"] == ActivityRange("Ultrarapid Metabolizer", 2.5, None)
-    assert cyp2d6["Normal Metabolizer"].contains(1.25)
-    assert not cyp2d6["Normal Metabolizer"].contains(2.5)
-
-
-def test_functions_drugs_outside_genes(snap: KnowledgeBase) -> None:
-    assert snap.allele_functions["CYP2D6"]["*5"] == "No Function"  # structural allele
-    assert snap.allele_activity["CYP2D6"]["*10"] == 0.25
-    assert snap.allele_activity["DPYD"]["c.1905+1G>A (*2A)"] == 0.0
-    assert "HLA-B" in snap.allele_functions or "HLA-B" in snap.outside_only_genes
-    assert {"HLA-A", "HLA-B"} <= set(snap.outside_only_genes)
-    assert not set(snap.outside_only_genes) & set(snap.definitions)
-    abacavir = [x for x in snap.gene_drugs if (x.gene, x.drug) == ("HLA-B", "abacavir")]
-    assert len(abacavir) == 1
-    assert abacavir[0].rxnorm == "190521"
-    assert abacavir[0].atc == ("J05AF06", "J05AR02", "J05AR13", "J05AR04")
-    assert abacavir[0].cpic_level == "A"
+            assert all(c is not None for c in ref.cells)
+            assert len(set(d.allele_names)) == len(d.allele_names)
+            for a in d.alleles:
+                for p, c in zip(d.positions, a.cells, strict=True):
+                    if c is None:
+                        continue
+                    ok = c == p.ref or c in p.alts or (p.is_snv and c in IUPAC)
+                    # the reference allele may carry another build's reference base (GRCh37
+                    # positions where the two genome builds differ, e.g. CYP2C19 rs3758581)
+                    assert ok or (build == "GRCh37" and a is ref), (gene, build, a.name, p)
 
 
 def test_kb_info(snap: KnowledgeBase) -> None:
     info = kb_info(snap)
     json.dumps(info)
     assert info["version"] == snap.version
-    c = info["genes"]["CYP2C19"]
-    assert c["builds"] == ["GRCh37", "GRCh38"]
-    assert c["named_alleles"]["GRCh38"] == len(snap.definition("CYP2C19", "GRCh38").alleles)
-    assert c["phenotype_method"] == "diplotype"
     assert info["genes"]["DPYD"]["rule"] == "lowest_function"
+    assert info["genes"]["NAT2"]["required_positions"]
+    assert info["genes"]["CYP2A6"]["research"] is True
+    assert info["guidance"]["guidelines"] == 118
+    result = CliRunner().invoke(app, ["kb", "info"])
+    assert result.exit_code == 0, result.output
+    assert "limit:" in result.output and "guidance" in result.output
 
 
-# --- snapshot files: determinism, corruption ----------------------------------------------------
+# --- published tables reproduced ---------------------------------------------------------------
+
+
+@needs_sources
+def test_every_published_phenotype_row_is_reproduced(snap: KnowledgeBase) -> None:
+    """Every diplotype row of every CPIC phenotype table: same phenotype, score and lookup key."""
+    rows = 0
+    failures: list[str] = []
+    renamed = {g: m for g, m in kbbuild.RENAMED.items()}
+    for f in sorted((SOURCES / "pharmcat" / "phenotype").glob("*.json")):
+        doc = json.loads(f.read_text())
+        gene = doc["gene"]
+        for r in doc["diplotypes"]:
+            alleles: list[str] = []
+            for name, n in r["diplotypekey"].items():
+                alleles += [renamed.get(gene, {}).get(name, name)] * n
+            ph = phenotype_for(snap, gene, alleles)
+            score = r.get("activityScore")
+            want_score: float | None
+            try:
+                want_score = float(score) if score is not None else None
+            except ValueError:
+                want_score = None  # "n/a", "\u22654.0": carried by the lookup key
+            if doc["activityValues"] == {}:
+                want_score = None
+            got = (ph.phenotype, ph.activity_score, ph.lookup_key)
+            if got != (r["generesult"], want_score, r["lookupkey"]):
+                failures.append(f"{gene} {r['diplotype']}: {got}")
+            rows += 1
+    assert rows == 51107
+    assert failures == []
+
+
+@needs_sources
+def test_definitions_are_the_published_files(snap: KnowledgeBase) -> None:
+    ex = _published("pharmcat/definitions/exemptions.json")
+    for f in sorted((SOURCES / "pharmcat" / "definitions").glob("*_translation.json")):
+        pub = load_pharmcat_definition(f)
+        ours = snap.definition(pub.gene, "GRCh38")
+        ignored = set(ex.get(pub.gene, {}).get("ignoredAlleles") or ())
+        assert ours.positions == pub.positions
+        assert [a for a in ours.alleles] == [a for a in pub.alleles if a.name not in ignored]
+        assert ours.required_positions == tuple(ex.get(pub.gene, {}).get("requiredPositions")
+                                                or ())
+    assert snap.definition("NAT2", "GRCh38").required_positions == (
+        18400194, 18400344, 18400593, 18400806, 18400860)
+
+
+@needs_sources
+def test_not_assessed_alleles_are_the_reviewed_phenotype_only_ones(snap: KnowledgeBase) -> None:
+    for gene, reviewed in kbbuild.PHENOTYPE_ONLY.items():
+        funcs = _published(f"pharmcat/phenotype/{gene}.json")["haplotypes"]
+        assert set(reviewed) <= set(funcs)
+        assert set(snap.definition(gene, "GRCh38").structural_alleles) == set(reviewed)
+
+
+def _lift_table() -> dict[tuple[int, str, str], tuple[int, str, str]]:
+    with zipfile.ZipFile(WHEEL) as zf:
+        text = zf.read("pypgx/api/data/variant-table.csv").decode("utf-8")
+    out = {}
+    for r in csv.DictReader(io.StringIO(text, newline="")):
+        if "N/A" in (r["GRCh37Name"], r["GRCh38Name"]) or not r["GRCh38Name"]:
+            continue
+        _c, p38, r38, a38 = r["GRCh38Name"].split("-")
+        _c, p37, r37, a37 = r["GRCh37Name"].split("-")
+        out[(int(p38), r38, a38)] = (int(p37), r37, a37)
+    return out
+
+
+@needs_wheel
+def test_grch37_positions_checked_or_interpolated(snap: KnowledgeBase) -> None:
+    table = _lift_table()
+    checked = interpolated = unmapped = 0
+    for gene in sorted(CLINICAL - {"MT-RNR1"}):
+        d38, d37 = snap.definition(gene, "GRCh38"), snap.definition(gene, "GRCh37")
+        assert [a.name for a in d37.alleles] == [a.name for a in d38.alleles
+                                                 if a.name not in d37.unmapped_alleles]
+        by_label = {p.label: p for p in d37.positions}
+        offsets = {}
+        for p38 in d38.positions:
+            p37 = by_label.get(p38.label)
+            if p37 is None:
+                assert any(f":{p38.pos} " in u for u in d37.unmapped_positions)
+                unmapped += 1
+                continue
+            if p37.ref_confirmed:
+                hits = [table[(p38.pos, p38.ref, a)] for a in p38.alts
+                        if (p38.pos, p38.ref, a) in table]
+                assert hits and all(h[0] == p37.pos and h[1] == p37.ref for h in hits)
+                offsets[p38.pos] = p38.pos - p37.pos
+                checked += 1
+            else:
+                interpolated += 1
+        for p38 in d38.positions:
+            p37 = by_label.get(p38.label)
+            if p37 is not None and not p37.ref_confirmed:
+                lo = max(k for k in offsets if k < p38.pos)
+                hi = min(k for k in offsets if k > p38.pos)
+                assert offsets[lo] == offsets[hi] == p38.pos - p37.pos
+    # 1,201 positions in PharmCAT's 20 definition files; 26 lie outside every pair of checked
+    # positions of their gene (worked out from the variant table separately).
+    assert checked + interpolated + unmapped == 1201
+    assert unmapped == 26 and checked > interpolated
+
+
+def test_grch37_reference_base_swap_uses_grch37_ref(snap: KnowledgeBase) -> None:
+    # CYP2C19 rs3758581: GRCh38's reference base is A (*38), GRCh37's is G (the *1 base).
+    p38 = next(p for p in snap.definition("CYP2C19", "GRCh38").positions
+               if p.rsid == "rs3758581")
+    p37 = next(p for p in snap.definition("CYP2C19", "GRCh37").positions
+               if p.rsid == "rs3758581")
+    assert (p38.ref, p38.alts) == ("A", ("G",))
+    assert (p37.ref, p37.alts, p37.ref_confirmed) == ("G", ("A",), True)
+
+
+def test_grch37_call_lists_unmapped_positions(tmp_path: Path, snap: KnowledgeBase) -> None:
+    d = snap.definition("NAT2", "GRCh37")
+    assert d.unmapped_positions
+    b = from_definition(d, {"S": ("*1", "*1")}, phased=False, build="GRCh37")
+    vcf = tmp_path / "nat2_37.vcf"
+    vcf.write_text(b.text())
+    g = pgxguard.call(vcf, genes=["NAT2"]).samples[0].gene("NAT2")
+    assert set(d.unmapped_positions) <= set(g.missing_positions)
+    assert any("no GRCh37 coordinate" in w for w in g.warnings)
+
+
+def test_assume_reference_never_fills_an_unconfirmed_grch37_position(
+        tmp_path: Path, snap: KnowledgeBase) -> None:
+    d = snap.definition("RYR1", "GRCh37")
+    unconfirmed = [p for p in d.positions if not p.ref_confirmed]
+    assert unconfirmed
+    b = VcfBuilder(["S"], build="GRCh37")
+    p = next(p for p in d.positions if p.ref_confirmed)
+    b.add(p.chrom, p.pos, p.ref, p.alts, {"S": "0/0"})
+    vcf = tmp_path / "ryr1.vcf"
+    vcf.write_text(b.text())
+    g = pgxguard.call(vcf, genes=["RYR1"], assume_reference=True).samples[0].gene("RYR1")
+    missing = {m.split(" ")[0] for m in g.missing_positions}
+    assert {f"chr{q.chrom}:{q.pos}" for q in unconfirmed} <= missing
+
+
+# --- bad sources are errors --------------------------------------------------------------------
+
+
+def _copy_tree(tmp_path: Path) -> Path:
+    dst = tmp_path / "kb-sources"
+    shutil.copytree(SOURCES, dst)
+    return dst
+
+
+@needs_sources
+def test_altered_source_file_is_refused(tmp_path: Path) -> None:
+    root = _copy_tree(tmp_path)
+    f = root / "pharmcat" / "phenotype" / "TPMT.json"
+    f.write_text(f.read_text().replace("Normal Metabolizer", "Normal Metaboliser", 1))
+    tree = SourceTree(root)
+    with pytest.raises(KnowledgeBaseError, match="SHA-256"):
+        tree.read_json("pharmcat/phenotype/TPMT.json")
+
+
+@needs_sources
+def test_unlisted_source_file_is_refused(tmp_path: Path) -> None:
+    root = _copy_tree(tmp_path)
+    (root / "pharmcat" / "phenotype" / "EXTRA.json").write_text("{}")
+    with pytest.raises(KnowledgeBaseError, match="not listed"):
+        SourceTree(root).listed("pharmcat/phenotype/", ".json")
+
+
+def test_missing_sources_tree_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeBaseError, match="sources not found") as e:
+        SourceTree(tmp_path)
+    assert "--sources" in str(e.value)
+
+
+@needs_sources
+@needs_wheel
+def test_unexplained_phenotype_table_allele_fails_the_build(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(kbbuild.PHENOTYPE_ONLY, "CYP2C19", {"*36": kbbuild._SV})
+    with pytest.raises(KnowledgeBaseError, match=r"CYP2C19.*\*37"):
+        kbbuild.build_knowledge_base(SOURCES, WHEEL)
+
+
+def test_phenotype_row_with_unknown_allele_is_an_error() -> None:
+    doc = {"gene": "X", "haplotypes": {"*1": "Normal function"}, "activityValues": {},
+           "diplotypes": [{"diplotypekey": {"*1": 1, "*2": 1}, "generesult": "P",
+                           "lookupkey": "P"}]}
+    with pytest.raises(KnowledgeBaseError, match=r"\*2"):
+        kbbuild.phenotype_rules(doc, "x.json", "2025")
+
+
+def test_activity_score_must_be_the_sum_of_the_values() -> None:
+    doc = {"gene": "X", "haplotypes": {"*1": "Normal", "*2": "No"},
+           "activityValues": {"*1": "1.0", "*2": "0.0"},
+           "diplotypes": [{"diplotypekey": {"*1": 1, "*2": 1}, "generesult": "IM",
+                           "lookupkey": "2.0", "activityScore": "2.0"}]}
+    with pytest.raises(KnowledgeBaseError, match="not the sum"):
+        kbbuild.phenotype_rules(doc, "x.json", "2025")
+
+
+# --- snapshot files ----------------------------------------------------------------------------
 
 
 def test_write_snapshot_is_deterministic_and_atomic(snap: KnowledgeBase, tmp_path: Path) -> None:
@@ -202,20 +335,14 @@ def test_write_snapshot_is_deterministic_and_atomic(snap: KnowledgeBase, tmp_pat
     b = kbbuild.write_snapshot(snap, tmp_path / "sub" / "b.json.gz")
     assert a.read_bytes() == b.read_bytes() == SNAPSHOT.read_bytes()
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.json.gz", "b.json.gz", "sub"]
-    again = load_knowledge_base(a)
-    assert again == snap
-
-
-def _rewrite(path: Path, data: dict[str, Any]) -> None:
-    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+    assert load_knowledge_base(a) == snap
 
 
 def test_tampered_snapshot_is_rejected(tmp_path: Path) -> None:
     data = json.loads(gzip.decompress(SNAPSHOT.read_bytes()))
-    d = data["definitions"]["CYP2C19"]["GRCh38"]
-    d["alleles"][1]["cells"][0] = "T"
+    data["definitions"]["CYP2C19"]["GRCh38"]["alleles"][1]["cells"][0] = "T"
     bad = tmp_path / "tampered.json.gz"
-    _rewrite(bad, data)
+    bad.write_bytes(gzip.compress(json.dumps(data).encode()))
     with pytest.raises(KnowledgeBaseError, match="checksum"):
         load_knowledge_base(bad)
 
@@ -238,188 +365,36 @@ def test_corrupt_snapshot_is_rejected(tmp_path: Path, kind: str) -> None:
     assert e.value.hint
 
 
-# --- equation parser and compile rules on small synthetic tables --------------------------------
+# --- rebuild -----------------------------------------------------------------------------------
 
 
-def test_parse_equation() -> None:
-    assert kbbuild.parse_equation("0 <= score < 1", "P", where="t") == ActivityRange("P", 0, 1)
-    assert kbbuild.parse_equation("2 == score", "N", where="t") == ActivityRange(
-        "N", 2, 2, inclusive_high=True)
-    assert kbbuild.parse_equation("2.5 <= score", "U", where="t") == ActivityRange("U", 2.5, None)
-    for bad in ("score < 1", "1 < score <= 2", "0 <= score < x", "2 <= score < 1", ""):
-        with pytest.raises(KnowledgeBaseError):
-            kbbuild.parse_equation(bad, "P", where="t")
-
-
-def _tables(alleles: list[tuple[str, str, str, str]], *, ref: str = "*1",
-            default37: str = "*1", default38: str = "*1") -> dict[str, list[dict[str, str]]]:
-    """A one-gene (GENE1 on chr1) set of pypgx-shaped tables: (name, core37, core38, SV)."""
-    variants: dict[tuple[str, str], None] = {}
-    for _n, c37, c38, _sv in alleles:
-        v37 = c37.split(",") if c37 != "N/A" else []
-        v38 = c38.split(",") if c38 != "N/A" else []
-        if len(v37) == len(v38):  # same variants, lifted
-            variants.update(dict.fromkeys(zip(v37, v38, strict=True)))
-        else:  # build-specific spellings
-            variants.update(dict.fromkeys((a, "N/A") for a in v37))
-            variants.update(dict.fromkeys(("N/A", b) for b in v38))
-    return {
-        "gene-table": [{"Gene": "GENE1", "PhenotypeMethod": "N/A", "RefAllele": ref,
-                        "GRCh37Default": default37, "GRCh38Default": default38,
-                        "GRCh37Region": "1:1-1000", "GRCh38Region": "chr1:1-1000"}],
-        "allele-table": [{"Gene": "GENE1", "StarAllele": n, "ActivityScore": "N/A",
-                          "Function": "Normal Function", "GRCh37Core": c37, "GRCh38Core": c38,
-                          "SV": sv} for n, c37, c38, sv in alleles],
-        "variant-table": [{"Gene": "GENE1", "GRCh37Name": a, "GRCh38Name": b, "rsID": "N/A",
-                           "GRCh37Synonym": "N/A", "GRCh38Synonym": "N/A"} for a, b in variants],
-        "diplotype-table": [], "equation-table": [], "cpic-table": [],
-    }
-
-
-def test_compile_merges_same_pos_variants() -> None:
-    t = _tables([("*1", "N/A", "N/A", "FALSE"),
-                 ("*2", "1-10-C-CAT", "1-10-C-CAT", "FALSE"),
-                 ("*3", "1-10-CAT-C", "1-10-CAT-C", "FALSE"),
-                 ("*4", "1-12-T-G", "1-12-T-G", "FALSE"),
-                 ("*5", "N/A", "N/A", "TRUE"),
-                 ("*6", "N/A", "N/A", "FALSE")])
-    notes: list[str] = []
-    kb = kbbuild.compile_tables(t, notes=notes)
-    d = kb.definition("GENE1", "GRCh38")
-    assert [(p.pos, p.ref, p.alts) for p in d.positions] == [(10, "CAT", ("C", "CATAT")),
-                                                             (12, "T", ("G",))]
-    assert [(a.name, a.cells) for a in d.alleles] == [
-        ("*1", ("CAT", "T")), ("*2", ("CATAT", None)), ("*3", ("C", None)), ("*4", (None, "G"))]
-    assert d.structural_alleles == ("*5",)
-    assert any("'*6'" in n for n in notes)  # no core variants: left out, with a note
-    assert "*6" in kb.allele_functions["GENE1"] and "*5" in kb.allele_functions["GENE1"]
-
-
-def test_compile_rejects_non_prefix_refs() -> None:
-    t = _tables([("*1", "N/A", "N/A", "FALSE"),
-                 ("*2", "1-10-C-CAT", "1-10-C-CAT", "FALSE"),
-                 ("*3", "1-10-GA-G", "1-10-GA-G", "FALSE")])
-    with pytest.raises(KnowledgeBaseError, match="prefix"):
-        kbbuild.compile_tables(t)
-
-
-def test_compile_background_completion() -> None:
-    # GRCh38 reference genome carries *9's base at 20; *1 (the nominal RefAllele) differs there.
-    t = _tables([("*1", "N/A", "1-20-A-G", "FALSE"),
-                 ("*2", "1-10-C-T", "1-10-C-T", "FALSE"),
-                 ("*3", "1-30-G-A", "1-20-A-G,1-30-G-A", "FALSE"),  # re-encoded for GRCh38
-                 ("*9", "1-20-G-A", "N/A", "FALSE")],
-                default38="*9")
-    kb = kbbuild.compile_tables(t)
-    d = kb.definition("GENE1", "GRCh38")
-    assert d.reference_allele == "*9"
-    cells = {a.name: a.cells for a in d.alleles}
-    assert [p.pos for p in d.positions] == [10, 20, 30]
-    assert cells["*1"] == (None, "G", None)
-    assert cells["*2"] == ("T", "G", None)  # *1's core added as background
-    assert cells["*3"] == (None, "G", "A")
-    d37 = kb.definition("GENE1", "GRCh37")
-    assert d37.reference_allele == "*1"
-    assert {a.name: a.cells for a in d37.alleles}["*2"] == ("T", None, None)
-
-
-def test_identical_alleles_are_kept_with_a_note() -> None:
-    t = _tables([("*1", "N/A", "N/A", "FALSE"),
-                 ("*2", "1-10-C-T", "1-10-C-T", "FALSE"),
-                 ("*3", "1-10-C-T", "1-10-C-T", "FALSE")])
-    notes: list[str] = []
-    d = kbbuild.compile_tables(t, notes=notes).definition("GENE1", "GRCh38")
-    assert d.allele_names == ("*1", "*2", "*3")
-    assert any("identical" in n for n in notes)
-
-
-def test_download_failure_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
-        assert "pypgx==0.27.0" in cmd and "--no-deps" in cmd
-        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: network is unreachable")
-
-    monkeypatch.setattr(kbbuild.subprocess, "run", fail)
-    with pytest.raises(KnowledgeBaseError, match="network is unreachable") as e:
-        kbbuild.build_knowledge_base()
-    assert e.value.hint and "--wheel" in e.value.hint
-
-
-def test_wrong_wheel_hash_is_rejected(tmp_path: Path) -> None:
-    fake = tmp_path / kbbuild.PYPGX_WHEEL
-    with zipfile.ZipFile(fake, "w") as zf:
-        zf.writestr("pypgx/api/data/gene-table.csv", "Gene\n")
-    with pytest.raises(KnowledgeBaseError, match="sha256"):
-        kbbuild.build_knowledge_base(fake)
-    with pytest.raises(KnowledgeBaseError, match="not found"):
-        kbbuild.build_knowledge_base(tmp_path / "absent.whl")
-
-
-# --- rebuilding from the pinned wheel -----------------------------------------------------------
-
-
+@needs_sources
 @needs_wheel
 def test_rebuild_matches_committed_snapshot(tmp_path: Path) -> None:
-    kb = kbbuild.build_knowledge_base(WHEEL)
+    kb = kbbuild.build_knowledge_base(SOURCES, WHEEL)
     out = kbbuild.write_snapshot(kb, tmp_path / "kb.json.gz")
-    assert out.read_bytes() == SNAPSHOT.read_bytes(), "snapshot is stale: run pgxguard kb build"
-
-
-@needs_wheel
-def test_main_writes_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "kb.json.gz"
-    assert kbbuild.main(["--wheel", str(WHEEL), "-o", str(out)]) == 0
     assert out.read_bytes() == SNAPSHOT.read_bytes()
-    assert "note: SULT1A1" in capsys.readouterr().err
 
 
+@needs_sources
 @needs_wheel
-@pytest.mark.parametrize(("gene", "build"), [("CYP2C9", "GRCh38"), ("TPMT", "GRCh37"),
-                                             ("CYP2C19", "GRCh37"), ("SLCO1B1", "GRCh38"),
-                                             ("CYP2B6", "GRCh38")])
-def test_cells_equal_core_variants(snap: KnowledgeBase, gene: str, build: str) -> None:
-    """Genes whose default is RefAllele and without same-POS REF merges: cells == core exactly."""
-    gene_row = _rows("gene-table", gene)[0]
-    default = gene_row[f"{build}Default"]
-    d = snap.definition(gene, build)
-    assert d.reference_allele == default
-    expected_names = [default]
-    for r in _rows("allele-table", gene):
-        core = _core(r, build)
-        if r["SV"] == "TRUE":
-            assert r["StarAllele"] in d.structural_alleles
-            continue
-        if r["StarAllele"] == default or not core:
-            continue
-        expected_names.append(r["StarAllele"])
-        got = {(p.pos, p.ref, c) for p, c in zip(d.positions, d.allele(r["StarAllele"]).cells,
-                                                 strict=True) if c is not None}
-        assert got == set(core), r["StarAllele"]
-        a = d.allele(r["StarAllele"])
-        assert a.function == r["Function"]
-        assert a.activity == (None if r["ActivityScore"] == "N/A" else float(r["ActivityScore"]))
-    assert sorted(d.allele_names) == sorted(expected_names)
+def test_kb_build_cli_writes_both_snapshots(tmp_path: Path) -> None:
+    from pgxguard.guidance import build as gbuild
+
+    result = CliRunner().invoke(app, [
+        "kb", "build", "--sources", str(SOURCES), "--wheel", str(WHEEL),
+        "-o", str(tmp_path / "kb.json.gz"), "--guidance-output", str(tmp_path / "g.json.gz"),
+        "--classes", str(tmp_path / "classes.tsv")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "kb.json.gz").read_bytes() == SNAPSHOT.read_bytes()
+    assert (tmp_path / "g.json.gz").read_bytes() == gbuild.DEFAULT_SNAPSHOT.read_bytes()
+    docs = Path(__file__).parents[1] / "docs" / "guidance-classes.tsv"
+    assert (tmp_path / "classes.tsv").read_text() == docs.read_text()
 
 
-@needs_wheel
-def test_diplotype_tables_from_csv(snap: KnowledgeBase) -> None:
-    for gene in ("CYP2C19", "TPMT", "G6PD"):
-        rows = _rows("diplotype-table", gene)
-        table = snap.phenotypes[gene].diplotypes
-        assert len(rows) > 0
-        for r in rows:
-            a, b = r["Diplotype"].split("/")
-            assert table[diplotype_key(a, b)] == r["Phenotype"]
-    (row,) = [r for r in _rows("diplotype-table", "CYP2C19") if r["Diplotype"] == "*2/*2"]
-    assert snap.phenotypes["CYP2C19"].diplotypes["*2/*2"] == row["Phenotype"]
-
-
-@needs_wheel
-def test_equations_and_drugs_from_csv(snap: KnowledgeBase) -> None:
-    eq = {(r["Gene"], r["Phenotype"]) for r in _csv("equation-table")}
-    got = {(g, r.phenotype) for g, p in snap.phenotypes.items() for r in p.activity_ranges}
-    assert got == eq
-    cpic = _csv("cpic-table")
-    assert len(snap.gene_drugs) == len(cpic)
-    assert {(x.gene, x.drug) for x in snap.gene_drugs} == {(r["Gene"], r["Drug"]) for r in cpic}
-    methods = {r["Gene"]: r["PhenotypeMethod"] for r in _csv("gene-table")}
-    assert set(snap.phenotypes) == {g for g, m in methods.items() if m != "N/A"}
+def test_kb_build_cli_without_sources_exits_3(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["kb", "build", "--sources", str(tmp_path),
+                                      "-o", str(tmp_path / "kb.json.gz")])
+    assert result.exit_code == 3
+    assert "sources not found" in result.output
+    assert not (tmp_path / "kb.json.gz").exists()

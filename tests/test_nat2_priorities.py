@@ -116,9 +116,8 @@ def test_missing_position_fitting_two_rows_keeps_the_ties(nat2: Any,
 def test_not_applied_to_other_nomenclature(kb: Any, nat2: Any, tmp_path: Path,
                                            tmp_vcf: Callable[..., Path]) -> None:
     """Definitions that lack an allele the table names (another nomenclature) keep their ties,
-    and say the table was not applied. The built-in (pypgx) NAT2 names are such a case."""
-    assert not priorities.table_for("NAT2").fits(  # type: ignore[union-attr]
-        kb.definitions["NAT2"]["GRCh38"].allele_names)
+    and say the table was not applied. (The built-in NAT2 is PharmCAT's own now, so it fits:
+    `test_builtin_definitions_use_the_table`.)"""
     data = json.loads((DEFS / "NAT2_translation.json").read_text())
     for a in data["namedAlleles"]:
         if a["name"] == "*29":
@@ -131,6 +130,20 @@ def test_not_applied_to_other_nomenclature(kb: Any, nat2: Any, tmp_path: Path,
     assert set(g.diplotypes) == {("*5", "*15"), ("*6", "*29A"), ("*30", "*46")}
     assert g.alternatives == ()
     assert any("priority table was not applied" in w for w in g.warnings)
+
+
+def test_builtin_definitions_use_the_table(kb: Any, tmp_vcf: Callable[..., Path]) -> None:
+    """The packaged knowledge base's NAT2 is PharmCAT's definition file: the documented example
+    gets the table's pick without --definitions."""
+    builtin = kb.definitions["NAT2"]["GRCh38"]
+    assert priorities.table_for("NAT2").fits(builtin.allele_names)  # type: ignore[union-attr]
+    b = VcfBuilder(["S"])
+    het = {RSID_POS[r] for r in ("rs1801279", "rs1801280", "rs1799930", "rs1208")}
+    for p in builtin.positions:
+        b.add("8", p.pos, p.ref, p.alts, {"S": "0/1" if p.pos in het else "0/0"})
+    g = pgxguard.call(tmp_vcf(b), genes=["NAT2"]).samples[0].gene("NAT2")
+    assert g.diplotypes == (("*5", "*15"),)
+    assert set(g.alternatives) == {("*6", "*29"), ("*30", "*46")}
 
 
 def test_checksum_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,7 +68,8 @@ def test_result_missing_card_suggests_a_test() -> None:
     cards = [c for c in cds_cards(make_review()) if "suggestions" in c]
     assert len(cards) == 1
     c = cards[0]
-    assert c["summary"] == "azathioprine: result missing for TPMT – consider testing"
+    assert c["summary"] == "azathioprine: result incomplete for TPMT – see details"
+    assert "No result for TPMT." in c["detail"]
     assert c["indicator"] == "warning"
     action = c["suggestions"][0]["actions"][0]
     assert action["type"] == "create"

@@ -1,7 +1,10 @@
-"""Medication review: known clinical cases, expectations copied from the source tables.
+"""Medication review: known clinical cases, expectations copied from the published sources.
 
-Expected recommendation texts below are the verbatim rows of pypgx 0.27.0
-`recommendation-table.csv` (CPIC) and panno 0.3.1 `GuidelineMerge` (DPWG), not pgxguard output.
+Expected recommendation texts and ids below are copied from the guideline annotations as published
+(kb-sources `pharmcat/guidelines/{CPIC,DPWG}_<drug>_and_<gene>.json`: `text.html` with the tags
+removed, `id`, `lookupKey`, `population`), not from pgxguard output; action classes are the
+written rules of docs/guidance.md (R1-R9) applied by hand to those texts; phenotypes come from
+CPIC's published tables (`kbfacts.table_row`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from kbfacts import table_row
 from pgxguard import call
 from pgxguard.cli import app
 from pgxguard.errors import InputError, SampleError, UnknownMedicineError
@@ -36,6 +40,10 @@ def texts(item: MedicineReview, source: str) -> list[str]:
     return [r.text for r in item.recommendations if r.source == source]
 
 
+def ids(item: MedicineReview, source: str) -> set[str | None]:
+    return {r.recommendation_id for r in item.recommendations if r.source == source}
+
+
 CYP2C19_PM = GeneCall("CYP2C19", (("*2", "*2"),), phenotype="Poor Metabolizer")
 TPMT_PM = GeneCall("TPMT", (("*3A", "*3A"),), phenotype="Poor Metabolizer")
 NUDT15_NM = GeneCall("NUDT15", (("*1", "*1"),), phenotype="Normal Metabolizer")
@@ -52,33 +60,54 @@ def outside_tsv(tmp_path: Path) -> Path:
 
 def test_clopidogrel_cyp2c19_poor_metaboliser() -> None:
     item = one(review(calls(CYP2C19_PM), "Clopidogrel 75mg tablets"), "clopidogrel")
+    # CPIC (PA166104948) files three Poor Metabolizer rows, one per population; each begins
+    # "Avoid clopidogrel if possible." (R2: avoid). DPWG (PA166104956) likewise says avoid.
     assert item.action is Action.AVOID
-    assert texts(item, "CPIC") == [
-        "Avoid standard dose (75 mg/day) clopidogrel if possible. Use prasugrel or ticagrelor "
-        "at standard dose if no contraindication."]
+    assert ids(item, "CPIC") == {"PA166297572", "PA166297582", "PA166297590"}
+    cpic = [r for r in item.recommendations if r.source == "CPIC"]
+    assert {r.population for r in cpic} == {"CVI ACS PCI", "CVI non-ACS non-PCI", "NVI"}
+    assert all(r.text.startswith("Avoid clopidogrel if possible.") for r in cpic)
+    assert all(r.action is Action.AVOID and r.strength for r in cpic)
+    acs = next(r for r in cpic if r.population == "CVI ACS PCI")
+    assert acs.text.startswith("Avoid clopidogrel if possible. Use prasugrel or ticagrelor at "
+                               "standard dose if no contraindication.")
+    assert acs.strength == "Strong"
+    assert acs.text_html is not None and acs.text_html.startswith(
+        "<p>Avoid clopidogrel if possible. Use prasugrel or ticagrelor")
+    assert ids(item, "DPWG") == {"PA166299211"}
     assert texts(item, "DPWG")[0].startswith(
         "PERCUTANEOUS CORONARY INTERVENTION, STROKE or TIA: avoid clopidogrel.")
     assert item.basis == {"CYP2C19": "*2/*2 (Poor Metabolizer)"}
     assert item.medicine.matched_by == "free text"
-    cpic = next(r for r in item.recommendations if r.source == "CPIC")
-    assert cpic.guideline_id == "PA166104948"
-    assert cpic.guideline_url == "https://www.pharmgkb.org/guidelineAnnotation/PA166104948"
-    assert "pypgx 0.27.0" in cpic.source_version
+    assert all(r.phenotypes == {"CYP2C19": "Poor Metabolizer"} for r in item.recommendations)
+    assert acs.guideline_id == "PA166104948"
+    assert acs.guideline_url == "https://www.pharmgkb.org/guidelineAnnotation/PA166104948"
+    assert "CPIC_clopidogrel_and_CYP2C19.json" in acs.source_version
 
 
 def test_capecitabine_dpyd_activity_one() -> None:
     dpyd = GeneCall("DPYD", (("Reference", "c.1905+1G>A (*2A)"),),
-                    phenotype="Intermediate Metabolizer", activity_score=1.0)
+                    phenotype="Intermediate Metabolizer", activity_score=1.0, lookup_key="1.0")
     item = one(review(calls(dpyd), ["Xeloda"]), "capecitabine")
-    assert texts(item, "CPIC") == [
+    # CPIC PA166297901 (activity score 1.0): "Reduce starting dose by 50% ..." (R4).
+    assert ids(item, "CPIC") == {"PA166297901"}
+    (cpic,) = [r for r in item.recommendations if r.source == "CPIC"]
+    assert cpic.text.startswith(
         "Reduce starting dose by 50% followed by titration of dose based on toxicity or "
-        "therapeutic drug monitoring (if available)."]
-    dpwg = [r for r in item.recommendations if r.source == "DPWG"]
-    assert dpwg and all(r.phenotypes == {"DPYD": "Activity Score 1"} for r in dpwg)
-    assert dpwg[0].text.startswith("Start with 50% of the standard dose or avoid fluorouracil "
-                                   "and capecitabine.")
-    # DPWG flags this row Alternate + Dosing; CPIC (flags of its panno row) Dosing.
-    assert item.action is Action.USE_ALTERNATIVE
+        "therapeutic drug monitoring (if available). Patients with the c.2846A>T/c.2846A>T "
+        "genotype may require >50% reduction in starting dose.")
+    assert cpic.action is Action.ADJUST_DOSE and cpic.strength == "Strong"
+    # DPWG keys "1.0 (Intermediate Metabolizer)" (PA166299238) and "1.0 (Phenotyping)"; the
+    # latter needs a DPD activity measurement, so it is listed as not evaluated, never matched.
+    assert ids(item, "DPWG") == {"PA166299238"}
+    (dpwg,) = [r for r in item.recommendations if r.source == "DPWG"]
+    assert dpwg.text.startswith("Start with 50% of the standard dose or avoid fluorouracil "
+                                "and capecitabine.")
+    assert dpwg.phenotypes == {"DPYD": "1.0 (Intermediate Metabolizer)"}
+    assert any("not evaluated from genotypes" in m and "1.0 (Phenotyping)" in m
+               for m in item.messages)
+    # Both change the dose or avoid the drug: the badge is one of those, never standard.
+    assert item.action in (Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE)
 
 
 def test_azathioprine_tpmt_poor_metaboliser() -> None:
@@ -102,11 +131,15 @@ def test_azathioprine_without_nudt15_uses_cpic_row_for_missing_gene() -> None:
 def test_simvastatin_slco1b1_decreased_function() -> None:
     slco = GeneCall("SLCO1B1", (("*1", "*5"),), phenotype="Decreased Function")
     item = one(review(calls(slco), "Simvastatin 40 mg"), "simvastatin")
-    assert texts(item, "CPIC") == [
+    assert ids(item, "CPIC") == {"PA166298504"}
+    assert texts(item, "CPIC")[0].startswith(
         "Prescribe an alternative statin depending on the desired potency (see Figure 1 of "
         "PMID: 35152405 for recommendations for alternative statins). If simvastatin therapy "
-        "is warranted, limit dose to <20mg/day."]
-    assert item.action not in (Action.STANDARD, Action.NO_GUIDANCE, Action.RESULT_MISSING)
+        "is warranted, limit dose to <20mg/day.")
+    assert ids(item, "DPWG") == {"PA166299083"}
+    assert texts(item, "DPWG")[0].startswith("Choose an alternative.")
+    # Both first instructions name an alternative (R5).
+    assert item.action is Action.USE_ALTERNATIVE
 
 
 def test_codeine_cyp2d6_ultrarapid_outside_call(outside_tsv: Path) -> None:
@@ -131,10 +164,12 @@ def test_abacavir_hla_b5701_positive(outside_tsv: Path) -> None:
     c = call(None, outside_calls=outside_tsv)
     item = one(review(c, "Ziagen"), "abacavir")
     assert item.action is Action.AVOID
-    assert texts(item, "DPWG") == [
-        "Abacavir is contra-indicated for HLA-B*5701-positive patients."]
+    assert ids(item, "DPWG") == {"PA166299245"}
+    assert texts(item, "DPWG")[0].startswith(
+        "Abacavir is contra-indicated for HLA-B*57:01-positive patients.")
+    assert ids(item, "CPIC") == {"PA166296759"}
     assert texts(item, "CPIC") == ["Abacavir is not recommended"]
-    assert all(r.phenotypes == {"HLA-B": "HLA-B*57:01 positive"} for r in item.recommendations)
+    assert all(r.phenotypes == {"HLA-B": "*57:01 positive"} for r in item.recommendations)
 
 
 def test_abacavir_hla_b5701_negative() -> None:
@@ -144,23 +179,72 @@ def test_abacavir_hla_b5701_negative() -> None:
     assert texts(item, "CPIC") == ["Use abacavir per standard dosing guidelines"]
 
 
+VKORC1_AG = GeneCall("VKORC1", (("rs9923231 reference (C)", "rs9923231 variant (T)"),),
+                     phenotype=table_row("VKORC1", "rs9923231 reference (C)",
+                                         "rs9923231 variant (T)").phenotype)
+
+
 def test_warfarin_cyp2c9_vkorc1() -> None:
-    # Sources: CPIC warfarin (panno) keys VKORC1 on rs9923231 genotype, CYP2C9 on PM only and
-    # CYP4F2 on *3; DPWG keys CYP2C9 on phenotype and diplotype.
+    # CPIC's warfarin annotation has no structured recommendations (a dosing flow chart);
+    # DPWG keys CYP2C9 on phenotype and on diplotype, VKORC1 on rs9923231 genotype.
+    assert VKORC1_AG.phenotype == "-1639 AG"
     cyp2c9 = GeneCall("CYP2C9", (("*1", "*3"),), phenotype="Intermediate Metabolizer",
-                      activity_score=1.0)
-    vkorc1 = GeneCall("VKORC1", (("Reference", "rs9923231"),))
-    cyp4f2 = GeneCall("CYP4F2", (("*1", "*1"),))
-    item = one(review(calls(cyp2c9, vkorc1, cyp4f2), "Marevan"), "warfarin")
-    assert texts(item, "CPIC") == [
-        "A decreased dose of warfarin. Calculate warfarin dose using a validated "
-        "pharmacogenetic algorithm [Articles:18305455, 19228618]."]
-    dpwg = texts(item, "DPWG")
-    # DPWG has a phenotype row (Intermediate Metabolizer) and a diplotype row (*1/*3): both apply
-    assert len(dpwg) == 2
-    assert all(t.startswith("1. use 65% of the standard initial dose.") for t in dpwg)
+                      activity_score=1.0, lookup_key="1.0")
+    item = one(review(calls(cyp2c9, VKORC1_AG), "Marevan"), "warfarin")
+    assert texts(item, "CPIC") == []
+    assert any("no structured recommendations" in m for m in item.messages)
+    # PharmCAT's curated note for warfarin (messages.json, pcat-cpic-warfarin-1-flowchart).
+    assert any("flow chart in figure 2" in m for m in item.messages)
+    # DPWG: the Intermediate Metabolizer row (PA166299069) and the *1/*3 row (PA166299070)
+    # both apply, "use 65% of the standard initial dose" (R4); VKORC1 -1639 AG: "NO action is
+    # required" (PA166299076, R6).
+    assert ids(item, "DPWG") == {"PA166299069", "PA166299070", "PA166299076"}
+    dose = [r for r in item.recommendations if r.genes == ("CYP2C9",)]
+    assert len(dose) == 2
+    assert all(r.text.startswith("use 65% of the standard initial dose.") for r in dose)
     assert item.action is Action.ADJUST_DOSE
-    assert any("rs12777823" in m for m in item.messages)  # not a gene in the calls
+
+
+def test_warfarin_called_cyp4f2_is_a_complete_result() -> None:
+    """CYP4F2 (named by CPIC's warfarin guideline) has no CPIC phenotype table, so its call never
+    has a phenotype; that is not an incomplete result (a confirmatory test would not change it).
+    CYP2C9 Normal Metabolizer and VKORC1 -1639 GG: DPWG gives no recommendation for either
+    (PA166299075, PA166299077), CPIC has no structured rows."""
+    from kbfacts import KB
+
+    assert "CYP4F2" not in KB.phenotypes
+    cyp2c9 = GeneCall("CYP2C9", (("*1", "*1"),), phenotype="Normal Metabolizer",
+                      activity_score=2.0, lookup_key="2.0")
+    ref = "rs9923231 reference (C)"
+    vkorc1 = GeneCall("VKORC1", ((ref, ref),), phenotype=table_row("VKORC1", ref, ref).phenotype)
+    cyp4f2 = GeneCall("CYP4F2", (("*1", "*1"),))
+    item = one(review(calls(cyp2c9, vkorc1, cyp4f2), "warfarin"), "warfarin")
+    assert vkorc1.phenotype == "-1639 GG"
+    assert item.missing_genes == ()
+    assert not any(m.startswith("CYP4F2") for m in item.messages)
+    assert ids(item, "DPWG") == {"PA166299075", "PA166299077"}
+    assert item.action is Action.NO_RECOMMENDATION
+    # Without CYP4F2 the same result is incomplete: the guideline names it.
+    item = one(review(calls(cyp2c9, vkorc1), "warfarin"), "warfarin")
+    assert item.action is Action.RESULT_INCOMPLETE
+    assert "no result for CYP4F2: consider testing" in item.messages
+
+
+def test_peginterferon_called_ifnl3_is_a_complete_result() -> None:
+    """CPIC's IFNL3 diplotype table has no rows and its peginterferon annotation no structured
+    recommendations: a called IFNL3 result is complete, nothing is recommended from it."""
+    from kbfacts import KB
+
+    assert not KB.phenotypes["IFNL3"].rows
+    ref = "rs12979860 reference (C)"
+    ifnl3 = GeneCall("IFNL3", ((ref, ref),))
+    item = one(review(calls(ifnl3), "peginterferon alfa-2a"), "peginterferon alfa-2a")
+    assert item.missing_genes == ()
+    assert item.action is Action.NO_RECOMMENDATION
+    assert any("no structured recommendations" in m for m in item.messages)
+    item = one(review(calls(), "peginterferon alfa-2a"), "peginterferon alfa-2a")
+    assert item.action is Action.RESULT_INCOMPLETE
+    assert "no result for IFNL3: consider testing" in item.messages
 
 
 def test_warfarin_without_vkorc1_is_result_missing_not_standard() -> None:
@@ -190,29 +274,43 @@ def test_cpic_and_dpwg_both_labelled() -> None:
     assert {r.source for r in item.recommendations} == {"CPIC", "DPWG"}
 
 
-def test_every_action_class_and_sorting(outside_tsv: Path) -> None:
+def test_every_action_class_and_sorting() -> None:
     c = calls(
         CYP2C19_PM,
-        GeneCall("CYP2D6", (("*1", "*2x2"),), phenotype="Ultrarapid Metabolizer",
-                 activity_score=3.0, source="outside"),
+        GeneCall("CYP2D6", (("*1", "*1"),), phenotype="Normal Metabolizer",
+                 activity_score=2.0, lookup_key="2.0"),
         GeneCall("DPYD", (("Reference", "Reference"),), phenotype="Normal Metabolizer",
-                 activity_score=2.0),
+                 activity_score=2.0, lookup_key="2.0"),
         GeneCall("CYP3A5", (("*1", "*3"),), phenotype="Intermediate Metabolizer"),
-        GeneCall("CYP2C9", (("*1", "*1"),), phenotype="Normal Metabolizer", activity_score=2.0),
-        GeneCall("F5", (("Reference", "Reference"),), phenotype="Favorable Response"),
+        GeneCall("MT-RNR1", (("Reference",),),
+                 phenotype=table_row("MT-RNR1", "Reference").phenotype),
     )
-    meds = ["hormonal contraceptives for systemic use", "clopidogrel", "voriconazole",
-            "Prograf", "Cipramil", "capecitabine", "Ventolin", "warfarin", "azathioprine",
-            "ondansetron"]
+    meds = ["amikacin", "clopidogrel", "voriconazole", "Prograf", "aripiprazole",
+            "capecitabine", "Ventolin", "azathioprine"]
     result = review(c, meds)
     seen = {i.action for i in result.items}
     assert seen == set(Action), seen
     prios = [i.action.priority for i in result.items]
     assert prios == sorted(prios)
-    assert one(result, "salbutamol").action is Action.NO_GUIDANCE
+    # CYP2C19 PM: CPIC "Avoid clopidogrel if possible" (R2).
+    assert one(result, "clopidogrel").action is Action.AVOID
+    # CPIC "Choose an alternative agent" (R5) beats DPWG "Use 50% of the standard dose" (R4).
+    vori = one(result, "voriconazole")
+    assert vori.action is Action.USE_ALTERNATIVE
+    assert any("CPIC and DPWG differ" in m for m in vori.messages)
+    # CYP3A5 IM: "Increase starting dose 1.5 to 2 times recommended starting dose" (R4).
+    assert one(result, "tacrolimus").action is Action.ADJUST_DOSE
+    # MT-RNR1 normal risk: "Use aminoglycoside antibiotics at standard doses ... with
+    # therapeutic dose monitoring" (R3).
+    assert one(result, "amikacin").action is Action.MONITOR
+    # TPMT and NUDT15 untested.
+    assert one(result, "azathioprine").action is Action.RESULT_INCOMPLETE
+    # DPWG only; CYP2D6 activity score 2.0: "does not provide a recommendation" (R1).
+    assert one(result, "aripiprazole").action is Action.NO_RECOMMENDATION
+    # DPYD 2.0: CPIC "no indication to change dose or therapy. Use label-recommended dosage"
+    # (R6); DPWG's 2.0 row gives no recommendation and does not vote.
     assert one(result, "capecitabine").action is Action.STANDARD
-    # CPIC row without panno flags, phenotype not a normal one: the fallback rule gives monitor
-    assert one(result, "hormonal contraceptives for systemic use").action is Action.MONITOR
+    assert one(result, "salbutamol").action is Action.NO_GUIDANCE
 
 
 def test_all_drugs_passport() -> None:

@@ -20,6 +20,7 @@ from kbfacts import (
     KB,
     RS_1,
     RS_2,
+    RS_11,
     RS_17,
     RS_35,
     WriteVcf,
@@ -28,6 +29,7 @@ from kbfacts import (
     own_variants,
     set_site,
     single_variant,
+    table_row,
 )
 from pgxguard.alleles import sort_key
 from vcfbuilder import VcfBuilder, from_definition
@@ -43,7 +45,7 @@ def call_one(path: Path, gene: str, sample: str = "S", **kw: object) -> pgxguard
 
 
 def test_cyp2c19_definition() -> None:
-    assert own_variants(C19, "*2") == {RS_35: "G", RS_2: "A", RS_1: "G"}
+    assert own_variants(C19, "*2") == {RS_35: "G", RS_11: "R", RS_2: "A", RS_1: "G"}
     assert own_variants(C19, "*17") == {RS_17: "T", RS_1: "G"}
     assert own_variants(C19, "*1") == {RS_1: "G"}
 
@@ -51,9 +53,9 @@ def test_cyp2c19_definition() -> None:
 def test_unphased_cyp2c19_2_17(tmp_vcf: WriteVcf) -> None:
     gc = call_one(tmp_vcf(from_definition(C19, {"S": ("*2", "*17")}, phased=False)), "CYP2C19")
     assert gc.diplotypes == (("*2", "*17"),)
-    assert not gc.phased  # three heterozygous unphased sites
+    assert not gc.phased  # four heterozygous unphased sites (*2's R cell written as A)
     # CPIC: *2 no function + *17 increased function = intermediate metabolizer.
-    assert gc.phenotype == KB.phenotypes["CYP2C19"].diplotypes["*2/*17"]
+    assert gc.phenotype == table_row("CYP2C19", "*2", "*17").phenotype
     assert gc.phenotype == "Intermediate Metabolizer"
 
 
@@ -92,36 +94,42 @@ D6 = defn("CYP2D6")
 RS_4181 = index_of(D6, "rs1135840")  # 4181G>C, in *2, *10, *39 and *65
 RS_2851 = index_of(D6, "rs16947")    # 2851C>T, in *2 and *65
 RS_100 = index_of(D6, "rs1065852")   # 100C>T, in *10 and *65
+RS_1661 = index_of(D6, "rs1058164")  # 1661G>C: S (C/G) in *1, *2, *39; G in *10 and *65
 
 
 def test_cyp2d6_definition_for_phase_set_case() -> None:
-    # CPIC/PharmVar: *39 = 4181G>C; *2 = +2851C>T; *10 = +100C>T; *65 = both.
+    # CPIC/PharmVar (PharmCAT's file): *39 = 4181G>C; *2 = +2851C>T; *10 = +100C>T; *65 = both.
+    # Position 1661 is S (either base) in the reference *1 and in *2 and *39, G in *10 and *65.
     assert own_variants(D6, "*39") == {RS_4181: "G"}
     assert own_variants(D6, "*2") == {RS_4181: "G", RS_2851: "A"}
-    assert own_variants(D6, "*10") == {RS_4181: "G", RS_100: "A"}
-    assert own_variants(D6, "*65") == {RS_4181: "G", RS_2851: "A", RS_100: "A"}
-    # No other named allele is made only of these variants, and none has IUPAC cells there,
-    # so the candidates below are complete. Each has exactly its own variants as defined cells.
+    assert own_variants(D6, "*10") == {RS_4181: "G", RS_1661: "G", RS_100: "A"}
+    assert own_variants(D6, "*65") == {RS_4181: "G", RS_2851: "A", RS_1661: "G", RS_100: "A"}
+    assert D6.positions[RS_1661].ref == "C"
+    assert {D6.allele(n).cells[RS_1661] for n in ("*1", "*2", "*39")} == {"S"}
+    # No other named allele is made only of these variants, so the candidates below are
+    # complete (*34 = 2851C>T alone keeps the reference C at 4181, so homozygous 4181G>C
+    # excludes it, and *1 too).
     subset = {a.name for a in D6.alleles
               if set(own_variants(D6, a.name).items())
-              <= {(RS_4181, "G"), (RS_2851, "A"), (RS_100, "A")}}
-    # (*34 = 2851C>T alone keeps the reference C at 4181, so homozygous 4181G>C excludes it.)
+              <= {(RS_4181, "G"), (RS_2851, "A"), (RS_100, "A"), (RS_1661, "G")}}
     assert subset == {"*1", "*2", "*10", "*34", "*39", "*65"}
     assert own_variants(D6, "*34") == {RS_2851: "A"}
-    for name in ("*2", "*10", "*39", "*65"):
-        assert sum(c is not None for c in D6.allele(name).cells) == len(own_variants(D6, name))
+    # Defined cells: their own variants plus the S cell of *2 and *39.
+    assert {n: sum(c is not None for c in D6.allele(n).cells)
+            for n in ("*2", "*10", "*39", "*65")} == {"*2": 3, "*10": 3, "*39": 2, "*65": 4}
 
 
 def _d6_case(gt_2851: str, gt_100: str, ps: tuple[int, int] | None) -> VcfBuilder:
-    """4181G>C homozygous (excludes *1), 2851C>T and 100C>T heterozygous."""
+    """4181G>C homozygous (excludes *1), 1661 G/G (the base `vcfbuilder` writes for S, so no
+    IUPAC penalty), 2851C>T and 100C>T heterozygous."""
     b = from_definition(D6, {"S": ("*39", "*39")}, phased=True)
     set_site(b, D6, RS_2851, {"S": gt_2851}, ps={"S": ps[0]} if ps else None)
     set_site(b, D6, RS_100, {"S": gt_100}, ps={"S": ps[1]} if ps else None)
     return b
 
 
-# Two strands X, Y: same strand -> *65 + *39 (3 + 1 defined cells); opposite strands -> *2 + *10
-# (2 + 2). Both score 4, so when the relative orientation is unknown they tie.
+# Two strands X, Y: same strand -> *65 + *39 (4 + 2 defined cells); opposite strands -> *2 + *10
+# (3 + 3). Both score 6, so when the relative orientation is unknown they tie.
 TIE = {("*2", "*10"), ("*39", "*65")}
 
 
@@ -197,11 +205,15 @@ def test_g6pd_hemizygous_male(tmp_vcf: WriteVcf) -> None:
     assert line.endswith("\tGT\t1")
     gc = call_one(tmp_vcf(b), "G6PD", sample="M")
     assert gc.diplotypes == (("A",),)
-    # CPIC: A (376G) is normal (Class IV); a male with it is looked up as A/MALE.
-    term = KB.phenotypes["G6PD"].diplotypes["A/MALE"]
-    assert "Normal" in term and "Deficient" not in term
+    # CPIC: A (376G) is normal (Class IV); a male with it is looked up by the one allele.
+    term = table_row("G6PD", "A").phenotype
+    assert term == "Normal"
     assert gc.phenotype == term
-    assert gc.not_assessed == ()
+    # CPIC's G6PD table names Villeurbanne, which the definition file does not define: every
+    # call lists it as not assessed (and nothing else).
+    assert "Villeurbanne" in KB.phenotypes["G6PD"].functions
+    assert "Villeurbanne" not in d.allele_names
+    assert gc.not_assessed == d.structural_alleles == ("Villeurbanne",)
 
 
 MT = defn("MT-RNR1")
@@ -214,8 +226,9 @@ def test_mt_rnr1_homoplasmic_is_haploid_call(tmp_vcf: WriteVcf) -> None:
     set_site(b, MT, M1555, {"S": "1/1"})
     gc = call_one(tmp_vcf(b), "MT-RNR1")
     assert gc.diplotypes == (("m.1555A>G",),)
-    # CPIC aminoglycoside guideline: m.1555A>G is an increased-risk variant.
-    assert gc.phenotype == "Increased Risk of Aminoglycoside-Induced Hearing Loss"
+    # CPIC aminoglycoside guideline: m.1555A>G is an increased-risk variant (CPIC's wording).
+    assert gc.phenotype == table_row("MT-RNR1", "m.1555A>G").phenotype == \
+        "increased risk of aminoglycoside-induced hearing loss"
 
 
 def test_mt_rnr1_heteroplasmic_is_missing(tmp_vcf: WriteVcf) -> None:
@@ -234,8 +247,8 @@ ACT = KB.allele_activity["DPYD"]
 
 
 def _dpyd_range(score: float) -> str:
-    (term,) = [r.phenotype for r in KB.phenotypes["DPYD"].activity_ranges if r.contains(score)]
-    return term
+    """CPIC's DPYD phenotype for a published activity score ("0.5", "1.0", ...)."""
+    return KB.phenotypes["DPYD"].score_phenotypes()[f"{score:.1f}"]
 
 
 def _dpyd_vcf(gts: Mapping[str, str], phased: bool = False) -> VcfBuilder:
@@ -293,13 +306,47 @@ def test_ryr1_unphased_two_variants_lists_variants(tmp_vcf: WriteVcf) -> None:
     gc = call_one(tmp_vcf(bld), "RYR1")
     assert gc.diplotypes == ()
     assert Counter(gc.variants) == Counter([a, b])
-    # Both are malignant-hyperthermia-associated: the pair is looked up in the KB table.
-    assert gc.phenotype == KB.phenotypes["RYR1"].diplotypes[f"{a}/{b}"]
+    # Both are malignant-hyperthermia-associated: the pair is looked up in CPIC's table.
+    assert gc.phenotype == table_row("RYR1", a, b).phenotype == \
+        "Malignant Hyperthermia Susceptibility"
 
 
 def test_cacna1s_is_not_a_lowest_function_gene() -> None:
     assert defn("CACNA1S").rule is None
     assert DPYD.rule == defn("RYR1").rule == "lowest_function"
+
+
+# --- NAT2 required positions (PharmCAT's exemptions) ---------------------------------------------
+
+NAT2 = defn("NAT2")
+
+
+@pytest.mark.parametrize("rsid", ["rs1801279", "rs1801280", "rs1799930", "rs1208", "rs1799931"])
+def test_nat2_required_position_missing_gives_no_call(tmp_vcf: WriteVcf, rsid: str) -> None:
+    # PharmCAT's exemptions.json lists these five NAT2 positions as required: without any one
+    # of them NAT2 is not called, even when the other positions would match a diplotype.
+    i = index_of(NAT2, rsid)
+    assert NAT2.positions[i].pos in NAT2.required_positions
+    full = from_definition(NAT2, {"S": ("*1", "*5")}, phased=False)
+    assert call_one(tmp_vcf(full), "NAT2").diplotypes == (("*1", "*5"),)
+    b = from_definition(NAT2, {"S": ("*1", "*5")}, phased=False)
+    set_site(b, NAT2, i, {"S": "./."})
+    gc = call_one(tmp_vcf(b), "NAT2")
+    assert gc.diplotypes == () and gc.phenotype is None and gc.source == "none"
+    assert any("required" in w and rsid in w for w in gc.warnings)
+    assert any(rsid in m for m in gc.missing_positions)
+
+
+def test_nat2_other_position_missing_still_calls(tmp_vcf: WriteVcf) -> None:
+    other = next(i for i, p in enumerate(NAT2.positions)
+                 if p.pos not in NAT2.required_positions
+                 and all(a.cells[i] is None for a in NAT2.alleles[1:]
+                         if a.name in ("*1", "*5")))
+    b = from_definition(NAT2, {"S": ("*1", "*5")}, phased=False)
+    set_site(b, NAT2, other, {"S": "./."})
+    gc = call_one(tmp_vcf(b), "NAT2")
+    assert gc.diplotypes == (("*1", "*5"),)
+    assert len(gc.missing_positions) == 1
 
 
 # --- structural alleles and outside calls ---------------------------------------------------------
@@ -327,9 +374,10 @@ def test_outside_cyp2d6_copy_number(tmp_path: Path) -> None:
     act = KB.allele_activity["CYP2D6"]
     expected = act["*1"] + 2 * act["*2"]
     assert gc.activity_score == expected == 3.0
-    (term,) = [r.phenotype for r in KB.phenotypes["CYP2D6"].activity_ranges
-               if r.contains(expected)]
-    assert gc.phenotype == term == "Ultrarapid Metabolizer"
+    # CPIC lists *1/*2x2 itself: activity score 3.0, ultrarapid metabolizer.
+    row = table_row("CYP2D6", "*1", "*2x2")
+    assert row.activity_score == "3.0"
+    assert gc.phenotype == row.phenotype == "Ultrarapid Metabolizer"
 
 
 def test_outside_call_replaces_vcf_call_and_hla(tmp_vcf: WriteVcf, tmp_path: Path) -> None:

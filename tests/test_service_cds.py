@@ -22,12 +22,12 @@ PM_TSV = "sample\tgene\tdiplotype\tphenotype\tactivity_score\nP1\tCYP2C19\t*2/*2
 OTHER_NHS = "4010232137"  # valid modulus 11, never registered here
 
 
-def _kb_text(drug: str, source: str, phenotype: str) -> str:
-    """The verbatim recommendation of the guidance knowledge base (its source data)."""
-    [entry] = [e for e in GKB.for_drug(drug) if e.source == source
-               and [(c.gene, c.kind, c.values) for c in e.conditions]
-               == [("CYP2C19", "phenotype", (phenotype,))]]
-    return entry.text
+def _kb_texts(drug: str, source: str, phenotype: str) -> list[str]:
+    """The verbatim recommendations of the guidance knowledge base (its source data) filed
+    under this CYP2C19 phenotype, one per population."""
+    return [e.text for e in GKB.for_drug(drug) if e.source == source
+            and [(c.gene, c.kind, c.value) for c in e.conditions]
+            == [("CYP2C19", "lookup", phenotype)]]
 
 
 def _poor_metaboliser(svc: Svc, nhs: str = VALID_NHS, sign_off: bool = True) -> int:
@@ -111,12 +111,18 @@ def test_order_select_poor_metaboliser_clopidogrel(svc: Svc) -> None:
     _check_cards(cards)
     # Only the selection is considered: capecitabine (no DPYD result) gives no card here.
     assert cards and all(c["summary"].startswith("clopidogrel") for c in cards)
+    # CPIC files its Poor Metabolizer recommendation once per population (CVI ACS PCI,
+    # CVI non-ACS non-PCI, NVI): one card each, all "avoid", so critical.
     cpic = [c for c in cards if c["source"]["label"].startswith("CPIC")]
-    assert len(cpic) == 1 and cpic[0]["indicator"] == "critical"
-    assert markdown_escape(_kb_text("clopidogrel", "CPIC", "poor metabolizer")) in cpic[0]["detail"]
-    assert GKB.version in cpic[0]["source"]["label"]
+    texts = _kb_texts("clopidogrel", "CPIC", "Poor Metabolizer")
+    assert len(texts) == 3 and len(cpic) == 3
+    assert all(c["indicator"] == "critical" for c in cpic)
+    for text in texts:
+        assert sum(markdown_escape(text) in c["detail"] for c in cpic) == 1
+    assert all(GKB.version in c["source"]["label"] for c in cpic)
     dpwg = [c for c in cards if c["source"]["label"].startswith("DPWG")]
-    assert markdown_escape(_kb_text("clopidogrel", "DPWG", "poor metabolizer")) in dpwg[0]["detail"]
+    [dpwg_text] = _kb_texts("clopidogrel", "DPWG", "Poor Metabolizer")
+    assert len(dpwg) == 1 and markdown_escape(dpwg_text) in dpwg[0]["detail"]
     [row] = svc.audit(action="cds.order-select")
     assert (row.patient_id, row.outcome, row.username) == (pid, "ok", "user-prescriber")
     assert row.route == "/cds-services/{service_id}" and "clopidogrel" in (row.detail or "")

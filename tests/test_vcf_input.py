@@ -17,35 +17,24 @@ from kbfacts import (
     KB,
     RS_1,
     RS_2,
+    RS_3,
+    RS_11,
     RS_17,
     RS_35,
+    RS_35M,
     WriteVcf,
     defn,
     drop_site,
     index_of,
     own_variants,
     set_site,
+    table_row,
 )
 from pgxguard.errors import SampleError, VcfError
 from pgxguard.kb.model import GeneDefinition
 from vcfbuilder import GRCH37_LENGTHS, VcfBuilder, from_definition
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 def gene_call(result: pgxguard.CallResult, gene: str, sample: str = "S") -> pgxguard.GeneCall:
     return result.sample(sample).gene(gene)
@@ -56,22 +45,52 @@ def missing_mentions(gc: pgxguard.GeneCall, d: GeneDefinition, i: int) -> bool:
     return any(str(p.pos) in m and (p.rsid is None or p.rsid in m) for m in gc.missing_positions)
 
 
-# CYP2C19 (GRCh38): the reference named allele is *38; *1 defines only rs3758581 (G, where *38
-# has A); *2 = rs12769205 G + rs4244285 A + rs3758581 G; *35 = rs12769205 G + rs3758581 G;
-# *17 = rs12248560 T + rs3758581 G. (Checked against the definition in `test_cyp2c19_facts`.)
+# CYP2C19 facts (PharmCAT's definition) are in `kbfacts`, checked here against the definition.
+# *1, like the reference *38, is specified at every position (kb-sources README), so it scores
+# one point per position with data.
 
 
 def test_cyp2c19_facts() -> None:
     assert C19.reference_allele == "*38"
     assert own_variants(C19, "*1") == {RS_1: "G"}
-    assert own_variants(C19, "*2") == {RS_35: "G", RS_2: "A", RS_1: "G"}
-    assert own_variants(C19, "*35") == {RS_35: "G", RS_1: "G"}
+    assert all(c is not None for c in C19.allele("*1").cells)
+    assert own_variants(C19, "*2") == {RS_35: "G", RS_11: "R", RS_2: "A", RS_1: "G"}
+    assert own_variants(C19, "*35") == {RS_35M: "M", RS_35: "G", RS_1: "G"}
+    assert own_variants(C19, "*11") == {RS_11: "A", RS_1: "G"}
     assert own_variants(C19, "*17") == {RS_17: "T", RS_1: "G"}
+    assert own_variants(C19, "*3") == {RS_3: "A", RS_1: "G"}
+    # Apart from the reference, no named allele leaves one of these cells blank where it is
+    # used below: *2, *3, *11, *17 and *35 define exactly the cells listed.
+    for name in ("*2", "*3", "*11", "*17", "*35"):
+        assert sum(c is not None for c in C19.allele(name).cells) == \
+            len(own_variants(C19, name))
 
 
 def one_two_vcf() -> VcfBuilder:
-    """A CYP2C19 *1/*2 sample with every position written (unphased)."""
+    """A CYP2C19 *1/*2 sample with every position written (unphased).
+
+    *2's IUPAC cell at rs58973490 (R = G/A) is written as A (`vcfbuilder.concrete_base`).
+    """
     return from_definition(C19, {"S": ("*1", "*2")}, phased=False)
+
+
+def one_two_without(*gone: int, gt: str | None = None) -> VcfBuilder:
+    """*1/*2 with positions `gone` dropped (gt None) or given genotype `gt`."""
+    b = one_two_vcf()
+    for i in gone:
+        if gt is None:
+            drop_site(b, C19, i)
+        else:
+            set_site(b, C19, i, {"S": gt})
+    return b
+
+
+# With rs58973490 and rs4244285 missing, the *2 strand (rs12769205 G, rs3758581 G, reference
+# elsewhere) matches *2 by its two remaining cells and *35 by three cells less one for its IUPAC
+# cell rs17882687 M read as the reference A: 2 points each, a tie with *1 on the other strand.
+# Had the missing positions been read as reference, *2 (rs4244285 A) would be excluded and *1/*35
+# called alone.
+TIE_2_35 = {("*1", "*2"), ("*1", "*35")}
 
 
 # --- blank cells, missing positions, --assume-reference ----------------------------------------
@@ -84,7 +103,7 @@ def test_blank_cell_is_the_reference_base(tmp_vcf: WriteVcf) -> None:
     assert gc.diplotypes == (("*1", "*17"),)
     assert gc.missing_positions == ()
     # ... while a non-reference base at a position blank in *1 and *17 (rs12769205 G on the
-    # *1 strand) rules both out: that strand is now *35.
+    # *1 strand) rules both out: that strand is now *35 (its M cell read as the reference A).
     b = from_definition(C19, {"S": ("*1", "*17")}, phased=False)
     set_site(b, C19, RS_35, {"S": "0/1"})
     gc = gene_call(pgxguard.call(tmp_vcf(b), genes=["CYP2C19"]), "CYP2C19")
@@ -92,23 +111,32 @@ def test_blank_cell_is_the_reference_base(tmp_vcf: WriteVcf) -> None:
 
 
 def test_absent_position_is_missing_not_reference(tmp_vcf: WriteVcf) -> None:
-    # Without rs4244285, *2 and *35 have the same cells left: both tie. Had the absent position
-    # been taken as reference, *2 would have been excluded and *1/*35 called alone.
-    b = one_two_vcf()
-    drop_site(b, C19, RS_2)
+    b = one_two_without(RS_11, RS_2)
     gc = gene_call(pgxguard.call(tmp_vcf(b), genes=["CYP2C19"]), "CYP2C19")
-    assert set(gc.diplotypes) == {("*1", "*2"), ("*1", "*35")}
-    assert len(gc.missing_positions) == 1
-    assert missing_mentions(gc, C19, RS_2)
+    assert set(gc.diplotypes) == TIE_2_35
+    assert len(gc.missing_positions) == 2
+    assert missing_mentions(gc, C19, RS_2) and missing_mentions(gc, C19, RS_11)
     assert any("tie" in w for w in gc.warnings)
 
 
+def test_absent_position_keeps_the_allele_it_defines(tmp_vcf: WriteVcf) -> None:
+    # Only rs4244285 absent: the *2 strand still carries rs58973490 A, which *35 (blank there,
+    # so the reference G) cannot have: *1/*2 by *2's three remaining cells. Read as reference,
+    # rs4244285 G would exclude *2, and the only strand split left is *11 (rs58973490 A) + *35.
+    gc = gene_call(pgxguard.call(tmp_vcf(one_two_without(RS_2)), genes=["CYP2C19"]),
+                   "CYP2C19")
+    assert gc.diplotypes == (("*1", "*2"),)
+    assert len(gc.missing_positions) == 1 and missing_mentions(gc, C19, RS_2)
+    filled = gene_call(pgxguard.call(tmp_vcf(one_two_without(RS_2)), genes=["CYP2C19"],
+                                     assume_reference=True), "CYP2C19")
+    assert filled.diplotypes == (("*11", "*35"),)
+
+
 def test_assume_reference_fills_absent_positions(tmp_vcf: WriteVcf) -> None:
-    b = one_two_vcf()
-    drop_site(b, C19, RS_2)
+    b = one_two_without(RS_11, RS_2)
     result = pgxguard.call(tmp_vcf(b), genes=["CYP2C19"], assume_reference=True)
     gc = gene_call(result, "CYP2C19")
-    # rs4244285 taken as G/G: no strand carries *2's A, so the *2 strand is *35.
+    # rs58973490 and rs4244285 taken as G/G: no strand carries *2's A, so the *2 strand is *35.
     assert gc.diplotypes == (("*1", "*35"),)
     assert gc.missing_positions == ()
     assert result.options["assume_reference"] is True
@@ -117,21 +145,19 @@ def test_assume_reference_fills_absent_positions(tmp_vcf: WriteVcf) -> None:
 
 def test_assume_reference_does_not_override_explicit_missing(tmp_vcf: WriteVcf) -> None:
     # `./.` is data saying "no call", not an absent position: still missing.
-    b = one_two_vcf()
-    set_site(b, C19, RS_2, {"S": "./."})
+    b = one_two_without(RS_11, RS_2, gt="./.")
     gc = gene_call(pgxguard.call(tmp_vcf(b), genes=["CYP2C19"], assume_reference=True),
                    "CYP2C19")
-    assert missing_mentions(gc, C19, RS_2)
-    assert set(gc.diplotypes) == {("*1", "*2"), ("*1", "*35")}
+    assert missing_mentions(gc, C19, RS_2) and missing_mentions(gc, C19, RS_11)
+    assert set(gc.diplotypes) == TIE_2_35
 
 
 @pytest.mark.parametrize("gt", ["./.", "0/.", "./0", "."])
 def test_no_call_genotypes_are_missing(tmp_vcf: WriteVcf, gt: str) -> None:
-    b = one_two_vcf()
-    set_site(b, C19, RS_2, {"S": gt})
+    b = one_two_without(RS_11, RS_2, gt=gt)
     gc = gene_call(pgxguard.call(tmp_vcf(b), genes=["CYP2C19"]), "CYP2C19")
-    assert missing_mentions(gc, C19, RS_2)
-    assert set(gc.diplotypes) == {("*1", "*2"), ("*1", "*35")}
+    assert missing_mentions(gc, C19, RS_2) and missing_mentions(gc, C19, RS_11)
+    assert set(gc.diplotypes) == TIE_2_35
 
 
 @pytest.mark.parametrize("gt", ["1/.", "./1", "1|."])
@@ -149,18 +175,19 @@ def test_partial_non_reference_genotype_gives_no_call(tmp_vcf: WriteVcf, gt: str
 
 def test_ref_disagreeing_with_definition_is_missing(tmp_vcf: WriteVcf) -> None:
     # rs4244285's definition REF is G; a record claiming REF C is from another reference/build.
+    # (rs58973490 dropped, so the result is the *2/*35 tie above.)
     assert C19.positions[RS_2].ref == "G"
-    b = one_two_vcf()
+    b = one_two_without(RS_11)
     set_site(b, C19, RS_2, {"S": "0/1"}, ref="C", alts=["A"])
     result = pgxguard.call(tmp_vcf(b), genes=["CYP2C19"])
     gc = gene_call(result, "CYP2C19")
     assert missing_mentions(gc, C19, RS_2)
     assert any("REF" in w and str(C19.positions[RS_2].pos) in w for w in gc.warnings)
-    assert set(gc.diplotypes) == {("*1", "*2"), ("*1", "*35")}
+    assert set(gc.diplotypes) == TIE_2_35
 
 
 def _ad_vcf(ad: str) -> str:
-    b = one_two_vcf()
+    b = one_two_without(RS_11)
     set_site(b, C19, RS_2, {"S": "0/1"}, fmt_extra={"AD": {"S": ad}})
     # AD as real callers declare it (one integer per allele).
     return b.text().replace(
@@ -172,12 +199,12 @@ def test_het_contradicted_by_ad_is_missing(tmp_vcf: WriteVcf) -> None:
     gc = gene_call(pgxguard.call(tmp_vcf(_ad_vcf("10,0")), genes=["CYP2C19"]), "CYP2C19")
     assert missing_mentions(gc, C19, RS_2)
     assert any("AD" in w for w in gc.warnings)
-    assert set(gc.diplotypes) == {("*1", "*2"), ("*1", "*35")}
+    assert set(gc.diplotypes) == TIE_2_35
 
 
 def test_het_supported_by_ad_is_used(tmp_vcf: WriteVcf) -> None:
     gc = gene_call(pgxguard.call(tmp_vcf(_ad_vcf("10,8")), genes=["CYP2C19"]), "CYP2C19")
-    assert gc.missing_positions == ()
+    assert len(gc.missing_positions) == 1 and missing_mentions(gc, C19, RS_11)
     assert gc.diplotypes == (("*1", "*2"),)
 
 
@@ -274,7 +301,7 @@ def test_multiallelic_record_equals_split_records(tmp_vcf: WriteVcf) -> None:
 
 
 UGT = defn("UGT1A1")
-UGT_28 = index_of(UGT, "rs34983651")
+UGT_28 = index_of(UGT, "rs3064744")
 
 
 @pytest.mark.parametrize(("ref", "alt"), [
@@ -292,8 +319,8 @@ def test_ugt1a1_28_insertion_any_padding(tmp_vcf: WriteVcf, ref: str, alt: str) 
     gc = gene_call(pgxguard.call(tmp_vcf(b), genes=["UGT1A1"]), "UGT1A1")
     assert gc.diplotypes == (("*1", "*28"),)
     assert gc.missing_positions == ()
-    # CPIC: UGT1A1 *1/*28 is an intermediate metabolizer; the KB table says the same.
-    assert gc.phenotype == KB.phenotypes["UGT1A1"].diplotypes["*1/*28"] == \
+    # CPIC: UGT1A1 *1/*28 is an intermediate metabolizer; the published table says the same.
+    assert gc.phenotype == table_row("UGT1A1", "*1", "*28").phenotype == \
         "Intermediate Metabolizer"
 
 

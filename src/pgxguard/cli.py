@@ -6,7 +6,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -47,6 +47,9 @@ def call_cmd(
         "--genes", "-g", help="Comma-separated genes, or 'all'; default: clinical genes")] = None,
     outside_calls: Annotated[Path | None, typer.Option(
         help="TSV of outside calls (gene, diplotype/phenotype, activity_score)")] = None,
+    outside_sample: Annotated[str | None, typer.Option(
+        help="Sample of the outside-call TSV whose rows belong to the called VCF sample "
+             "(when the two name the patient differently)")] = None,
     definitions: Annotated[Path | None, typer.Option(
         help="Directory of PharmCAT-format *_translation.json definitions")] = None,
     assume_reference: Annotated[bool, typer.Option(
@@ -65,7 +68,8 @@ def call_cmd(
     try:
         result = call(input, samples=_split(sample), genes=_split(genes),
                       outside_calls=outside_calls, definitions=definitions,
-                      assume_reference=assume_reference, build=build)
+                      assume_reference=assume_reference, build=build,
+                      outside_sample=outside_sample)
         text = to_json_text(result) if fmt is Format.json else to_tsv(result)
         if output is None:
             sys.stdout.write(text)
@@ -184,8 +188,23 @@ def kb_info_cmd(
 
     console = Console()
     console.print(f"knowledge base [bold]{info['version']}[/bold]")
+    groups: dict[str, list[dict[str, Any]]] = {}
     for s in info["sources"]:
-        console.print(f"  source: {s['name']} {s['version']} ({s['licence']}) {s['url']}")
+        groups.setdefault(s["name"].rsplit("/", 1)[0] if "/" in s["name"] else s["name"],
+                          []).append(s)
+    for folder, items in sorted(groups.items()):
+        dates = sorted({x.get("date") or x["version"] for x in items})
+        console.print(f"  source: {folder} ({len(items)} file{'s' if len(items) > 1 else ''}; "
+                      f"{', '.join(dates)}; {items[0]['licence']}) {items[0]['url']}")
+        if items[0].get("attribution"):
+            console.print(f"          {items[0]['attribution']}")
+    for limit in info.get("limits", []):
+        console.print(f"  limit: {limit}")
+    g = info.get("guidance")
+    if g:
+        console.print(f"guidance [bold]{g['version']}[/bold]: {g['guidelines']} guidelines, "
+                      f"{g['recommendations']} recommendations, {g['drugs']} drugs "
+                      f"(snapshot {g['snapshot_date']})")
     table = Table("gene", "builds", "positions", "alleles", "structural (not assessed)",
                   "phenotype", "rule")
     def per_build(value: object) -> str:
@@ -203,22 +222,39 @@ def kb_info_cmd(
 
 @kb_app.command("build")
 def kb_build_cmd(
+    sources: Annotated[Path | None, typer.Option(
+        help="The kb-sources tree (CPIC/DPWG as published; default: $PGXGUARD_KB_SOURCES or "
+             "../shared/kb-sources beside the checkout)")] = None,
     wheel: Annotated[Path | None, typer.Option(help="pypgx wheel (default: download the "
                                                "pinned version with pip)")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o",
                                                 help="Snapshot path (default: bundled)")] = None,
+    guidance_output: Annotated[Path | None, typer.Option(
+        "--guidance-output", help="Guidance snapshot path (default: bundled)")] = None,
+    classes: Annotated[Path | None, typer.Option(
+        help="Also write the table of every recommendation's action class (TSV)")] = None,
 ) -> None:
-    """Rebuild the knowledge-base snapshot from the pinned source packages."""
+    """Rebuild the knowledge base (alleles, phenotypes, guidance) from the published sources."""
+    from pgxguard.guidance import build as g_build
     from pgxguard.kb import build as kb_build
+    from pgxguard.kb.sources import SourceTree
 
     try:
-        kb = kb_build.build_knowledge_base(wheel)
+        kb = kb_build.build_knowledge_base(sources, wheel)
+        gkb = g_build.compile_guidance(SourceTree(sources), kb)
         target = output or kb_build.DEFAULT_SNAPSHOT
+        g_target = guidance_output or g_build.DEFAULT_SNAPSHOT
         kb_build.write_snapshot(kb, target)
+        g_build.write_snapshot(gkb, g_target)
+        if classes is not None:
+            from pgxguard.snapshot import atomic_write_bytes
+
+            atomic_write_bytes(classes, g_build.classes_table(gkb).encode("utf-8"))
     except PgxError as e:
         _fail(e)
         return
-    typer.echo(f"wrote {target} (knowledge base {kb.version})")
+    typer.echo(f"wrote {target} (knowledge base {kb.version}) and {g_target} (guidance "
+               f"{gkb.version}: {len(gkb.entries)} recommendations, {len(gkb.drugs)} drugs)")
 
 
 @app.command("serve")

@@ -1,18 +1,27 @@
-"""Phenotyper: diplotype -> allele function -> activity score -> CPIC phenotype term.
+"""Phenotyper: diplotype -> CPIC's published phenotype, activity score and lookup key.
 
-Reads only the knowledge base. Ties that disagree on phenotype give no single phenotype (the
-per-diplotype phenotypes are kept), so a result is never more certain than its data.
+Reads only the knowledge base. A diplotype is looked up in CPIC's diplotype table as published
+(PharmCAT's phenotype files); the row gives the phenotype, the activity score and the lookup key
+CPIC files its recommendations under. Only two things are computed, both from the same tables:
+a copy-number form the table does not list (`*4x3`: three copies of `*4`, activity 3 x its value)
+for genes with activity values, where the score's published phenotype is used; and nothing else.
+A diplotype the table does not list, or with an allele that has no published function, gets no
+phenotype and a note saying why: never a guessed one. Ties that disagree on phenotype give no
+single phenotype (the per-diplotype phenotypes are kept), so a result is never more certain than
+its data.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pgxguard.alleles import diplotype_key
-from pgxguard.kb.model import KnowledgeBase
+from pgxguard.kb.model import KnowledgeBase, PhenotypeRules
 
 COPY_SUFFIX = "x"
+HAPLOID_MARKER = "MALE"  # pypgx's marker for a hemizygous G6PD call (never in CPIC's table)
+_COPIES = re.compile(r"^(?P<base>.+?)x(?P<n>\d+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,20 +29,48 @@ class Phenotype:
     phenotype: str | None
     activity_score: float | None
     note: str | None = None
+    # The key CPIC's recommendations are filed under (phenotype, or activity score as published,
+    # e.g. "1.25" or "\u22654.0"); None when there is no phenotype.
+    lookup_key: str | None = None
 
 
 def split_copies(name: str) -> tuple[str, int]:
-    """`*2x2` -> ('*2', 2); `*2xN` is not a number and stays as written."""
-    base, sep, n = name.rpartition(COPY_SUFFIX)
-    if sep and base and n.isdigit() and int(n) >= 2:
-        return base, int(n)
+    """`*2x2` -> ('*2', 2); `*2xN` and `*2x≥3` are not numbers and stay as written."""
+    m = _COPIES.match(name)
+    if m and int(m.group("n")) >= 2:
+        return m.group("base"), int(m.group("n"))
     return name, 1
 
 
+def _value(rules: PhenotypeRules, allele: str) -> float | str | None:
+    """An allele's published activity value: a number, "n/a", or None when unpublished."""
+    raw = rules.activity_values.get(allele)
+    if raw is None:
+        base, copies = split_copies(allele)
+        raw_base = rules.activity_values.get(base)
+        if raw_base is None or copies == 1:
+            return None
+        try:
+            return float(raw_base) * copies
+        except ValueError:
+            return "n/a" if raw_base == "n/a" else None
+    try:
+        return float(raw)
+    except ValueError:
+        return "n/a" if raw == "n/a" else None
+
+
 def activity_of(kb: KnowledgeBase, gene: str, allele: str) -> float | None:
-    base, copies = split_copies(allele)
-    value = kb.allele_activity.get(gene, {}).get(base)
-    return None if value is None else value * copies
+    """The published activity value of an allele (copy-number forms multiplied), or None."""
+    rules = kb.phenotypes.get(gene)
+    if rules is None:
+        return None
+    v = _value(rules, allele)
+    return v if isinstance(v, float) else None
+
+
+def _score_text(score: float) -> str:
+    return str(float(score))
 
 
 def phenotype_for(kb: KnowledgeBase, gene: str, diplotype: Sequence[str],
@@ -41,39 +78,61 @@ def phenotype_for(kb: KnowledgeBase, gene: str, diplotype: Sequence[str],
     rules = kb.phenotypes.get(gene)
     if rules is None:
         return Phenotype(None, None, f"no phenotype table for {gene} in the knowledge base")
-    alleles = list(diplotype)
-    if len(alleles) == 1:
-        # Haploid call: G6PD in males is looked up as X/MALE, mitochondrial as X/X.
-        alleles = [alleles[0], "MALE" if haploid_chrom == "X" else alleles[0]]
+    alleles = tuple(a for a in diplotype if a != HAPLOID_MARKER) or tuple(diplotype)
+    row = rules.lookup(alleles)
+    if row is not None:
+        score = None
+        if row.activity_score is not None:
+            try:
+                score = float(row.activity_score)
+            except ValueError:
+                score = None  # "n/a", "\u22654.0": not a number, the lookup key says it
+        return Phenotype(row.phenotype, score, None, row.lookup_key)
+    text = "/".join(alleles)
+    unknown = [a for a in alleles if a not in rules.functions
+               and split_copies(a)[0] not in rules.functions]
+    if unknown:
+        return Phenotype(None, None, f"{', '.join(unknown)}: no function assigned in CPIC's "
+                                     f"{gene} table ({rules.source}); no phenotype")
     if rules.method == "activity":
-        values = [activity_of(kb, gene, a) for a in alleles]
-        if any(v is None for v in values):
-            unknown = [a for a, v in zip(alleles, values, strict=True) if v is None]
-            return Phenotype(None, None, f"no activity value for {', '.join(unknown)}")
-        score = float(sum(v for v in values if v is not None))
-        for r in rules.activity_ranges:
-            if r.contains(score):
-                return Phenotype(r.phenotype, score)
-        return Phenotype(None, score, f"activity score {score:g} is outside every range")
-    key = diplotype_key(alleles[0], alleles[1])
-    term = rules.diplotypes.get(key)
-    if term is None:
-        return Phenotype(None, None, f"{key} is not in the {gene} phenotype table")
-    return Phenotype(term, None)
+        values = [_value(rules, a) for a in alleles]
+        if all(isinstance(v, float) for v in values):
+            score = float(sum(v for v in values if isinstance(v, float)))
+            phen = rules.score_phenotypes().get(_score_text(score))
+            if phen is not None:
+                return Phenotype(phen, score, None, _score_text(score))
+            return Phenotype(None, score, f"{text}: activity score {score:g} is not in CPIC's "
+                                          f"{gene} table; no phenotype")
+    return Phenotype(None, None, f"{text} is not in CPIC's {gene} table ({rules.source}); "
+                                 "no phenotype")
+
+
+# Lowest-function genes without activity values (RYR1): most severe first.
+_FUNCTION_RANK = {"malignant hyperthermia associated": 0, "no function": 0,
+                  "decreased function": 1, "uncertain function": 2, "unknown function": 3,
+                  "normal function": 4}
 
 
 def lowest_function_phenotype(kb: KnowledgeBase, gene: str,
                               variants: Sequence[str]) -> tuple[Phenotype, tuple[str, str]]:
-    """DPYD/RYR1 rule: phenotype from the two lowest-function variants (reference fills in)."""
+    """DPYD/RYR1 rule: phenotype from the two lowest-function variants (reference fills in).
+
+    A variant without a published function ranks first (lowest), so the pair includes it and the
+    lookup reports "no function assigned" instead of a reassuring phenotype.
+    """
     ref = kb.definitions[gene][next(iter(kb.definitions[gene]))].reference_allele
     rules = kb.phenotypes.get(gene)
-    if rules is not None and rules.method == "activity":
-        ranked = sorted(variants, key=lambda a: (activity_of(kb, gene, a) or 0.0, a))
-    else:
-        order = {"No Function": 0, "Malignant Hyperthermia Associated": 0,
-                 "Decreased Function": 1, "Uncertain Function": 2, "Unknown Function": 3}
-        funcs = kb.allele_functions.get(gene, {})
-        ranked = sorted(variants, key=lambda a: (order.get(funcs.get(a, ""), 4), a))
+    funcs = rules.functions if rules is not None else {}
+
+    def rank(a: str) -> tuple[float, str]:
+        if a not in funcs:
+            return (-1.0, a)
+        if rules is not None and rules.method == "activity":
+            v = activity_of(kb, gene, a)
+            return (v if v is not None else -1.0, a)
+        return (float(_FUNCTION_RANK.get(funcs[a].lower(), -1)), a)
+
+    ranked = sorted(variants, key=rank)
     pair = ([*list(ranked[:2]), ref, ref])[:2]
     return phenotype_for(kb, gene, pair), (pair[0], pair[1])
 

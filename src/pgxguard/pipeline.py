@@ -30,11 +30,9 @@ _CORE_NAME_GENES = frozenset({"SLCO1B1"})
 
 
 def default_genes(kb: KnowledgeBase) -> list[str]:
-    """Genes with clinical meaning: a phenotype table or a CPIC level A/B gene-drug pair."""
-    drug_genes = {g.gene for g in kb.gene_drugs
-                  if g.cpic_level in ("A", "A/B", "B")}
-    return sorted((g for g in kb.definitions if g in kb.phenotypes or g in drug_genes),
-                  key=str)
+    """The clinical genes: defined from the published CPIC/DPWG sources (research-use genes
+    only when asked for by name or with `all`)."""
+    return sorted(kb.clinical_genes, key=str)
 
 
 def resolve_genes(kb: KnowledgeBase, definitions: dict[str, dict[str, GeneDefinition]],
@@ -58,27 +56,43 @@ def resolve_genes(kb: KnowledgeBase, definitions: dict[str, dict[str, GeneDefini
     return out
 
 
+_OWN: dict[int, tuple[GeneDefinition, list[list[tuple[int, str]]]]] = {}
+
+
+def _own_cells(defn: GeneDefinition) -> list[list[tuple[int, str]]]:
+    """Per allele: (position, cell) where it differs from the reference allele (cached)."""
+    hit = _OWN.get(id(defn))
+    if hit is None or hit[0] is not defn:
+        ref = defn.alleles[0].cells
+        own = [[(i, c) for i, c in enumerate(a.cells) if c is not None and c != ref[i]]
+               for a in defn.alleles]
+        hit = (defn, own)
+        _OWN[id(defn)] = hit
+    return hit[1]
+
+
 def _variants_found(defn: GeneDefinition, sites: Sequence[SiteCall | None],
                     available: Iterable[int]) -> list[str]:
     """Lowest-function genes, unphased: named alleles whose variants are present (hom twice)."""
     avail = set(available)
     present: dict[int, int] = {}
-    cells = [a.cells for a in defn.alleles]
+    own_cells = _own_cells(defn)
     for a_idx in range(1, len(defn.alleles)):
-        own = [i for i, c in enumerate(cells[a_idx]) if c is not None and c != cells[0][i]]
-        if not own or any(i not in avail for i in own):
+        own = own_cells[a_idx]
+        if not own or any(i not in avail for i, _ in own):
             continue
         copies = 2
-        for i in own:
+        for i, cell in own:
             site = sites[i]
             assert site is not None
-            n = sum(1 for x in site.alleles if x == cells[a_idx][i])
+            n = sum(1 for x in site.alleles if x == cell)
             copies = min(copies, n)
+            if not copies:
+                break
         if copies:
             present[a_idx] = copies
     # Keep the most specific allele: drop one whose variants are a subset of another present one.
-    own_sets = {a: {(i, cells[a][i]) for i, c in enumerate(cells[a]) if c is not None
-                    and c != cells[0][i]} for a in present}
+    own_sets = {a: set(own_cells[a]) for a in present}
     keep = [a for a in present
             if not any(b != a and own_sets[a] < own_sets[b] for b in present)]
     names: list[str] = []
@@ -100,15 +114,16 @@ def _copy_number_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteC
         return GeneCall(gene=defn.gene, warnings=tuple(dict.fromkeys(warnings)), source="none",
                         not_assessed=not_assessed, copy_number=copy_number)
     diplotype = (deletion, deletion)
-    phenotype = activity = None
+    phenotype = activity = key = None
     if has_phenotypes:
         ph = phenotype_for(kb, defn.gene, diplotype)
-        phenotype, activity = ph.phenotype, ph.activity_score
+        phenotype, activity, key = ph.phenotype, ph.activity_score, ph.lookup_key
         if ph.note:
             warnings.append(ph.note)
     return GeneCall(gene=defn.gene, diplotypes=(diplotype,), phenotype=phenotype,
                     activity_score=activity, warnings=tuple(dict.fromkeys(warnings)),
-                    source="vcf", not_assessed=not_assessed, copy_number=copy_number)
+                    source="vcf", not_assessed=not_assessed, copy_number=copy_number,
+                    lookup_key=key)
 
 
 def _unphased_priority(defn: GeneDefinition, m: MatchResult,
@@ -148,7 +163,16 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
                copy_number: int | None = None) -> GeneCall:
     warnings = list(extra_warnings)
     # "MALE" is the source's marker for hemizygous G6PD, not a structural allele.
-    not_assessed = tuple(sort_alleles(a for a in defn.structural_alleles if a != "MALE"))
+    not_assessed = tuple(sort_alleles([*defn.structural_alleles, *defn.unmapped_alleles]))
+    if defn.research:
+        warnings.append(f"{defn.gene}: research use only (pypgx definitions; no CPIC or DPWG "
+                        "guidance)")
+    if defn.unmapped_positions:
+        warnings.append(f"{len(defn.unmapped_positions)} {defn.gene} positions have no "
+                        f"{defn.build} coordinate in the sources: listed as missing"
+                        + (f"; alleles defined only there not assessed "
+                           f"({', '.join(defn.unmapped_alleles)})" if defn.unmapped_alleles
+                           else ""))
     use_cn = copy_number is not None and cn.interprets(defn.gene)
     if copy_number is not None and not use_cn:
         if copy_number != 2:
@@ -174,10 +198,12 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
     elif not_assessed:
         how = " or input copy number (FORMAT/CN)" if cn.interprets(defn.gene) else ""
         warnings.append(
-            f"structural variants not assessed ({', '.join(not_assessed)}): deletions, "
-            f"duplications and hybrids need an outside call (--outside-calls){how}")
+            f"alleles not assessed ({', '.join(not_assessed)}): structural variants "
+            f"(deletions, duplications, hybrids) and alleles without an SNV/indel definition "
+            f"need an outside call (--outside-calls){how}")
     m: MatchResult = match_gene(defn, sites)
     warnings.extend(m.warnings)
+    missing = m.missing_positions + defn.unmapped_positions
     if m.missing_positions:
         warnings.append(f"{len(m.missing_positions)} of {len(defn.positions)} positions missing")
     diplotypes = m.diplotypes
@@ -190,6 +216,7 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
     variants: tuple[str, ...] = ()
     phenotype = None
     activity = None
+    lookup_key: str | None = None
     phenotypes: tuple[str | None, ...] = ()
     if defn.rule == "lowest_function" and not m.haploid and (
             m.reason_code == "no_match" or (m.reason_code is None and not m.phased)):
@@ -207,7 +234,7 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
                             "variants listed; phenotype from the two lowest-function variants")
         if has_phenotypes:
             ph, _pair = lowest_function_phenotype(kb, defn.gene, variants)
-            phenotype, activity = ph.phenotype, ph.activity_score
+            phenotype, activity, lookup_key = ph.phenotype, ph.activity_score, ph.lookup_key
             if ph.note:
                 warnings.append(ph.note)
     elif diplotypes:
@@ -228,36 +255,57 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
                 warnings.append("tied diplotypes have different phenotypes: no single phenotype")
             if len(scores) == 1:
                 activity = results[0].activity_score
+            keys = {r.lookup_key for r in results}
+            if len(keys) == 1:
+                lookup_key = results[0].lookup_key
             notes = {r.note for r in results if r.note}
             warnings.extend(sorted(notes))
     return GeneCall(
         gene=defn.gene, diplotypes=diplotypes, variants=variants, phenotype=phenotype,
-        activity_score=activity, missing_positions=m.missing_positions,
+        activity_score=activity, missing_positions=missing,
         warnings=tuple(dict.fromkeys(warnings)), source="vcf" if diplotypes or variants else
         "none", phased=m.phased, score=None if alternatives else m.score,
         not_assessed=not_assessed,
         phenotypes=phenotypes if len(set(phenotypes)) > 1 else (), copy_number=copy_number,
-        alternatives=alternatives)
+        alternatives=alternatives, lookup_key=lookup_key)
 
 
 def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
                        use_kb_phenotypes: bool) -> GeneCall:
-    warnings = [f"outside call (line {oc.line})"]
+    warnings = [f"outside call (line {oc.line})", *oc.notes]
     if replaced is not None and replaced.called:
         warnings.append(f"replaces the VCF call {replaced.diplotype_text() or 'variants'}")
     alleles = tuple(
         a if c == 1 else f"{a}x{c}" for a, c in zip(oc.diplotype, oc.copies, strict=True))
     phenotype = oc.phenotype
     activity = oc.activity_score
-    if alleles and use_kb_phenotypes and (phenotype is None or activity is None):
+    key: str | None = None
+    rules = kb.phenotypes.get(oc.gene)
+    if alleles and use_kb_phenotypes:
         ph = phenotype_for(kb, oc.gene, alleles)
-        phenotype = phenotype or ph.phenotype
-        activity = activity if activity is not None else ph.activity_score
+        if phenotype is None or phenotype == ph.phenotype:
+            phenotype = ph.phenotype
+            key = ph.lookup_key
+            if activity is None:
+                activity = ph.activity_score
+            elif ph.activity_score is not None and abs(activity - ph.activity_score) > 1e-9:
+                key = None
+                warnings.append(f"activity score {activity:g} given, CPIC's table gives "
+                                f"{ph.activity_score:g} for {'/'.join(alleles)}: no lookup key")
         if ph.note and oc.phenotype is None:
             warnings.append(ph.note)
+    elif rules is not None and phenotype is not None:
+        # A phenotype without a diplotype: a lookup key only where the table's key is the
+        # phenotype itself, or an activity score the table publishes.
+        if rules.method == "diplotype" and phenotype in rules.terms:
+            key = phenotype
+        elif rules.method == "activity" and activity is not None:
+            text = str(float(activity))
+            if rules.score_phenotypes().get(text) == phenotype:
+                key = text
     return GeneCall(gene=oc.gene, diplotypes=(alleles,) if alleles else (),
                     phenotype=phenotype, activity_score=activity, warnings=tuple(warnings),
-                    source="outside", phased=False)
+                    source="outside", phased=False, lookup_key=key)
 
 
 ASSUME_REFERENCE_WARNING = ("--assume-reference: positions absent from the VCF were taken as "
@@ -303,8 +351,13 @@ def definitions_in_use(kb: KnowledgeBase, definitions: str | Path | None,
 def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
          genes: Sequence[str] | None = None, outside_calls: str | Path | None = None,
          definitions: str | Path | None = None, assume_reference: bool = False,
-         build: str | None = None, kb: KnowledgeBase | None = None) -> CallResult:
-    """Call diplotypes and phenotypes for every sample of a VCF/BCF (and/or outside calls)."""
+         build: str | None = None, kb: KnowledgeBase | None = None,
+         outside_sample: str | None = None) -> CallResult:
+    """Call diplotypes and phenotypes for every sample of a VCF/BCF (and/or outside calls).
+
+    `outside_sample`: the outside-call file's sample whose rows belong to the (one) called VCF
+    sample, when the two name the patient differently.
+    """
     from pgxguard.kb.load import load_knowledge_base
 
     kb = kb or load_knowledge_base()
@@ -317,6 +370,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
     per_sample: dict[str, list[GeneCall]] = {}
     input_info: dict[str, Any] = {}
     detected_build = build
+    vcf_samples: list[str] | None = None
     if input is not None:
         reader = VcfReader(input, samples=samples, build=build)
         try:
@@ -340,10 +394,12 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                     hint="check the genome build and contig names, or pass a VCF that "
                          "covers the pharmacogenes")
             sample_names = list(reader.samples)
+            vcf_samples = list(reader.all_samples)
             input_info = {"path": str(input), "samples": len(sample_names),
                           "indexed": reader.indexed, "build_detected": reader.build_detected}
         finally:
             reader.close()
+        result_warnings.extend(reader.warnings)
         for s in sample_names:
             per_sample[s] = []
         for d, gg in zip(chosen, genos, strict=True):
@@ -356,35 +412,21 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                 per_sample[s].append(pattern_calls[int(gg.sample_pattern[j])])
 
     if outside_calls is not None:
-        from pgxguard.io.outside import read_outside_calls
+        from pgxguard.outside_calls import assign_samples, read_for_call
 
-        known_alleles: dict[str, set[str]] = {
-            g: set(kb.allele_functions.get(g, {}))
-            | {a.name for d in defs_by_gene.get(g, {}).values() for a in d.alleles}
-            for g in set(kb.allele_functions) | set(defs_by_gene)}
-        known_genes = set(known_alleles) | set(kb.outside_only_genes)
-        oc = read_outside_calls(outside_calls, known_alleles=known_alleles,
-                                known_genes=known_genes)
+        oc = read_for_call(kb, defs_by_gene, outside_calls)
         result_warnings.extend(oc.errors)
+        by_sample, sample_warnings = assign_samples(
+            oc, sample_names, vcf_samples=vcf_samples, vcf_path=str(input) if input else None,
+            outside_sample=outside_sample)
+        result_warnings.extend(sample_warnings)
         if not sample_names:
-            sample_names = sorted({c.sample for c in oc.calls if c.sample} or {"sample"},
-                                  key=str)
+            sample_names = list(by_sample)
             for s in sample_names:
                 per_sample[s] = []
-        # Rows for samples outside a --sample selection are expected; only warn for samples the
-        # input does not have at all.
-        unknown_samples = sorted({c.sample for c in oc.calls
-                                  if c.sample and c.sample not in per_sample
-                                  and not (samples and input is not None)})
-        for s in unknown_samples:
-            result_warnings.append(f"{outside_calls}: sample {s!r} is not in the input; its "
-                                   "outside calls were ignored")
-        for c in oc.calls:
-            targets = [c.sample] if c.sample else sample_names
-            for s in targets:
-                if s not in per_sample:
-                    continue
-                calls = per_sample[s]
+        for s, rows in by_sample.items():
+            calls = per_sample[s]
+            for c in rows:
                 idx = next((i for i, g in enumerate(calls) if g.gene == c.gene), None)
                 new = _outside_gene_call(kb, c, calls[idx] if idx is not None else None,
                                          use_kb_phenotypes)
@@ -405,6 +447,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
         options={"genes": gene_list, "assume_reference": assume_reference,
                  "definitions": str(definitions) if definitions else None,
                  "outside_calls": str(outside_calls) if outside_calls else None,
+                 "outside_sample": outside_sample,
                  "samples": list(samples) if samples else None},
         input=input_info,
         samples=out_samples,

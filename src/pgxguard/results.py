@@ -43,6 +43,9 @@ class GeneCall:
     # When a gene rule chose one diplotype (NAT2 unphased priorities), the other diplotypes the
     # genotypes fit.
     alternatives: tuple[tuple[str, ...], ...] = ()
+    # The key CPIC files recommendations under (the phenotype, or the activity score as published:
+    # "1.25", "≥4.0"); None when not determinate (no phenotype, or ties that disagree).
+    lookup_key: str | None = None
 
     @property
     def called(self) -> bool:
@@ -68,6 +71,7 @@ class GeneCall:
             "phenotypes": list(self.phenotypes),
             "copy_number": self.copy_number,
             "alternatives": [list(d) for d in self.alternatives],
+            "lookup_key": self.lookup_key,
         }
 
     @classmethod
@@ -87,6 +91,7 @@ class GeneCall:
             phenotypes=tuple(d.get("phenotypes", [])),
             copy_number=d.get("copy_number"),
             alternatives=tuple(tuple(x) for x in d.get("alternatives", [])),
+            lookup_key=d.get("lookup_key"),
         )
 
 

@@ -70,14 +70,16 @@ MAIN_GENES: tuple[str, ...] = ("CYP2C19", "CYP2C9", "CYP2D6", "CYP3A5", "SLCO1B1
 ACTION_COLUMNS: tuple[tuple[Action, str], ...] = (
     (Action.AVOID, "avoid"), (Action.USE_ALTERNATIVE, "use_alternative"),
     (Action.ADJUST_DOSE, "adjust_dose"), (Action.MONITOR, "monitor"),
-    (Action.RESULT_MISSING, "result_missing"), (Action.STANDARD, "standard"),
+    (Action.RESULT_MISSING, "result_missing"), (Action.NO_RECOMMENDATION, "no_recommendation"),
+    (Action.STANDARD, "standard"),
     (Action.NO_GUIDANCE, "no_guidance"))
 ACTIONABLE_ACTIONS = frozenset({Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE,
                                 Action.MONITOR})
 # Condition kinds that read the diplotype itself, not only phenotype / activity score.
-_DIPLOTYPE_KINDS = frozenset({"allele", "diplotype", "genotype"})
+_DIPLOTYPE_KINDS = frozenset({"allele_status", "diplotype"})
 _TIED_PLACEHOLDER = ("<tied phenotype 1>", "<tied phenotype 2>")
 _READ_COLUMNS = ("sample", "gene", "diplotypes", "variants", "phenotype", "activity_score",
+                 "lookup_key",
                  "flags", "source")
 _US = "\x1f"  # separators for grouping keys (never in allele names)
 _RS = "\x1e"
@@ -261,6 +263,8 @@ class _Calls:
                 exprs.append(pl.lit([], dtype=pl.List(pl.String)).alias(c))
             elif c == "activity_score":
                 exprs.append(pl.lit(None, dtype=pl.Float64).alias(c))
+            elif c == "lookup_key":
+                exprs.append(pl.lit(None, dtype=pl.String).alias(c))
             elif c == "source":
                 exprs.append(pl.lit("vcf").alias(c))
         df = lf.select(exprs).collect()
@@ -390,6 +394,7 @@ def _gene_call(gene: str, row: Mapping[str, Any], with_diplotypes: bool) -> Gene
     phenotype = row["phenotype"] or None
     return GeneCall(gene=gene, diplotypes=dips, variants=variants, phenotype=phenotype,
                     activity_score=row["activity_score"], source=row["source"] or "vcf",
+                    lookup_key=row["lookup_key"],
                     phenotypes=_TIED_PLACEHOLDER if row["ambiguous"] and phenotype is None
                     else ())
 
@@ -398,7 +403,8 @@ def _states(gene: str, df: pl.DataFrame, sample_idx: pl.DataFrame, n: int) -> _G
     n_dip = pl.col("diplotypes").list.len()
     pheno_key = pl.concat_str(
         [pl.col("phenotype").fill_null("\x00"), pl.col("activity_score").cast(pl.String)
-         .fill_null("\x00"), pl.col("source"), pl.col("ambiguous").cast(pl.String),
+         .fill_null("\x00"), pl.col("lookup_key").fill_null("\x00"), pl.col("source"),
+         pl.col("ambiguous").cast(pl.String),
          pl.min_horizontal(n_dip, pl.lit(2)).cast(pl.String),
          (pl.col("variants").list.len() > 0).cast(pl.String)], separator=_RS)
     full_key = pl.concat_str(
@@ -430,6 +436,8 @@ def _drug_genes(gkb: GuidanceKB, drug: str) -> tuple[list[str], set[str]]:
                 genes.append(c.gene)
             if c.kind in _DIPLOTYPE_KINDS:
                 full.add(c.gene)
+    for gl in gkb.guidelines_for(drug):
+        genes += [g for g in gl.genes if g not in genes]
     return genes, full
 
 

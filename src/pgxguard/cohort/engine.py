@@ -146,6 +146,7 @@ def _pattern_rows(gene: str, calls: list[GeneCall], flags: list[list[str]]) -> d
         "variants": [list(c.variants) for c in calls],
         "phenotype": [c.phenotype for c in calls],
         "activity_score": [c.activity_score for c in calls],
+        "lookup_key": [c.lookup_key for c in calls],
         "n_missing": [len(c.missing_positions) for c in calls],
         "missing_positions": [list(c.missing_positions) for c in calls],
         "not_assessed": [list(c.not_assessed) for c in calls],

@@ -19,12 +19,11 @@ import numpy as np
 
 from pgxguard.cohort.records import GeneRecords, RecordData
 from pgxguard.errors import VcfError
-from pgxguard.io.vcf import _format_column, touched_positions
+from pgxguard.io.vcf import _format_column, position_clusters, touched_positions
 from pgxguard.kb.model import GeneDefinition, canonical_chrom
 
 _PAD = 2000
 _NEAR = 50_000
-_MERGE = 1000  # definition positions this close (bp) are read with one region query
 
 
 class _Handle:
@@ -92,17 +91,6 @@ def close_handles() -> None:
         cur[1].close()
 
 
-def _clusters(d: GeneDefinition) -> list[tuple[int, int]]:
-    spans = sorted((p.pos, p.end) for p in d.positions)
-    out: list[list[int]] = []
-    for lo, hi in spans:
-        if out and lo <= out[-1][1] + _MERGE:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi])
-    return [(a, b) for a, b in out]
-
-
 def read_gene_records(path: str, d: GeneDefinition, samples: list[str]) -> GeneRecords:
     """The records touching `d`'s positions, genotypes for `samples`, plus coverage facts."""
     h = _handle(path, samples)
@@ -113,7 +101,7 @@ def read_gene_records(path: str, d: GeneDefinition, samples: list[str]) -> GeneR
     end = max(p.end for p in d.positions)
     records: list[RecordData] = []
     seen: Counter[tuple[Any, ...]] = Counter()
-    for lo, hi in _clusters(d):
+    for lo, hi in position_clusters(d):
         here: Counter[tuple[Any, ...]] = Counter()
         for v in h.query(contig, lo, hi):
             rpos, rend = int(v.POS), int(v.end)

@@ -11,6 +11,7 @@ Columns (`CALLS_SCHEMA`):
 | variants | list<string> | DPYD/RYR1 unphased: named variants found (homozygous twice) |
 | phenotype | string, null | phenotype, null when none or ties disagree |
 | activity_score | float64, null | activity score where the gene has one |
+| lookup_key | string, null | CPIC's recommendation key: phenotype, or score as published (`≥4.0`) |
 | n_missing | int32 | number of missing definition positions |
 | missing_positions | list<string> | the missing positions, as in `pgxguard call` |
 | not_assessed | list<string> | structural alleles this input cannot show |
@@ -37,6 +38,7 @@ CALLS_SCHEMA: pa.Schema = pa.schema([
     pa.field("variants", pa.list_(pa.string())),
     pa.field("phenotype", pa.string()),
     pa.field("activity_score", pa.float64()),
+    pa.field("lookup_key", pa.string()),
     pa.field("n_missing", pa.int32(), nullable=False),
     pa.field("missing_positions", pa.list_(pa.string())),
     pa.field("not_assessed", pa.list_(pa.string())),

@@ -1,520 +1,460 @@
-"""Compile the guidance knowledge base from pinned sources, keeping every sentence verbatim.
+"""Compile the guidance knowledge base from CPIC's and DPWG's published guideline annotations.
 
-Sources (pinned by version and sha256, never imported):
-
-* pypgx 0.27.0 wheel (MIT): ``pypgx/api/data/recommendation-table.csv`` -- CPIC recommendations,
-  one row per drug x (Gene1, Phenotype1[, Gene2, Phenotype2]). Multi-gene guidelines (TCAs:
-  CYP2C19+CYP2D6; thiopurines: NUDT15+TPMT; fluvastatin: CYP2C9+SLCO1B1; rosuvastatin:
-  ABCG2+SLCO1B1; volatile anaesthetics/succinylcholine: CACNA1S+RYR1) are rows over both genes.
-* panno 0.3.1 sdist (MPL-2.0): SQLite ``panno/assets/pgx_kb.sqlite3``, table ``GuidelineMerge``
-  (PharmGKB guideline annotations: Source, PAID, Summary, Phenotype, Genotype, Recommendation and
-  the flags Avoid / Alternate / Dosing), one row per source x drug x gene x phenotype.
+Sources (the kb-sources tree, `kb/sources.py`, every file checked against its SHA-256):
+``pharmcat/guidelines/{CPIC,DPWG}_*.json`` (ClinPGx/PharmGKB guideline annotations with
+structured recommendations), ``pharmcat/messages.json`` (PharmCAT's curated messages) and
+``cpic/change-log.tsv`` (CPIC's dated change log). Run by ``pgxguard kb build`` after the allele
+knowledge base (whose phenotype vocabulary the lookup keys are checked against), or as
+``python -m pgxguard.guidance.build``.
 
 Rules:
 
-1. Text. Recommendation and summary are copied verbatim; the only change is removing the double
-   quotes the SQLite database wraps around some cells (a cell that starts AND ends with ``"``).
-   pypgx rows whose Recommendation is ``None`` (the source gives no recommendation) are skipped.
-2. Which rows. CPIC: the pypgx rows, for every drug pypgx covers; panno's CPIC rows only for drugs
-   pypgx does not cover (warfarin, phenytoin, abacavir, ...), so CPIC is never shown twice. DPWG:
-   every panno DPWG row. Other panno sources (RNPGx, CPNDS, SEFF, AusNZ, ACR, CFF) are left out
-   (counted in `notes`).
-3. Conditions (see `knowledge.py` for the kinds), from the source's own keys:
-   pypgx: ``PhenotypeN`` -> ``phenotype`` (``None`` -> ``missing``: the row is for "no result for
-   this gene"). panno, in order: Genotype ``AS x[; AS y]`` -> ``activity`` (DPYD, CYP2C9);
-   Phenotype ``Activity Score x`` / ``DPD AS x`` -> ``activity``; ``HLA-X*nn:nn positive|negative``
-   (``+``-joined parts: one condition per part, possibly on another gene) -> ``allele``;
-   ``*a/*b[ or *c/*d]`` -> ``diplotype``; ``*n`` -> ``allele`` (carrier); ``rsN XY`` in Genotype or
-   Phenotype -> ``genotype``; a term in the allele knowledge base's phenotype vocabulary of the
-   gene (after `norm_phenotype`), or ``Indeterminate`` -> ``phenotype``; anything else ->
-   ``unsupported`` (e.g. DPWG CYP3A5 ``Heterozygote``; shown as not evaluated, never matched).
-   Rows that differ only in the gene they are filed under (panno files an HLA-A+HLA-B row twice)
-   are merged.
-4. Action class.
-   panno rows: from the source's flags: Avoid -> ``avoid``; else Alternate -> ``use alternative``;
-   else Dosing -> ``adjust dose``; no flag -> ``standard``, except that a row without flags whose
-   text says not to use the drug (avoid, not recommended, contraindicated, do not use) ->
-   ``monitor`` (panno's CPIC abacavir row "Abacavir is not
-   recommended" carries no flag). A row whose text is exactly ``No recommendation`` ->
-   ``monitor`` whatever its flags.
-   pypgx CPIC rows (no flags): the flags of the panno CPIC row(s) of the same drug whose gene and
-   phenotype equal one of the row's conditions and whose text equals the pypgx text (ignoring
-   case, spacing and a final full stop); failing that, when for EVERY phenotype condition of the
-   row the panno CPIC rows of the same drug, gene and phenotype exist and agree on their flags:
-   those flags (one gene), or the most urgent of the genes' action classes (two genes; a gene
-   whose pypgx phenotype is ``None`` is skipped). Otherwise:
-   ``standard`` only if every phenotype of the row is a normal one (``Normal ...``) and the text
-   has no change word (avoid, alternative, reduce, increase, decrease, not recommended,
-   contraindicated, lower, higher, limit, caution, do not, a percentage); else ``monitor``.
-   Last, for every row: flags sometimes contradict the row's own text (the flags of a
-   guideline's other rows leak in: CPIC clopidogrel ultrarapid/rapid "use at standard dose" has
-   Dosing set; CPIC phenytoin CYP2C9 normal/intermediate "No adjustments needed" has Alternate
-   set). A row classed avoid / use alternative / adjust dose whose text states standard dosing
-   ("use at standard dose", "at standard doses", "no adjustment(s) needed", "initiate therapy
-   with recommended starting dose") and has no change word -> ``monitor`` when the text says
-   to monitor or evaluate, else ``standard``.
-   `GuidanceEntry.action_basis` records which of these rules gave the action.
-5. Guideline id (PharmGKB PAID) and URL ``https://www.pharmgkb.org/guidelineAnnotation/<PAID>``:
-   panno rows carry theirs; a pypgx row takes the PAID (and summary) of its flag row, else the
-   PAID of the panno CPIC rows of that drug when they name one guideline.
-6. ``version`` = ``<schema>.<first 8 hex of the content digest>+pypgx-<v>+panno-<v>``.
-
-Run: ``python -m pgxguard.guidance.build [--wheel PATH] [--panno PATH] [-o PATH]``.
+1. **Text** is kept as published: ``text_html`` exactly; ``text`` the same words with the HTML
+   tags removed and entities decoded. Implications, strength (``classification``), population
+   and the three flags are copied as published. pgxguard writes no clinical text.
+2. **Drugs**: one entry per recommendation and drug it names (``relatedChemicals``), lower case.
+3. **Conditions** from ``lookupKey``, per gene: ``No Result`` -> ``no_result``; a mapping of
+   allele -> count -> ``diplotype``; HLA ``*nn:nn positive|negative`` -> ``allele_status``; DPYD
+   ``<score> (<phenotype>)`` -> ``lookup`` of the score, ``<score> (Phenotyping)`` ->
+   ``unsupported`` (DPD enzyme measurements, not a genotype); CPIC's ``xN combinations`` and
+   DPWG's HLA-B ``1511 and 1502`` -> ``unsupported``; any other string must be a lookup key or
+   phenotype of the gene's CPIC table -> ``lookup``. A key naming a phenotype or allele the
+   knowledge base does not know is a `KnowledgeBaseError` (never a silent skip).
+4. **Action class** from the flags and the recommendation's own words (`classify`), written out
+   with examples in docs/guidance.md and listed for every recommendation in
+   docs/guidance-classes.tsv (regenerated and compared by a test).
+5. **Currency**: change-log entries dated after the guideline snapshot are kept (`Change`) so
+   reviews flag drugs whose CPIC recommendations (or whose genes' function tables) changed later.
+6. ``version`` = ``<schema>.<first 8 hex of the content digest>+guidelines-<snapshot date>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import html
 import io
 import re
-import sqlite3
-import subprocess
 import sys
-import tarfile
-import tempfile
-import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.guidance.knowledge import (
     GUIDANCE_SCHEMA,
+    Change,
     Condition,
     GuidanceEntry,
     GuidanceKB,
     GuidanceSource,
-    norm_phenotype,
+    Guideline,
+    Message,
 )
 from pgxguard.guidance.model import Action
-from pgxguard.kb.build import (
-    DATA_PREFIX,
-    PYPGX_LICENCE,
-    PYPGX_URL,
-    PYPGX_VERSION,
-    PYPGX_WHEEL_SHA256,
-    download_wheel,
-    sha256_file,
-    verify_wheel,
-)
 from pgxguard.kb.model import KnowledgeBase, content_checksum
+from pgxguard.kb.sources import SourceTree
 from pgxguard.snapshot import snapshot_bytes as _snapshot_bytes
 from pgxguard.snapshot import write_snapshot_file
 
-PANNO_VERSION = "0.3.1"
-PANNO_SDIST = f"panno-{PANNO_VERSION}.tar.gz"
-PANNO_SDIST_SHA256 = "c35d4e8b525a6c444bac0f7b427868bb434f4c034d5a352e00f8caabeb9ced81"
-PANNO_URL = f"https://pypi.org/project/panno/{PANNO_VERSION}/"
-PANNO_LICENCE = "MPL-2.0"
-PANNO_DB = f"panno-{PANNO_VERSION}/panno/assets/pgx_kb.sqlite3"
-RECOMMENDATION_TABLE = f"{DATA_PREFIX}recommendation-table.csv"
-PHARMGKB_GUIDELINE_URL = "https://www.pharmgkb.org/guidelineAnnotation/{}"
-INCLUDED_PANNO_SOURCES = ("CPIC", "DPWG")
+__all__ = ["DEFAULT_SNAPSHOT", "build_guidance", "classes_table", "classify", "compile_guidance",
+           "main", "plain_text", "snapshot_bytes", "write_snapshot"]
 
 DEFAULT_SNAPSHOT = Path(__file__).parent / "data" / "guidance.json.gz"
+GUIDELINES = "pharmcat/guidelines/"
+MESSAGES = "pharmcat/messages.json"
+CHANGE_LOG = "cpic/change-log.tsv"
+SOURCES = ("CPIC", "DPWG")
 
-PYPGX_LABEL = f"pypgx {PYPGX_VERSION} recommendation-table.csv"
-PANNO_LABEL = f"panno {PANNO_VERSION} pgx_kb.sqlite3 GuidelineMerge"
-
-Row = dict[str, str]
-
-_CHANGE_WORDS = re.compile(
-    r"\b(avoid\w*|alternative\w*|reduc\w*|increas\w*|decreas\w*|not recommended|"
-    r"contraindicat\w*|lower|higher|limit\w*|caution\w*|do not)\b|\d+\s*%", re.IGNORECASE)
-# Text that says the dose is unchanged (rule 4, last paragraph), and words of monitoring.
-_STANDARD_TEXT = re.compile(r"\b(use at standard dose|at standard doses|no adjustments? "
-                            r"needed|initiate therapy with (the )?recommended starting dose)\b",
-                            re.IGNORECASE)
-_MONITOR_WORDS = re.compile(r"\b(monitor\w*|evaluate\w*)\b", re.IGNORECASE)
-_STOP_WORDS = re.compile(r"\b(avoid\w*|not recommended|contra-?indicat\w*|do not use)\b",
-                         re.IGNORECASE)
-_AS_GENOTYPE = re.compile(r"^AS\s+([0-9.]+)$")
-_AS_PHENOTYPE = re.compile(r"^(?:Activity Score|DPD AS)\s+([0-9.]+)$", re.IGNORECASE)
-_HLA_PART = re.compile(r"^(HLA-[A-Z0-9]+)(\*[0-9:]+)\s+(positive|negative)$", re.IGNORECASE)
-_DIPLOTYPE = re.compile(r"^\*[0-9A-Za-z.]+/\*[0-9A-Za-z.]+$")
-_CARRIER = re.compile(r"^\*[0-9A-Za-z.]+$")
-_RS_GENOTYPE = re.compile(r"^(rs[0-9]+)\s+([ACGT]+)$")
+_TAG = re.compile(r"<[^>]+>")
+_HEADING = re.compile(r"<h\d[^>]*>", re.IGNORECASE)
+_HLA_STATUS = re.compile(r"^(\*\d{2,3}:\d{2,3})\s+(positive|negative)$")
+_DPYD_LABELLED = re.compile(r"^(\d+(?:\.\d+)?)\s+\((.+)\)$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+UNSUPPORTED_KEYS = {"xN combinations": "CPIC's note that xN is not a valid CYP2D6 input",
+                    "1511 and 1502": "carriers of both HLA-B*15:11 and *15:02"}
 
 
-def unquote(text: str) -> str:
-    """Remove the double quotes wrapping a whole SQLite cell; nothing else."""
-    t = text
-    if len(t) >= 2 and t.startswith('"') and t.endswith('"'):
-        t = t[1:-1]
-    return t
+def plain_text(fragment: str) -> str:
+    """The words of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
+    return " ".join(html.unescape(_TAG.sub(" ", fragment)).split())
 
 
-def _same_text(a: str, b: str) -> bool:
-    def n(s: str) -> str:
-        return " ".join(unquote(s).lower().split()).rstrip(".")
-    return n(a) == n(b)
+def primary_text(fragment: str) -> str:
+    """The recommendation itself: the text before its first heading ("Other Considerations")."""
+    m = _HEADING.search(fragment)
+    return plain_text(fragment[:m.start()] if m else fragment)
 
 
-def action_from_flags(avoid: int, alternate: int, dosing: int, text: str) -> Action:
-    if unquote(text).strip().lower() == "no recommendation":
-        return Action.MONITOR
-    if avoid:
-        return Action.AVOID
-    if alternate:
-        return Action.USE_ALTERNATIVE
+# --- action classes (rule 4; docs/guidance.md) -------------------------------------------------
+
+_NO_REC = re.compile(r"^no recommendation\b|\bdoes not provide a recommendation\b|"
+                     r"\bno recommendation (can be|is) (made|given)\b", re.IGNORECASE)
+_STOP = re.compile(r"\bavoid\w*\b|\bnot recommended\b|\bcontra-?indicated\b|"
+                   r"\bdo not (use|prescribe|initiate|start|administer|give)\b|"
+                   r"\bshould not be (used|prescribed|administered|given|started)\b|"
+                   r"\bmust not be\b|\bnot be used\b", re.IGNORECASE)
+_CONDITIONAL = re.compile(r"\bif (there is )?(no|an inadequate|insufficient|a lack of|lack of)\s+"
+                          r"(\w+\s+){0,3}(response|effect|efficacy|benefit|analgesia)|"
+                          r"\bif (the )?(response|effect) is (inadequate|insufficient)|"
+                          r"\bif (the )?patient does not (adequately )?respond\b|"
+                          r"\bif (the )?(effectiveness|efficacy|effect) is (still )?insufficient\b|"
+                          r"\bif no (clinical )?response\b",
+                          re.IGNORECASE)
+_DOSE = re.compile(
+    r"\b(reduc\w*|decreas\w*|increas\w*|lower\w*|higher|halv\w*|doubl\w*|adjust\w*)\b"
+    r"[^.;]{0,25}\b(dose|doses|dosage|dosing)\b|"
+    r"\b(dose|doses|dosage|dosing)\b[^.;]{0,20}\b(reduc\w*|decreas\w*|increas\w*|lower|higher|"
+    r"halv\w*)\b|\b\d+(\.\d+)?\s*%|\bmaximum (daily )?dose\b|\btitrat\w*|\bmg/kg\b|"
+    r"\bdose of \d|\b\d+(\.\d+)?\s*(times|x)\b|\bhalf (of )?the\b|\bdouble the\b|"
+    r"[\u2264<]\s*\d+\s*mg",
+    re.IGNORECASE)
+_NO_DOSE_CHANGE = re.compile(r"\bno (dose|dosage|dosing) adjustments?\b|\bno adjustments?\b|"
+                             r"\bnot? (need|necessary|required) to (adjust|change)", re.IGNORECASE)
+_ALTERNATIVE = re.compile(r"\balternative\w*\b|\bselect an? (different|other)\b|\binstead\b|"
+                          r"\bswitch\w*\b|\bconsider (an?|another) ([\w-]+\s+){0,3}(drug|agent|"
+                          r"medication|therapy|opioid|statin|antidepressant|antiplatelet|"
+                          r"treatment)|\bconsider [\w\s-]{0,40}therapy such as\b",
+                          re.IGNORECASE)
+_STANDARD = re.compile(r"\blabel[- ]recommended\b|\bstandard (dose|doses|dosing|starting)\b|"
+                       r"\bper standard\b|\brecommended starting dose\b|\bnormal (starting )?"
+                       r"dose\b|\busual dose\b|\bno indication to change\b|\bno action\b|"
+                       r"\bno (dose|dosage|dosing)? ?adjustments? (is |are )?(needed|required|"
+                       r"necessary)\b|\bat standard doses?\b|\bstandard dosing\b|"
+                       r"\binitiate therapy with (the )?recommended\b|\bno reason to\b|"
+                       r"\baccording to the (product )?label\b|\bper (the )?(product )?label\b|"
+                       r"\bprescribe (the )?desired starting dose\b",
+                       re.IGNORECASE)
+_MONITOR_STRICT = re.compile(r"\bmonitor\w*\b|\bbe (extra )?(alert|aware)\b|\bshould be aware\b|"
+                             r"\btherapeutic drug monitoring\b",
+                             re.IGNORECASE)
+_MONITOR = re.compile(r"\bmonitor\w*\b|\bcaution\w*\b|\bbe (alert|aware)\b|\bevaluat\w*\b|"
+                      r"\bclose\w* (follow|observ)\w*|\btherapeutic drug monitoring\b|"
+                      r"\bconsider\w*\b|\bcounsel\w*\b|\bwatch\b", re.IGNORECASE)
+
+
+_NOT_ABOUT_DRUG = re.compile(r"\b(no (reason|need) to avoid|avoid\w* (the )?(use of )?"
+                             r"(moderate|strong|potent|concomitant|co-?medication)[^.;]{0,40}|"
+                             r"[\w-]+ (use )?is "
+                             r"contra-?indicated[^.;]{0,20}(aromatase|inhibitor))", re.IGNORECASE)
+# Routine or non-committal phrases that are not an instruction about this drug's dose.
+_NEUTRAL = re.compile(r"\badjust\w* (the )?doses?( of [\w-]+)?( \([^)]*\))? "
+                      r"(based on|according to) "
+                      r"(disease-specific|the degree of|myelosuppression)|"
+                      r"\b(it is )?not possible to (offer|recommend|give|make)\b[^.;]*|"
+                      r"\binsufficient (information|data|evidence)[^.;]*recommendation[^.;]*",
+                      re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.;:!?])\s+(?=[A-Z(])")
+_CATEGORIES: tuple[tuple[Action, re.Pattern[str], str], ...] = (
+    (Action.AVOID, _STOP, "R2 the text says avoid / not recommended / contraindicated"),
+    (Action.ADJUST_DOSE, _DOSE, "R4 the text changes the dose"),
+    (Action.USE_ALTERNATIVE, _ALTERNATIVE, "R5 the text names an alternative drug"),
+    (Action.STANDARD, _STANDARD, "R6 the text says standard use"),
+    (Action.MONITOR, _MONITOR_STRICT, "R7 the text asks for monitoring"),
+)
+
+
+def _first_instruction(primary: str) -> tuple[Action, str] | None:
+    """The class of the text's first instruction: the first sentence that matches a category,
+    and in it the category matching first (\"Start with 50% of the standard dose or avoid X\"
+    is a dose change; \"Avoid X. If X is warranted, reduce the dose\" is avoid)."""
+    for sentence in _SENTENCE.split(primary):
+        cleaned = _NOT_ABOUT_DRUG.sub(lambda m: "no reason to change" if
+                                      m.group(0).lower().startswith("no") else " ", sentence)
+        cleaned = _NEUTRAL.sub(" ", cleaned)
+        if _NO_DOSE_CHANGE.search(cleaned) and not re.search(r"\d+\s*%", cleaned):
+            cleaned = _NO_DOSE_CHANGE.sub("standard dosing", cleaned)
+        hits = [(m.start(), k, action, rule) for k, (action, rx, rule) in enumerate(_CATEGORIES)
+                if (m := rx.search(cleaned))]
+        if hits:
+            _pos, _k, action, rule = min(hits)
+            return action, rule
+    return None
+
+
+def classify(primary: str, strength: str | None,
+             flags: tuple[bool, bool, bool]) -> tuple[Action, str]:
+    """A recommendation's action class and the rule that gave it (docs/guidance.md)."""
+    dosing, alternate, other = flags
+    if (strength or "").strip().lower() == "no recommendation" or _NO_REC.search(primary):
+        return Action.NO_RECOMMENDATION, "R1 the guideline gives no recommendation"
+    first = _first_instruction(primary)
+    if first is not None:
+        action, rule = first
+        if action is Action.STANDARD and _CONDITIONAL.search(primary):
+            return Action.MONITOR, ("R3 standard use, with a change only if the response is "
+                                    "inadequate")
+        later = _SENTENCE.split(primary)[1:]
+        if action is Action.STANDARD and any(_DOSE.search(_NEUTRAL.sub(" ", x))
+                                             and not _CONDITIONAL.search(x) for x in later):
+            return Action.ADJUST_DOSE, "R4 standard start, then a dose change"
+        if action is Action.STANDARD and (_MONITOR_STRICT.search(primary)):
+            return Action.MONITOR, "R3 standard use with monitoring"
+        return action, rule
+    if _MONITOR.search(primary) or other:
+        return Action.MONITOR, "R7 the text asks for monitoring, caution or consideration"
     if dosing:
-        return Action.ADJUST_DOSE
-    if _STOP_WORDS.search(text):
-        return Action.MONITOR  # no flag, but the text says not to use it: never "standard"
-    return Action.STANDARD
+        return Action.ADJUST_DOSE, "R8 no class in the text; dosing-information flag"
+    if alternate:
+        return Action.USE_ALTERNATIVE, "R8 no class in the text; alternative-drug flag"
+    return Action.MONITOR, "R9 nothing in the text or flags shows standard use"
 
 
-def text_override(entry: GuidanceEntry) -> GuidanceEntry:
-    """Rule 4, last paragraph: a row whose text states standard dosing and no change is not
-    classed avoid / use alternative / adjust dose because of its flags (the flags of a
-    guideline's other rows leak into it, e.g. CPIC clopidogrel ultrarapid "use at standard
-    dose" carries Dosing)."""
-    if entry.action not in (Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE):
-        return entry
-    if not _STANDARD_TEXT.search(entry.text) or _CHANGE_WORDS.search(entry.text):
-        return entry
-    action = Action.MONITOR if _MONITOR_WORDS.search(entry.text) else Action.STANDARD
-    return replace(entry, action=action, action_basis=(
-        f"{entry.action_basis}; text states standard dosing: flag class {entry.action} "
-        f"-> {action}"))
+# --- conditions (rule 3) ---------------------------------------------------------------------
 
 
-def fallback_action(phenotypes: Iterable[str], text: str) -> Action:
-    normal = all(norm_phenotype(p).startswith("normal") for p in phenotypes)
-    return Action.STANDARD if normal and not _CHANGE_WORDS.search(text) else Action.MONITOR
-
-
-# --- reading the sources -------------------------------------------------------------------------
-
-
-def read_recommendations(wheel: Path) -> list[Row]:
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            raw = zf.read(RECOMMENDATION_TABLE)
-    except KeyError as e:
-        raise KnowledgeBaseError(f"{RECOMMENDATION_TABLE} missing from the wheel",
-                                 path=str(wheel)) from e
-    except (zipfile.BadZipFile, OSError) as e:
-        raise KnowledgeBaseError(f"cannot read the pypgx wheel: {e}", path=str(wheel)) from e
-    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-
-
-def verify_panno(sdist: Path) -> str:
-    if not sdist.is_file():
-        raise KnowledgeBaseError("panno sdist not found", path=str(sdist),
-                                 hint=f"download it with `python -m pip download --no-deps "
-                                      f"--no-binary :all: panno=={PANNO_VERSION}` or omit --panno")
-    digest = sha256_file(sdist)
-    if digest != PANNO_SDIST_SHA256:
-        raise KnowledgeBaseError(
-            f"sha256 {digest} differs from the pinned {PANNO_SDIST_SHA256} of {PANNO_SDIST}",
-            path=str(sdist), hint="use the panno sdist pinned in pgxguard/guidance/build.py")
-    return digest
-
-
-def download_panno(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           f"panno=={PANNO_VERSION}", "-d", str(dest)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-    except (OSError, subprocess.SubprocessError) as e:
-        raise KnowledgeBaseError(f"could not run pip to download panno: {e}",
-                                 hint="download the sdist yourself and pass --panno PATH") from e
-    sdist = dest / PANNO_SDIST
-    if proc.returncode != 0 or not sdist.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise KnowledgeBaseError(
-            f"pip download of panno=={PANNO_VERSION} failed: {' / '.join(tail) or 'no sdist'}",
-            hint="check network access to PyPI, or pass --panno PATH")
-    verify_panno(sdist)
-    return sdist
-
-
-def read_panno(sdist: Path) -> list[dict[str, object]]:
-    """The GuidelineMerge rows of panno's SQLite database, read from the sdist."""
-    with tempfile.TemporaryDirectory(prefix="pgxguard-panno-") as tmp:
-        db = Path(tmp) / "pgx_kb.sqlite3"
-        try:
-            with tarfile.open(sdist, "r:gz") as tf:
-                member = tf.extractfile(PANNO_DB)
-                if member is None:
-                    raise KnowledgeBaseError(f"{PANNO_DB} is not a file", path=str(sdist))
-                db.write_bytes(member.read())
-        except KeyError as e:
-            raise KnowledgeBaseError(f"{PANNO_DB} missing from the sdist", path=str(sdist)) from e
-        except (tarfile.TarError, OSError) as e:
-            raise KnowledgeBaseError(f"cannot read the panno sdist: {e}", path=str(sdist)) from e
-        con = sqlite3.connect(db)
-        try:
-            con.row_factory = sqlite3.Row
-            rows = [dict(r) for r in con.execute("SELECT * FROM GuidelineMerge ORDER BY ID")]
-        except sqlite3.Error as e:
-            raise KnowledgeBaseError(f"cannot read GuidelineMerge: {e}", path=str(sdist)) from e
-        finally:
-            con.close()
-    return rows
-
-
-# --- conversion ----------------------------------------------------------------------------------
-
-
-def _vocab(allele_kb: KnowledgeBase) -> dict[str, set[str]]:
+def _vocabulary(akb: KnowledgeBase) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for gene, rules in allele_kb.phenotypes.items():
-        terms = set(rules.diplotypes.values()) | {r.phenotype for r in rules.activity_ranges}
-        out[gene] = {norm_phenotype(t, gene) for t in terms} | {"indeterminate"}
+    for gene, rules in akb.phenotypes.items():
+        out[gene] = {r.phenotype for r in rules.rows} | {r.lookup_key for r in rules.rows}
     return out
 
 
-def _split_alternatives(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r";| or ", text) if p.strip()]
+def _alleles(akb: KnowledgeBase, gene: str) -> set[str]:
+    names = set(akb.allele_functions.get(gene, {}))
+    for d in akb.definitions.get(gene, {}).values():
+        names |= set(d.allele_names) | set(d.structural_alleles)
+    return names
 
 
-def panno_conditions(gene: str, phenotype: str, genotype: str,
-                     vocab: dict[str, set[str]]) -> tuple[Condition, ...]:
-    """Rule 3 for one panno row."""
-    label = unquote(phenotype).strip()
-    gt = (genotype or "").strip()
-    gt_parts = _split_alternatives(gt) if gt else []
-    if gt_parts and all(_AS_GENOTYPE.match(p) for p in gt_parts):
-        vals = tuple(_num(_AS_GENOTYPE.match(p).group(1)) for p in gt_parts)  # type: ignore[union-attr]
-        return (Condition(gene=gene, kind="activity", values=vals, label=label),)
-    if m := _AS_PHENOTYPE.match(label):
-        return (Condition(gene=gene, kind="activity", values=(_num(m.group(1)),), label=label),)
-    parts = [p.strip() for p in label.split("+")]
-    hla = [_HLA_PART.match(p) for p in parts]
-    if all(hla):
-        return tuple(Condition(gene=m.group(1).upper(), kind="allele", values=(m.group(2),),
-                               negate=m.group(3).lower() == "negative", label=m.group(0))
-                     for m in hla if m is not None)
-    alts = _split_alternatives(label)
-    if alts and all(_DIPLOTYPE.match(a) for a in alts):
-        return (Condition(gene=gene, kind="diplotype", values=tuple(alts), label=label),)
-    if len(alts) == 1 and _CARRIER.match(alts[0]):
-        return (Condition(gene=gene, kind="allele", values=(alts[0],), label=label),)
-    rs_src = gt_parts or alts
-    rs = [_RS_GENOTYPE.match(p) for p in rs_src]
-    if rs_src and all(rs) and len({m.group(1) for m in rs if m}) == 1:
-        ms = [m for m in rs if m]
-        return (Condition(gene=gene, kind="genotype", rsid=ms[0].group(1),
-                          values=tuple("".join(sorted(m.group(2))) for m in ms), label=label),)
-    normed = [norm_phenotype(a, gene) for a in alts]
-    known = vocab.get(gene)
-    if normed and known is not None and all(n in known for n in normed):
-        return (Condition(gene=gene, kind="phenotype", values=tuple(normed), label=label),)
-    return (Condition(gene=gene, kind="unsupported", label=label),)
-
-
-def _num(text: str) -> str:
-    v = float(text)
-    return f"{v:g}"
-
-
-def _flags(r: dict[str, object]) -> tuple[int, int, int]:
-    return (int(str(r["Avoid"])), int(str(r["Alternate"])), int(str(r["Dosing"])))
-
-
-def _url(paid: str | None) -> str | None:
-    return PHARMGKB_GUIDELINE_URL.format(paid) if paid else None
-
-
-def _pypgx_entries(rows: list[Row], cpic_panno: list[dict[str, object]],
-                   notes: list[str]) -> list[GuidanceEntry]:
-    by_drug: dict[str, list[dict[str, object]]] = {}
-    for cr in cpic_panno:
-        by_drug.setdefault(str(cr["Drug"]).lower(), []).append(cr)
-    out: list[GuidanceEntry] = []
-    skipped = 0
-    basis_count: Counter[str] = Counter()
-    for i, r in enumerate(rows, start=2):
-        text = r["Recommendation"]
-        if text.strip() in ("", "None"):
-            skipped += 1
+def conditions(lookup: Any, akb: KnowledgeBase, vocab: dict[str, set[str]],
+               where: str) -> tuple[Condition, ...]:
+    if not isinstance(lookup, dict) or not lookup:
+        raise KnowledgeBaseError(f"{where}: 'lookupKey' must be a non-empty object")
+    out: list[Condition] = []
+    for gene, key in sorted(lookup.items()):
+        if isinstance(key, dict):
+            names: list[str] = []
+            for a, n in key.items():
+                if n not in (1, 2, 1.0, 2.0):
+                    raise KnowledgeBaseError(f"{where}: {gene} allele count {n!r}")
+                names += [a] * int(n)
+            unknown = [a for a in names if a not in _alleles(akb, gene)]
+            if unknown or len(names) != 2:
+                raise KnowledgeBaseError(f"{where}: {gene} diplotype key {key} names unknown "
+                                         f"alleles {unknown}" if unknown else
+                                         f"{where}: {gene} diplotype key {key} is not 2 alleles")
+            out.append(Condition(gene, "diplotype", "/".join(names), label="/".join(names)))
             continue
-        drug = r["Drug"].strip().lower()
-        conds: list[Condition] = []
-        for g, p in ((r["Gene1"], r["Phenotype1"]), (r["Gene2"], r["Phenotype2"])):
-            g = g.strip()
-            if g in ("", "None"):
-                continue
-            p = p.strip()
-            if p == "None":
-                conds.append(Condition(gene=g, kind="missing", label="None"))
+        if not isinstance(key, str) or not key.strip():
+            raise KnowledgeBaseError(f"{where}: {gene} key {key!r} is not text")
+        k = key.strip()
+        if k == "No Result":
+            out.append(Condition(gene, "no_result", label=k))
+        elif k in UNSUPPORTED_KEYS:
+            out.append(Condition(gene, "unsupported", label=k))
+        elif m := _HLA_STATUS.match(k):
+            out.append(Condition(gene, "allele_status", m.group(1), label=k,
+                                 positive=m.group(2) == "positive"))
+        elif (m := _DPYD_LABELLED.match(k)) and gene in vocab:
+            if m.group(2) == "Phenotyping":
+                out.append(Condition(gene, "unsupported", label=k))
+            elif m.group(1) in vocab[gene] and m.group(2) in vocab[gene]:
+                out.append(Condition(gene, "lookup", m.group(1), label=k))
             else:
-                conds.append(Condition(gene=g, kind="phenotype",
-                                       values=(norm_phenotype(p, g),), label=p))
-        panno = by_drug.get(drug, [])
-
-        def same_key(pr: dict[str, object], cond: Condition) -> bool:
-            return (str(pr["Gene"]) == cond.gene and cond.kind == "phenotype"
-                    and norm_phenotype(str(pr["Phenotype"]), cond.gene) == cond.values[0])
-
-        flag_rows = [pr for pr in panno if any(same_key(pr, c) for c in conds)
-                     and _same_text(str(pr["Recommendation"]), text)]
-        basis = "panno CPIC flags (same drug, gene, phenotype and text)"
-        per_gene: list[list[dict[str, object]]] = []
-        if not flag_rows:
-            keyed = [c for c in conds if c.kind == "phenotype"]
-            per_gene = [[pr for pr in panno if same_key(pr, c)] for c in keyed]
-            if not keyed or not all(rs and len({_flags(pr) for pr in rs}) == 1
-                                    for rs in per_gene):
-                per_gene = []
-        flags: tuple[int, int, int] | None = None
-        summary: str | None = None
-        paid: str | None = None
-        if len(per_gene) == 1:
-            flag_rows = per_gene[0]
-            basis = "panno CPIC flags (same drug, gene and phenotype)"
-        if len(per_gene) > 1:
-            action = min((action_from_flags(*_flags(rs[0]), text) for rs in per_gene),
-                         key=lambda a: a.priority)
-            basis = ("most urgent of the panno CPIC flags of each gene and phenotype "
-                     "(same drug)")
-            paids = {str(rs[0]["PAID"]) for rs in per_gene}
-            paid = paids.pop() if len(paids) == 1 else None
-        elif flag_rows and len({_flags(pr) for pr in flag_rows}) == 1:
-            flags = _flags(flag_rows[0])
-            action = action_from_flags(*flags, text)
-            summary = unquote(str(flag_rows[0]["Summary"]))
-            paid = str(flag_rows[0]["PAID"])
+                raise KnowledgeBaseError(f"{where}: {gene} key {k!r} names an unknown score or "
+                                         "phenotype")
+        elif gene in vocab and k in vocab[gene]:
+            out.append(Condition(gene, "lookup", k, label=k))
         else:
-            phenos = [c.label for c in conds if c.kind == "phenotype"]
-            action = fallback_action(phenos, text)
-            basis = ("fallback: normal phenotype(s) and no change word -> standard"
-                     if action is Action.STANDARD else "fallback: not shown to be standard -> "
-                     "monitor")
-            paids = {str(pr["PAID"]) for pr in panno}
-            paid = paids.pop() if len(paids) == 1 else None
-        basis_count[basis] += 1
-        out.append(GuidanceEntry(
-            source="CPIC", source_version=PYPGX_LABEL, drug=drug, conditions=tuple(conds),
-            text=text, action=action, action_basis=basis, summary=summary, guideline_id=paid,
-            guideline_url=_url(paid), flags=flags, row=f"recommendation-table.csv line {i}"))
-    notes.append(f"pypgx: {len(out)} CPIC recommendations kept, {skipped} rows without "
-                 "recommendation text skipped")
-    for b, n in sorted(basis_count.items()):
-        notes.append(f"pypgx action basis: {n} x {b}")
+            raise KnowledgeBaseError(
+                f"{where}: {gene} lookup key {k!r} is not a phenotype, activity score or allele "
+                "status the knowledge base knows",
+                hint="the guideline and phenotype sources disagree: update the sources together "
+                     "or extend pgxguard/guidance/build.py's rules")
+    return tuple(out)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def read_guideline(tree: SourceTree, rel: str, akb: KnowledgeBase,
+                   vocab: dict[str, set[str]]) -> tuple[Guideline, list[GuidanceEntry]]:
+    doc = tree.read_json(rel)
+    try:
+        g = doc["guideline"]
+        source = g["source"]
+        recs = doc["recommendations"]
+    except (KeyError, TypeError) as e:
+        raise KnowledgeBaseError(f"not a guideline annotation: missing {e}", path=rel) from e
+    if source not in SOURCES or not Path(rel).name.startswith(source + "_"):
+        raise KnowledgeBaseError(f"guideline source {source!r} does not match the file name",
+                                 path=rel)
+    drugs = tuple(sorted({c["name"].lower() for c in g.get("relatedChemicals") or ()}))
+    genes = tuple(sorted({x["symbol"] for x in g.get("relatedGenes") or () if x.get("symbol")}))
+    url = g.get("url") or ""
+    if not url.startswith("https://"):
+        raise KnowledgeBaseError(f"guideline {g.get('id')} has no https URL", path=rel)
+    guideline = Guideline(source=source, guideline_id=str(g["id"]), name=str(g["name"]), url=url,
+                          drugs=drugs, genes=genes, version=str(doc.get("version", "")),
+                          file=rel, file_date=tree.info(rel).date, recommendations=len(recs))
+    entries: list[GuidanceEntry] = []
+    for n, r in enumerate(recs, start=1):
+        where = f"{rel} recommendations[{n}] ({r.get('id')})"
+        text_html = ((r.get("text") or {}).get("html") or "").strip()
+        if not text_html:
+            raise KnowledgeBaseError(f"{where}: no recommendation text")
+        conds = conditions(r.get("lookupKey"), akb, vocab, where)
+        strength = (r.get("classification") or {}).get("term")
+        flags = (bool(r.get("dosingInformation")), bool(r.get("alternateDrugAvailable")),
+                 bool(r.get("otherPrescribingGuidance")))
+        action, basis = classify(primary_text(text_html), strength, flags)
+        rec_drugs = sorted({c["name"].lower() for c in r.get("relatedChemicals") or ()}) \
+            or list(drugs)
+        for drug in rec_drugs:
+            entries.append(GuidanceEntry(
+                source=source, drug=drug, conditions=conds, text=plain_text(text_html),
+                text_html=text_html, action=action, action_basis=basis, strength=strength,
+                population=r.get("population"),
+                implications=tuple(str(x) for x in r.get("implications") or ()), flags=flags,
+                recommendation_id=str(r.get("id")), guideline_id=guideline.guideline_id,
+                guideline_name=guideline.name, guideline_url=url, file=rel))
+    return guideline, entries
+
+
+def read_messages(tree: SourceTree, notes: list[str]) -> list[Message]:
+    """PharmCAT's curated messages that apply to a gene result and/or drug.
+
+    Kept: messages for a drug, or for a gene (optionally for given diplotypes or alleles called).
+    Left out (counted in the notes): notes about PharmCAT's own report or tool (no gene, no
+    drug), messages without text, and those that test missing positions or single variants,
+    which need position-level evaluation pgxguard does not do for messages.
+    """
+    raw = tree.read_json(MESSAGES)
+    if not isinstance(raw, list):
+        raise KnowledgeBaseError("messages.json must be a list", path=MESSAGES)
+    out: list[Message] = []
+    skipped: Counter[str] = Counter()
+    for m in raw:
+        match = m.get("matches") or {}
+        gene = match.get("gene") or ""
+        drugs = tuple(d.lower() for d in match.get("drugs") or ())
+        text = plain_text(str(m.get("message") or ""))
+        if not text:
+            skipped["no text"] += 1
+        elif not gene and not drugs:
+            skipped["PharmCAT tool or report notes"] += 1
+        elif match.get("hapsMissing") or match.get("variantsMissing") or match.get("variant"):
+            skipped["position-level conditions"] += 1
+        else:
+            alleles = tuple(a.strip() for x in match.get("hapsCalled") or ()
+                            for a in str(x).split(";") if a.strip())
+            out.append(Message(name=str(m.get("rule_name")), gene=gene, drugs=drugs,
+                               diplotypes=tuple(match.get("dips") or ()), alleles=alleles,
+                               kind=str(m.get("exception_type") or ""), text=text))
+    notes.append(f"messages: {len(out)} kept; left out: "
+                 + ", ".join(f"{k} {n}" for k, n in sorted(skipped.items())))
     return out
 
 
-def _panno_entries(rows: list[dict[str, object]], skip_cpic_drugs: set[str],
-                   vocab: dict[str, set[str]], notes: list[str]) -> list[GuidanceEntry]:
-    out: list[GuidanceEntry] = []
-    seen: set[tuple[object, ...]] = set()
-    for r in rows:
-        source = str(r["Source"])
-        drug = str(r["Drug"]).strip().lower()
-        if source not in INCLUDED_PANNO_SOURCES:
-            continue
-        if source == "CPIC" and drug in skip_cpic_drugs:
-            continue
-        conds = panno_conditions(str(r["Gene"]), str(r["Phenotype"]), str(r["Genotype"] or ""),
-                                 vocab)
-        text = unquote(str(r["Recommendation"]))
-        key = (source, drug, conds, text, str(r["PAID"]))
-        if key in seen:
-            continue
-        seen.add(key)
-        flags = _flags(r)
-        paid = str(r["PAID"])
-        out.append(GuidanceEntry(
-            source=source, source_version=PANNO_LABEL, drug=drug, conditions=conds, text=text,
-            action=action_from_flags(*flags, text), action_basis="panno flags (Avoid, Alternate, "
-            "Dosing)", summary=unquote(str(r["Summary"])), guideline_id=paid,
-            guideline_url=_url(paid), flags=flags, row=f"GuidelineMerge ID {r['ID']}"))
-    counts = Counter(str(r["Source"]) for r in rows)
-    left = {s: n for s, n in counts.items() if s not in INCLUDED_PANNO_SOURCES}
-    notes.append(f"panno: {len(out)} entries kept ({', '.join(f'{s} {n}' for s, n in Counter(e.source for e in out).items())}); "  # noqa: E501
-                 f"left out: {', '.join(f'{s} {n}' for s, n in sorted(left.items()))}; CPIC rows "
-                 f"of {len(skip_cpic_drugs)} drugs covered by pypgx used only for flags")
-    unsup = Counter((e.source, c.gene, c.label) for e in out for c in e.conditions
-                    if c.kind == "unsupported")
-    for (s, g, lab), n in sorted(unsup.items()):
-        notes.append(f"panno: {s} {g} {lab[:60]!r} ({n} rows) cannot be evaluated from calls")
-    return out
+def read_change_log(tree: SourceTree, after: str) -> list[Change]:
+    """Entries dated after `after`; a line without a date continues the previous note."""
+    rows = list(csv.reader(io.StringIO(tree.read_text(CHANGE_LOG)), delimiter="\t"))
+    if not rows or [c.strip() for c in rows[0][:4]] != ["Date of Change", "Type of Data",
+                                                        "Subject", "Note of Change"]:
+        raise KnowledgeBaseError("unexpected header", path=CHANGE_LOG)
+    entries: list[list[str]] = []
+    for n, r in enumerate(rows[1:], start=2):
+        if len(r) >= 4 and _DATE.match(r[0].strip()):
+            entries.append([c.strip() for c in r[:4]])
+        elif len(r) == 1 and entries:
+            entries[-1][3] += " " + r[0].strip()
+        elif any(c.strip() for c in r):
+            raise KnowledgeBaseError(f"cannot read change-log line {r!r}", path=CHANGE_LOG,
+                                     line=n)
+    return [Change(date=d, kind=k, subject=s, note=note) for d, k, s, note in entries
+            if d > after and s]
 
 
-def compile_guidance(pypgx_rows: list[Row], panno_rows: list[dict[str, object]],
-                     allele_kb: KnowledgeBase, *, wheel_sha256: str = PYPGX_WHEEL_SHA256,
-                     panno_sha256: str = PANNO_SDIST_SHA256,
+# --- assembly ----------------------------------------------------------------------------------
+
+
+def _source(tree: SourceTree, rel: str, provides: str) -> GuidanceSource:
+    info = tree.info(rel)
+    licence, url, attribution = info.licence
+    return GuidanceSource(name=rel, version=f"{info.date} {info.commit[:10]}", licence=licence,
+                          url=url, sha256=info.sha256, provides=provides, commit=info.commit,
+                          date=info.date, attribution=attribution)
+
+
+def compile_guidance(tree: SourceTree, akb: KnowledgeBase, *,
                      notes: list[str] | None = None) -> GuidanceKB:
     """Apply the rules of the module docstring."""
-    collected: list[str] = []
-    vocab = _vocab(allele_kb)
-    cpic_panno = [r for r in panno_rows if r["Source"] == "CPIC"]
-    entries = _pypgx_entries(pypgx_rows, cpic_panno, collected)
-    pypgx_drugs = {e.drug for e in entries}
-    entries += _panno_entries(panno_rows, pypgx_drugs, vocab, collected)
-    entries = [text_override(e) for e in entries]
-    overridden = sum("text states standard dosing" in e.action_basis for e in entries)
-    collected.append(f"{overridden} entries whose flags contradict their text 'standard "
-                     "dosing' re-classified (rule 4, last paragraph)")
-    entries.sort(key=lambda e: (e.drug, e.source, e.row))
-    sources = (
-        GuidanceSource(name="pypgx", version=PYPGX_VERSION, licence=PYPGX_LICENCE,
-                       url=PYPGX_URL, sha256=wheel_sha256,
-                       provides="CPIC recommendations (recommendation-table.csv)"),
-        GuidanceSource(name="panno", version=PANNO_VERSION, licence=PANNO_LICENCE,
-                       url=PANNO_URL, sha256=panno_sha256,
-                       provides="CPIC and DPWG guideline annotations (PharmGKB, via PAnno's "
-                                "pgx_kb.sqlite3 GuidelineMerge)"),
-    )
+    notes = [] if notes is None else notes
+    vocab = _vocabulary(akb)
+    guidelines: list[Guideline] = []
+    entries: list[GuidanceEntry] = []
+    files = tree.listed(GUIDELINES, ".json")
+    if not files:
+        raise KnowledgeBaseError("no guideline files", path=str(tree.root / GUIDELINES))
+    for rel in files:
+        g, es = read_guideline(tree, rel, akb, vocab)
+        guidelines.append(g)
+        entries += es
+    snapshot = max(tree.info(rel).date for rel in files)
+    messages = read_messages(tree, notes)
+    changes = read_change_log(tree, snapshot)
+    counts = Counter(e.action for e in entries)
+    notes.append(f"{len(guidelines)} guidelines, {len(entries)} drug recommendations: "
+                 + ", ".join(f"{a} {counts[a]}" for a in Action if counts[a]))
+    sources = (*(_source(tree, rel, "guideline annotation") for rel in files),
+               _source(tree, MESSAGES, "curated messages"),
+               _source(tree, CHANGE_LOG, "change log"))
     kb = GuidanceKB(version="", sources=sources, entries=tuple(entries),
-                    notes=tuple(collected))
+                    guidelines=tuple(guidelines), messages=tuple(messages),
+                    changes=tuple(changes), snapshot_date=snapshot, notes=tuple(notes))
     body = kb.to_json()
     del body["version"], body["checksum"]
-    digest = content_checksum(body)
-    if notes is not None:
-        notes.extend(collected)
-    return replace(kb, version=f"{GUIDANCE_SCHEMA}.{digest[:8]}+pypgx-{PYPGX_VERSION}"
-                               f"+panno-{PANNO_VERSION}")
+    return replace(kb, version=f"{GUIDANCE_SCHEMA}.{content_checksum(body)[:8]}"
+                               f"+guidelines-{snapshot}")
 
 
-def build_guidance(wheel: Path | None = None, panno: Path | None = None, *,
-                   allele_kb: KnowledgeBase | None = None,
+def classes_table(kb: GuidanceKB) -> str:
+    """docs/guidance-classes.tsv: every recommendation with its class, rule and text."""
+    head = ["source", "drug", "lookup", "population", "strength", "flags", "class", "rule",
+            "recommendation_id", "text"]
+    lines = ["\t".join(head)]
+    for e in sorted(kb.entries, key=lambda e: (e.drug, e.source, e.recommendation_id)):
+        lookup = "; ".join(f"{c.gene}: {c.label}" for c in e.conditions)
+        flags = "".join(x if f else "-" for x, f in zip("DAO", e.flags, strict=True))
+        text = e.text if len(e.text) <= 300 else e.text[:297] + "..."
+        row = [e.source, e.drug, lookup, e.population or "", e.strength or "", flags,
+               str(e.action), e.action_basis.split(" ")[0], e.recommendation_id, text]
+        lines.append("\t".join(x.replace("\t", " ") for x in row))
+    return "\n".join(lines) + "\n"
+
+
+def build_guidance(sources: str | Path | None = None, akb: KnowledgeBase | None = None, *,
                    notes: list[str] | None = None) -> GuidanceKB:
-    """Build from the pinned pypgx wheel and panno sdist (downloaded with pip if not given)."""
     from pgxguard.kb.load import load_knowledge_base
 
-    akb = allele_kb or load_knowledge_base()
-    with tempfile.TemporaryDirectory(prefix="pgxguard-guidance-") as tmp:
-        if wheel is None:
-            wheel = download_wheel(Path(tmp))
-            wheel_sha = PYPGX_WHEEL_SHA256
-        else:
-            wheel_sha = verify_wheel(Path(wheel))
-        if panno is None:
-            panno = download_panno(Path(tmp))
-            panno_sha = PANNO_SDIST_SHA256
-        else:
-            panno_sha = verify_panno(Path(panno))
-        return compile_guidance(read_recommendations(Path(wheel)), read_panno(Path(panno)), akb,
-                                wheel_sha256=wheel_sha, panno_sha256=panno_sha, notes=notes)
+    return compile_guidance(SourceTree(sources), akb or load_knowledge_base(), notes=notes)
 
 
 def snapshot_bytes(kb: GuidanceKB) -> bytes:
-    """The deterministic gzip JSON of `kb` (sorted keys, gzip mtime 0)."""
     return _snapshot_bytes(kb.to_json())
 
 
 def write_snapshot(kb: GuidanceKB, path: str | Path = DEFAULT_SNAPSHOT) -> Path:
-    """Write `kb` to `path` atomically (temporary file in the same folder, then os.replace)."""
     return write_snapshot_file(kb.to_json(), path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pgxguard.guidance.build",
                                      description="Compile the guidance knowledge base.")
-    parser.add_argument("--wheel", type=Path, default=None, help="pypgx wheel (default: pip)")
-    parser.add_argument("--panno", type=Path, default=None, help="panno sdist (default: pip)")
+    parser.add_argument("--sources", type=Path, default=None, help="the kb-sources tree")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_SNAPSHOT)
+    parser.add_argument("--classes", type=Path, default=None,
+                        help="also write the class table (docs/guidance-classes.tsv)")
     args = parser.parse_args(argv)
     notes: list[str] = []
     try:
-        kb = build_guidance(args.wheel, args.panno, notes=notes)
+        kb = build_guidance(args.sources, notes=notes)
         out = write_snapshot(kb, args.output)
+        if args.classes:
+            args.classes.write_text(classes_table(kb), encoding="utf-8")
     except KnowledgeBaseError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

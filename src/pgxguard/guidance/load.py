@@ -11,7 +11,7 @@ from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.snapshot import decode_snapshot, read_snapshot_file
 
 SNAPSHOT_NAME = "guidance.json.gz"
-_REBUILD = "rebuild it with `python -m pgxguard.guidance.build` or reinstall pgxguard"
+_REBUILD = "rebuild it with `pgxguard kb build` or reinstall pgxguard"
 
 
 def _decode(raw: bytes, origin: str) -> GuidanceKB:

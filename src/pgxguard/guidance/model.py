@@ -14,15 +14,27 @@ REVIEW_FORMAT = "pgxguard.review/1"
 
 
 class Action(StrEnum):
-    """Action classes, in clinical priority order (most urgent first)."""
+    """Action classes, in clinical priority order (most urgent first); docs/guidance.md.
+
+    ``result incomplete``: the patient's result cannot decide the guidance (gene untested, no
+    call, indeterminate phenotype, ties that disagree). ``no recommendation``: the guideline
+    lists this result but gives no recommendation for it; never read as ``standard``, which
+    only a recommendation saying so gives.
+    """
 
     AVOID = "avoid"
     USE_ALTERNATIVE = "use alternative"
     ADJUST_DOSE = "adjust dose"
     MONITOR = "monitor"
-    RESULT_MISSING = "result missing"
+    RESULT_INCOMPLETE = "result incomplete"
+    NO_RECOMMENDATION = "no recommendation"
     STANDARD = "standard"
     NO_GUIDANCE = "no PGx guidance"
+    RESULT_MISSING = "result incomplete"  # former name (alias), kept for stored reviews
+
+    @classmethod
+    def _missing_(cls, value: object) -> Action | None:
+        return cls.RESULT_INCOMPLETE if value == "result missing" else None
 
     @property
     def priority(self) -> int:
@@ -56,6 +68,12 @@ class Recommendation:
     strength: str | None = None  # classification when the source gives one
     guideline_id: str | None = None
     guideline_url: str | None = None
+    population: str | None = None  # e.g. "pediatrics", "CBZ naive"; None/"general" for all
+    implications: tuple[str, ...] = ()  # verbatim, one per gene
+    recommendation_id: str | None = None
+    guideline_name: str | None = None
+    text_html: str | None = None  # the recommendation exactly as published (HTML)
+    action_basis: str | None = None  # which written rule gave `action` (docs/guidance.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +115,8 @@ class ReviewResult:
     def from_json(cls, d: dict[str, Any]) -> ReviewResult:
         def rec(r: dict[str, Any]) -> Recommendation:
             return Recommendation(**{**r, "action": Action(r["action"]),
-                                     "genes": tuple(r["genes"])})
+                                     "genes": tuple(r["genes"]),
+                                     "implications": tuple(r.get("implications", ()))})
 
         def item(m: dict[str, Any]) -> MedicineReview:
             med = m["medicine"]

@@ -8,9 +8,11 @@ stands for (`guidance/data/generic-names.tsv.gz`), and reads it back with its ch
 Source: `drug-named-entity-recognition` 2.0.9 (PyPI, MIT; names from MedlinePlus, DrugBank and
 MeSH), its `drug_ner_dictionary.pkl.bz2`. The pickle is read from the sha256-pinned wheel with
 an unpickler that admits only plain containers and strings, never imported. Kept: every generic
-(canonical) name and every variant the source marks as not a brand, lower case, made of letters,
-spaces, hyphens, commas and apostrophes. Brand names are left out on purpose: a brand resolving
-to the wrong generic would be false reassurance; UK brands come from the curated medicines.tsv.
+(canonical) name and every variant naming exactly one generic (UK names such as suxamethonium,
+tioguanine, methylthioninium chloride), lower case, made of letters, spaces, hyphens, commas and
+apostrophes. Brand names are kept only for drugs with PGx guidance (Zydol -> tramadol): a brand
+resolving to a drug without guidance could hide guidance, so those are left out; UK brands the
+source lacks come from the curated medicines.tsv. Rebuild after the guidance knowledge base.
 
 Rebuild: ``python -m pgxguard.guidance.names --wheel PATH`` (or without --wheel: pip download).
 """
@@ -80,8 +82,12 @@ def read_dictionary(wheel: Path) -> dict[str, Any]:
     return data
 
 
-def select_names(data: dict[str, Any]) -> dict[str, str]:
-    """name -> generic name: generic names themselves and the variants marked not a brand."""
+def select_names(data: dict[str, Any],
+                 brands_for: frozenset[str] = frozenset()) -> dict[str, str]:
+    """name -> generic name: generic names themselves, every variant naming one generic that is
+    not marked a brand (``suxamethonium`` -> succinylcholine), and brand names only when their
+    generic is in `brands_for` (the drugs with PGx guidance: a brand can then only bring
+    guidance in, never hide it)."""
     v2c: dict[str, list[str]] = data["drug_variant_to_canonical"]
     canon: dict[str, Any] = data["drug_canonical_to_data"]
     vdata: dict[str, dict[str, Any]] = data["drug_variant_to_variant_data"]
@@ -89,12 +95,13 @@ def select_names(data: dict[str, Any]) -> dict[str, str]:
     for c in canon:
         if _NAME.fullmatch(c):
             out[c] = c
-    for v, info in vdata.items():
-        targets = v2c.get(v) or []
-        if info.get("is_brand") or len(targets) != 1 or not _NAME.fullmatch(v):
+    for v, targets in v2c.items():
+        info = vdata.get(v) or {}
+        if len(targets or ()) != 1 or not _NAME.fullmatch(v) or not _NAME.fullmatch(targets[0]):
             continue
-        if _NAME.fullmatch(targets[0]):
-            out.setdefault(v, targets[0])
+        if info.get("is_brand") and targets[0] not in brands_for:
+            continue
+        out.setdefault(v, targets[0])
     return dict(sorted(out.items()))
 
 
@@ -125,8 +132,15 @@ def build(wheel: Path | None = None, out: Path | None = None) -> Path:
             if proc.returncode != 0 or not wheel.is_file():
                 raise KnowledgeBaseError(f"pip download of {NER_PACKAGE}=={NER_VERSION} failed",
                                          hint="pass --wheel with a downloaded copy")
-        names = select_names(read_dictionary(wheel))
+        names = select_names(read_dictionary(wheel), guidance_drugs())
         return atomic_write_bytes(out, render(names, NER_WHEEL_SHA256))
+
+
+def guidance_drugs() -> frozenset[str]:
+    """The drugs of the bundled guidance knowledge base (whose brands the list keeps)."""
+    from pgxguard.guidance.load import load_guidance
+
+    return frozenset(load_guidance().drugs)
 
 
 @functools.lru_cache(maxsize=1)
@@ -164,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     except PgxError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    print(f"wrote {path} ({len(select_names(read_dictionary(args.wheel)))} names)"
+    print(f"wrote {path} ({len(select_names(read_dictionary(args.wheel), guidance_drugs()))} "
+          "names)"
           if args.wheel else f"wrote {path}")
     return 0
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 import gzip
 import os
-import re
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,13 +22,12 @@ import numpy as np
 
 from pgxguard.budget import checkpoint
 from pgxguard.errors import PgxError, SampleError, VcfError
+from pgxguard.io.builds import detect_build
+from pgxguard.io.htslog import HtslibLog
 from pgxguard.kb.model import GeneDefinition, canonical_chrom
 from pgxguard.match.types import SiteCall
 from pgxguard.normalise import expand_to, normalise
 
-# chr1 lengths identify the build when the header does not name it.
-_CHR1 = {248956422: "GRCh38", 249250621: "GRCh37"}
-_CONTIG = re.compile(r"##contig=<ID=([^,>]+)(?:,.*?length=(\d+))?", re.I)
 # Bases read around a gene's positions: catches records spanning a position, and shows whether
 # the input's records surround the positions (stated when --assume-reference fills them).
 _PAD = 2000
@@ -166,7 +165,7 @@ class _GeneArrays:
                 row.append(None)
                 continue
             if not self.covered[i, j]:
-                if assume_reference:
+                if assume_reference and p.ref_confirmed:
                     row.append(SiteCall((p.ref,) * assumed_ploidy, True, None))
                 else:
                     row.append(None)
@@ -226,20 +225,6 @@ class GeneGenotypes:
         return self.patterns[int(self.sample_pattern[self.samples.index(sample)])]
 
 
-def detect_build(header: str, path: str) -> str | None:
-    h = header.lower()
-    for line in h.splitlines():
-        if line.startswith(("##reference", "##assembly", "##genome")):
-            if any(t in line for t in ("grch38", "hg38", "hs38", "b38", "grch38")):
-                return "GRCh38"
-            if any(t in line for t in ("grch37", "hg19", "hs37", "b37", "human_g1k_v37")):
-                return "GRCh37"
-    for m in _CONTIG.finditer(header):
-        if canonical_chrom(m.group(1)) == "1" and m.group(2):
-            return _CHR1.get(int(m.group(2)))
-    return None
-
-
 def _has_index(path: str) -> bool:
     return any(os.path.exists(path + ext) for ext in (".tbi", ".csi"))
 
@@ -247,15 +232,33 @@ def _has_index(path: str) -> bool:
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
+def _is_bgzf(head: bytes) -> bool:
+    """A gzip member with the extra field `BC` (SAM/BAM specification, BGZF section)."""
+    return len(head) >= 18 and head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"
+
+
 def _check_gzip_integrity(path: str) -> None:
-    """A truncated bgzip file lacks the 28-byte BGZF end-of-file block; htslib only warns."""
+    """Refuse a compressed file that is cut short.
+
+    A BGZF file (bgzip VCF, BCF) must end with the 28-byte end-of-file block; without it the
+    file is truncated, even when the cut falls exactly on a block boundary (each block is then
+    complete, so gzip readers and htslib, which only warns, read on). Plain gzip has no such
+    block: it is read through once, which fails on a cut.
+    """
     with open(path, "rb") as fh:
+        head = fh.read(18)
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
         fh.seek(max(0, size - len(_BGZF_EOF)))
         tail = fh.read()
+    if tail == _BGZF_EOF:
+        return
+    if _is_bgzf(head):
+        raise VcfError("bgzip file is truncated: its end-of-file block is missing",
+                       path=path, hint="the file was cut short, e.g. by an interrupted copy or "
+                       "download: copy it again and compare its size or checksum with the "
+                       "original; re-compress with bgzip only if the original is complete")
     if tail != _BGZF_EOF:
-        # Plain gzip (not bgzip) has no such block: read it through once to be sure.
         try:
             with gzip.open(path, "rb") as gz:
                 while gz.read(1 << 20):
@@ -265,12 +268,16 @@ def _check_gzip_integrity(path: str) -> None:
                            hint="re-create it with bgzip, or check the download") from e
 
 
-def _check_header_samples(path: str, compressed: bool) -> None:
-    """htslib rejects duplicate sample names with a bare error; find them first, with the line."""
+def _read_text_header(path: str, compressed: bool) -> str:
+    """The header lines as written in the file (htslib's copy adds lines, so its line numbers
+    differ); htslib rejects duplicate sample names with a bare error: find them here, with the
+    line."""
     opener = gzip.open if compressed else open
+    lines: list[str] = []
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
             for lineno, line in enumerate(fh, start=1):
+                lines.append(line)
                 if line.startswith("##"):
                     continue
                 if not line.startswith("#CHROM"):
@@ -284,10 +291,11 @@ def _check_header_samples(path: str, compressed: bool) -> None:
                                           path=path, line=lineno,
                                           hint="rename or remove the duplicate column")
                     seen.add(name)
-                return
+                return "".join(lines)
     except (OSError, EOFError) as e:
         raise VcfError(f"cannot read the header ({e})", path=path,
                        hint="check that the file is a complete VCF") from e
+    return "".join(lines)
 
 
 _INDEX: dict[int, tuple[GeneDefinition, list[int], int]] = {}
@@ -315,22 +323,27 @@ class VcfReader:
         with open(self.path, "rb") as fh:
             magic = fh.read(4)
         self.compressed = magic[:2] == b"\x1f\x8b"
-        if self.compressed and check_integrity and not self.path.endswith(".bcf"):
+        if self.compressed and check_integrity:
             _check_gzip_integrity(self.path)
         if not self.compressed and magic[:2] != b"##":
             raise VcfError("not a VCF: the first line must start with '##fileformat=VCF'",
                            path=self.path, line=1, hint="pass a VCF, VCF.gz or BCF file")
+        text_header = None
         if not self.path.endswith(".bcf") and magic[:4] != b"BCF\x02":
-            _check_header_samples(self.path, self.compressed)
+            text_header = _read_text_header(self.path, self.compressed)
+        self.log = HtslibLog(self.path)
         try:
-            self._vcf = VCF(self.path, gts012=False, lazy=True, strict_gt=False)
+            with self.log.capture():
+                self._vcf = VCF(self.path, gts012=False, lazy=True, strict_gt=False)
         except Exception as e:  # cyvcf2 raises bare Exception for unparseable headers
-            raise VcfError(f"cannot open as VCF/BCF ({e})", path=self.path,
+            raise VcfError(f"cannot open as VCF/BCF ({e}{self.log.describe()})", path=self.path,
                            hint="check that it is a valid VCF, bgzipped VCF or BCF") from e
+        self._header_lines = len((text_header or "").splitlines())
         self.header: str = self._vcf.raw_header
         if not self.header.startswith("##fileformat=VCF") and "#CHROM" not in self.header:
             raise VcfError("missing VCF header", path=self.path, line=1)
         all_samples = list(self._vcf.samples)
+        self.all_samples: list[str] = all_samples  # every sample of the file, selected or not
         seen: set[str] = set()
         for s in all_samples:
             if s in seen:
@@ -352,27 +365,39 @@ class VcfReader:
                 raise SampleError("a sample was asked for twice", path=self.path)
             try:
                 # Parse only the requested samples' columns (htslib does the subsetting).
-                self._vcf.close()
-                self._vcf = VCF(self.path, gts012=False, lazy=True, strict_gt=False,
-                                samples=list(samples))
+                with self.log.capture():
+                    self._vcf.close()
+                    self._vcf = VCF(self.path, gts012=False, lazy=True, strict_gt=False,
+                                    samples=list(samples))
             except (OSError, ValueError) as e:
-                raise VcfError(f"cannot open as VCF/BCF ({e})", path=self.path) from e
+                raise VcfError(f"cannot open as VCF/BCF ({e}{self.log.describe()})",
+                               path=self.path) from e
         else:
             self.samples = all_samples
         parsed = list(self._vcf.samples)
         self._sample_idx = np.array([parsed.index(s) for s in self.samples])
-        detected = detect_build(self.header, self.path)
+        detected = detect_build(text_header or self.header, self.path)
         if build and detected and build != detected:
             raise VcfError(f"--build {build} given but the header says {detected}",
                            path=self.path, hint="drop --build or fix the header")
         self.build = build or detected
         self.build_detected = detected is not None
-        self.seqnames = list(self._vcf.seqnames) if self._vcf.seqnames else []
         self.indexed = _has_index(self.path) if self.compressed else False
+        with self.log.capture():
+            # Contig names for region queries: the header's, else the index's.
+            self.seqnames = list(self._vcf.seqnames or []) if (
+                self.indexed or "##contig" in self.header) else []
+        self.log.raise_errors()
         self._records: list[Any] | None = None
 
+    @property
+    def warnings(self) -> list[str]:
+        """htslib's warnings about this file so far, one line each (see `io.htslog`)."""
+        return self.log.warnings()
+
     def close(self) -> None:
-        self._vcf.close()
+        with self.log.capture():
+            self._vcf.close()
 
     def _contig_for(self, chrom: str) -> str | None:
         for name in self.seqnames:
@@ -396,7 +421,8 @@ class VcfReader:
             except PgxError:
                 raise
             except Exception as e:  # cyvcf2 raises bare Exceptions for parse errors
-                line = len(self.header.rstrip("\n").splitlines()) + lineno_guess + 1
+                header_lines = self._header_lines or len(self.header.rstrip("\n").splitlines())
+                line = header_lines + lineno_guess + 1
                 raise VcfError(f"malformed record ({e})", path=self.path, line=line,
                                hint="fix or remove that line; `bcftools view` shows the "
                                     "problem") from e
@@ -423,6 +449,21 @@ class VcfReader:
 
     def read_genes(self, defs: Sequence[GeneDefinition], *,
                    assume_reference: bool = False) -> list[GeneGenotypes]:
+        """Each gene's genotypes; htslib's messages while reading become warnings or errors."""
+        try:
+            with self.log.capture():
+                out = self._read_genes(defs, assume_reference)
+        except VcfError as e:
+            extra = self.log.describe()
+            if extra and extra not in e.detail:
+                e.detail += extra
+                e.args = (e._format(),)
+            raise
+        self.log.raise_errors("htslib could not read every record")
+        return out
+
+    def _read_genes(self, defs: Sequence[GeneDefinition],
+                    assume_reference: bool) -> list[GeneGenotypes]:
         regions = [(d.chrom, min(p.pos for p in d.positions) - _NEAR,
                     max(p.end for p in d.positions) + _NEAR) for d in defs if d.positions]
         out = []
@@ -433,7 +474,14 @@ class VcfReader:
                 continue
             start = min(p.pos for p in d.positions)
             end = max(p.end for p in d.positions)
-            records = list(self._query(d.chrom, start, end, regions))
+            if self.indexed:
+                # Only the records near definition positions (clusters of positions): the
+                # records between them are skipped by the index instead of parsed.
+                records = self._cluster_records(d)
+                has_records = bool(records) or self._any_in(d.chrom, start - _PAD, end + _PAD)
+            else:
+                records = list(self._query(d.chrom, start, end, regions))
+                has_records = bool(records)
             acc = _GeneArrays(d, len(self.samples))
             n_touch = 0
             for v in records:
@@ -442,15 +490,65 @@ class VcfReader:
             def near(d: GeneDefinition = d, start: int = start, end: int = end) -> bool:
                 return self._any_record_near(d.chrom, start, end)
 
-            def outside(d: GeneDefinition = d, records: list[Any] = records) -> int:
+            def outside(d: GeneDefinition = d, records: list[Any] = records,
+                        start: int = start, end: int = end) -> int:
+                if self.indexed:
+                    # as the cohort reader: no record of the padded span starts at or before
+                    # p.pos (or ends at or after it)
+                    n = 0
+                    for pos in sorted({p.pos for p in d.positions}):
+                        if self._any_in(d.chrom, start - _PAD, pos):
+                            break
+                        n += sum(1 for p in d.positions if p.pos == pos)
+                    for pos in sorted({p.pos for p in d.positions}, reverse=True):
+                        if self._any_in(d.chrom, pos, end + _PAD):
+                            break
+                        n += sum(1 for p in d.positions if p.pos == pos)
+                    return n
                 lo = min(int(v.POS) for v in records)
                 hi = max(int(v.end) for v in records)
                 return sum(1 for p in d.positions if p.pos < lo or p.pos > hi)
 
             out.append(finish_gene(d, self.samples, acc, n_touch,
                                    assume_reference=assume_reference,
-                                   has_records=bool(records), near=near, outside=outside))
+                                   has_records=has_records, near=near, outside=outside))
         return out
+
+    def _cluster_records(self, d: GeneDefinition) -> list[Any]:
+        contig = self._contig_for(d.chrom)
+        if contig is None:
+            return []
+        out: list[Any] = []
+        seen: Counter[tuple[Any, ...]] = Counter()
+        for lo, hi in position_clusters(d):
+            here: Counter[tuple[Any, ...]] = Counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    found = list(self._vcf(f"{contig}:{lo}-{hi}"))
+            except Exception as e:
+                raise VcfError(f"cannot read region {contig}:{lo}-{hi} ({e})", path=self.path,
+                               hint="re-index with tabix/bcftools index") from e
+            for v in found:
+                key = (int(v.POS), int(v.end), str(v.REF), tuple(v.ALT))
+                here[key] += 1
+                if here[key] <= seen[key]:
+                    continue  # a long record already read with the previous cluster
+                out.append(v)
+            for key, n in here.items():
+                seen[key] = max(seen[key], n)
+        return out
+
+    def _any_in(self, chrom: str, lo: int, hi: int) -> bool:
+        contig = self._contig_for(chrom)
+        if contig is None:
+            return False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                return any(True for _ in self._vcf(f"{contig}:{max(1, lo)}-{hi}"))
+            except Exception:
+                return False
 
     def _any_record_near(self, chrom: str, start: int, end: int) -> bool:
         if self.indexed:
@@ -478,6 +576,10 @@ class VcfReader:
             return 0
         gt = gt[self._sample_idx]
         ploidy = gt.shape[1] - 1
+        if ploidy > 2 and (gt[:, 2:ploidy] != -2).any():
+            raise VcfError(f"a genotype with more than two alleles at {v.CHROM}:{rpos}",
+                           path=self.path, hint="pgxguard calls diploid and haploid "
+                           "genotypes only; check the caller's ploidy setting")
         apply_record(d, acc, touched, chrom=str(v.CHROM), rpos=rpos, rref=str(v.REF).upper(),
                      alts=[str(a).upper() for a in v.ALT],
                      g=gt[:, :ploidy].astype(np.int64), phased_col=gt[:, -1].astype(bool),
@@ -509,6 +611,21 @@ def _alt_at(p: Any, rpos: int, rref: str, alt: str) -> str | None:
             return str(a)
     return None
 
+
+
+MERGE = 1000  # definition positions this close (bp) are read with one region query
+
+
+def position_clusters(d: GeneDefinition) -> list[tuple[int, int]]:
+    """The definition's positions merged into regions (positions within MERGE bp share one)."""
+    spans = sorted((p.pos, p.end) for p in d.positions)
+    out: list[list[int]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1] + MERGE:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(a, b) for a, b in out]
 
 
 def touched_positions(d: GeneDefinition, rpos: int, rend: int) -> list[int]:
@@ -625,4 +742,4 @@ def finish_gene(d: GeneDefinition, samples: list[str], acc: _GeneArrays, n_touch
 
 
 __all__ = ["GeneGenotypes", "VcfReader", "apply_record", "assemble_gene", "detect_build",
-           "finish_gene", "is_structural", "touched_positions"]
+           "finish_gene", "is_structural", "position_clusters", "touched_positions"]

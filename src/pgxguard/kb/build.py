@@ -1,540 +1,474 @@
-"""Compile the pinned pypgx data tables into pgxguard's knowledge-base snapshot.
+"""Compile the clinical knowledge base from CPIC's and DPWG's published sources.
 
-Source: the pypgx wheel (PyPI, MIT), pinned by version and sha256. pypgx itself is never imported;
-its CSV tables (``pypgx/api/data/*.csv``) are read straight from the wheel zip. Run as
-``python -m pgxguard.kb.build [--wheel PATH] [-o PATH]`` (the CLI's ``pgxguard kb build`` calls
-:func:`build_knowledge_base` and :func:`write_snapshot`).
+Run as ``pgxguard kb build [--sources DIR] [--wheel PATH] [-o PATH]`` or
+``python -m pgxguard.kb.build``. Inputs:
 
-Conversion rules (for each build, GRCh37 and GRCh38):
+* the kb-sources tree (`kb/sources.py`): PharmCAT's allele definition files, CPIC's function and
+  phenotype tables, guideline annotations (compiled separately by `guidance/build.py`), curated
+  messages, CPIC's change log; every file checked against `FILES.tsv` (commit, date, SHA-256);
+* the pinned pypgx 0.27.0 wheel (MIT), only where the published sources are silent: GRCh37
+  coordinates of the same variants, MT-RNR1 positions, and research genes without guidance.
 
-1. Each gene of ``allele-table.csv`` with at least one allele having core variants on the build
-   gets a definition. Alleles with ``SV == TRUE`` go to ``structural_alleles`` and never enter the
-   table. The gene's default allele for the build (gene-table ``GRCh37Default``/``GRCh38Default``)
-   is the reference named allele, placed FIRST; it must have no core variants on the build and
-   defines every position with the reference sequence. If it does have core variants (the source
-   contradicts itself: SULT1A1 ``*1``), the gene is left out on that build and a note is printed.
-   A non-SV allele other than the default with no core variants on the build cannot be told apart
-   from the reference: it is left out of the table and a note is printed.
-2. Positions are the union of the core variants (``CHROM-POS-REF-ALT``, chromosome through
-   :func:`canonical_chrom`, ``M`` for mitochondrial) of the alleles in the table. Core variants at
-   the same POS with different REF are merged into one position whose ref is the longest REF; each
-   alt is re-expressed over that span by appending the missing suffix of the longest REF
-   (``C>CAT`` with ref ``CAT`` becomes ``CAT>CATAT``). A shorter REF that is not a prefix of the
-   longest raises :class:`KnowledgeBaseError`. Positions are sorted by POS; alts are sorted.
-   ``rsid`` (rsIDs of the merged variants, comma-joined; None when the source has none) and
-   ``label`` (pypgx variant names, comma-joined) come from ``variant-table.csv``; ``synonyms``
-   from its ``GRCh37Synonym``/``GRCh38Synonym`` columns, each synonym ``CHROM-POS-REF-ALT`` of a
-   core variant stored as ``(syn_pos, syn_ref, syn_alt, alt as spelled at this position)``.
-3. Cells: the reference allele holds the position's ref everywhere; every other allele holds the
-   (re-expressed) alt at its core positions and None elsewhere. Two core variants of one allele
-   at one merged position raise :class:`KnowledgeBaseError`.
-4. Background completion: when the gene's nominal ``RefAllele`` differs from the build's default
-   allele, has core variants on the build, and IS the default on the other build (so pypgx's
-   definitions there are written relative to RefAllele), every other allele whose core on this
-   build is exactly the lift of its core on the other build (via variant-table names) receives
-   RefAllele's cells at the positions where it has no cell of its own (pypgx treats RefAllele's
-   core as background: CYP2C19 ``*2`` on GRCh38 also carries ``*1``'s 10-94842866 G). Alleles pypgx
-   re-encoded for this build (their core lists one of RefAllele's variants, or differs from the
-   lift: CYP2D6 ``*10`` on GRCh37) are kept as given. When RefAllele is the default on neither
-   build (NAT2, UGT2B15, ...), the definitions are relative to the genome and get no background.
-   (Completing those too makes distinct alleles identical, e.g. UGT2B15 ``*4``/``*5``.)
-5. Alleles with identical cells are all kept (they tie when matched); a note is printed.
-6. ``NamedAllele.function``/``activity`` come from the allele table (``N/A`` -> None).
-7. Flags: ``haploid_chrom`` is ``X`` for genes on chrX (G6PD) and ``M`` for mitochondrial genes
-   (MT-RNR1); ``rule='lowest_function'`` for DPYD and RYR1; ``unknown_alt_as_reference`` for
-   CACNA1S, DPYD, G6PD, NUDT15, RYR1 and TPMT; ``source='pypgx <version>'``.
-8. Phenotypes: gene-table ``PhenotypeMethod`` ``Diplotype`` -> a diplotype table from
-   ``diplotype-table.csv`` keyed by :func:`diplotype_key` (allele names may hold spaces and commas;
-   a name with ``/`` is resolved against the gene's allele names); ``Score`` -> activity ranges
-   parsed strictly from ``equation-table.csv`` (``a <= score < b``, ``a == score``, ``a <= score``).
-9. ``allele_functions``/``allele_activity``: every allele of the allele table, SV ones and genes
-   without definitions included.
-10. ``gene_drugs`` from ``cpic-table.csv`` (ATC codes split on ``,``; empty fields -> None);
-    ``outside_only_genes`` are the genes of that table that have no definition (HLA-A, HLA-B, ...).
-11. ``version`` = ``<schema>.<first 8 hex of the content digest>+pypgx-<version>``: derived from the
-    compiled content, never from a date, so the same sources give the same snapshot byte for byte.
+Rules (each one tested; `docs/semantics.md` explains them to users):
+
+1. **Definitions (GRCh38)**: every ``pharmcat/definitions/*_translation.json`` as published
+   (`kb/pharmcat.py`: reference named allele first, VCF-style cells, IUPAC codes kept), then
+   PharmCAT's ``exemptions.json``: ``ignoredAlleles`` are removed; ``ignoredPositions`` (input
+   variants PharmCAT ignores, G6PD and RYR1) need nothing more, as those genes read an unknown
+   ALT as reference (noted); ``requiredPositions`` are kept as
+   `GeneDefinition.required_positions`. ``extraPositions`` are not used for calling (noted).
+2. **Phenotypes**: every ``pharmcat/phenotype/*.json``: allele functions (``haplotypes``), activity
+   values, and every diplotype row (alleles from ``diplotypekey``, so names holding ``/`` are
+   safe) with its phenotype, activity score and lookup key, kept as published. Checked: the
+   activity score of every row whose alleles all have a numeric activity value is their sum; a row
+   with an ``n/a`` allele is ``Indeterminate``; each published score has one phenotype.
+3. **Consistency**: every allele a phenotype table names must be defined, be a copy-number form
+   (``*1x2``, ``*1x≥3``) or core name (SLCO1B1 ``*45`` of ``*45.001``) of a defined allele, be
+   ignored by the exemptions, or be listed in `PHENOTYPE_ONLY` below with the reason it cannot
+   be called from a VCF; anything else is a `KnowledgeBaseError`. Those alleles are reported as
+   *not assessed* in every call of the gene. Defined alleles missing from the phenotype table
+   have no function: their diplotypes get no phenotype (listed in the build notes).
+4. **GRCh37**: each GRCh38 position is mapped through pypgx's variant table (same variant on
+   both builds: position, REF and ALT checked; a REF that differs between builds, as at CYP2C19
+   rs3758581, is taken from GRCh37). Positions pypgx does not list are placed by the gene's
+   GRCh38-GRCh37 offset only when they lie between two checked positions with the same offset
+   (no assembly difference between them); their GRCh37 REF is unconfirmed
+   (`Position.ref_confirmed` False: a disagreeing VCF REF makes them missing and
+   --assume-reference never fills them). Other positions are not placed: they are listed in
+   `GeneDefinition.unmapped_positions` and every GRCh37 result lists them as missing; alleles
+   defined only there are `unmapped_alleles` (not assessed).
+5. **MT-RNR1** has guidance and a CPIC phenotype table but no definition file: its positions come
+   from pypgx (both builds), its allele names must equal the CPIC table's.
+6. **Research genes**: pypgx's other genes, ``research=True``, no phenotype, left out of the
+   default gene set ("research use: no clinical guidance").
+7. ``gene_drugs`` (ATC and RxNorm codes of CPIC gene-drug pairs, for medicine names) come from
+   pypgx's ``cpic-table.csv``; ``outside_only_genes`` are the genes guidance is keyed on without a
+   definition (HLA-A, HLA-B) plus pypgx's genes without definitions.
+8. ``version`` = ``<schema>.<first 8 hex of the content digest>+cpic-<newest source date>``,
+   derived from the content, so the same sources give the same snapshot byte for byte.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import io
-import itertools
 import logging
 import re
-import subprocess
 import sys
-import tempfile
-import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from pgxguard.alleles import diplotype_key
+from pgxguard.alleles import sort_alleles
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.kb.model import (
-    BUILDS,
     SCHEMA_VERSION,
-    ActivityRange,
-    Build,
     GeneDefinition,
-    GeneDrug,
     KnowledgeBase,
     NamedAllele,
+    PhenotypeRow,
     PhenotypeRules,
     Position,
     Source,
-    canonical_chrom,
     content_checksum,
+    row_key,
 )
+from pgxguard.kb.pharmcat import definition_from_json
+from pgxguard.kb.pypgx import (
+    PYPGX_LICENCE,
+    PYPGX_URL,
+    PYPGX_VERSION,
+    PYPGX_WHEEL_SHA256,
+    Row,
+    Variant,
+    parse_variant,
+    read_pypgx,
+)
+from pgxguard.kb.sources import SourceTree
 from pgxguard.snapshot import snapshot_bytes as _snapshot_bytes
 from pgxguard.snapshot import write_snapshot_file
 
+__all__ = ["DEFAULT_SNAPSHOT", "PHENOTYPE_ONLY", "build_knowledge_base", "compile_sources",
+           "main", "snapshot_bytes", "write_snapshot"]
+
 log = logging.getLogger(__name__)
 
-PYPGX_VERSION = "0.27.0"
-PYPGX_WHEEL = f"pypgx-{PYPGX_VERSION}-py3-none-any.whl"
-PYPGX_WHEEL_SHA256 = "95303696c51a5d21f44f0f3771ecd142ac30f9c6c1025dcd642352fdd4544d40"
-PYPGX_URL = f"https://pypi.org/project/pypgx/{PYPGX_VERSION}/"
-PYPGX_LICENCE = "MIT"
-DATA_PREFIX = "pypgx/api/data/"
-TABLES = ("allele-table", "gene-table", "variant-table", "diplotype-table", "equation-table",
-          "cpic-table")
-
-LOWEST_FUNCTION_GENES = frozenset({"DPYD", "RYR1"})
-UNKNOWN_ALT_AS_REFERENCE_GENES = frozenset({"CACNA1S", "DPYD", "G6PD", "NUDT15", "RYR1", "TPMT"})
-
 DEFAULT_SNAPSHOT = Path(__file__).parent / "data" / "pgxguard-kb.json.gz"
+DEFINITIONS = "pharmcat/definitions/"
+PHENOTYPES = "pharmcat/phenotype/"
+EXEMPTIONS = "pharmcat/definitions/exemptions.json"
+MT_RNR1 = "MT-RNR1"
 
-Row = dict[str, str]
-Variant = tuple[str, int, str, str]  # chrom, pos, ref, alt
+# Alleles CPIC's phenotype tables name that the allele definition files (2025-11-19) do not
+# define by SNVs/indels, reviewed one by one. They cannot be called from a VCF (only from an
+# outside call) and are reported as not assessed. A new such allele fails the build until it is
+# reviewed here.
+_SV = "structural variant (deletion, duplication or hybrid): needs a copy-number or outside call"
+_NOT_DEFINED = ("named by CPIC's function table but not defined in PharmCAT's definition file: "
+                "only an outside call can report it")
+PHENOTYPE_ONLY: dict[str, dict[str, str]] = {
+    "CYP2B6": {"*29": _SV, "*30": _SV},
+    "CYP2C19": {"*36": _SV, "*37": _SV},
+    "CYP2D6": {"*5": _SV, "*13": _SV, "*61": _SV, "*63": _SV, "*68": _SV},
+    "G6PD": {"Villeurbanne": _NOT_DEFINED},
+    "SLCO1B1": {"*48": _NOT_DEFINED, "*49": _NOT_DEFINED},
+}
+# Names spelt differently in the two files of one gene (phenotype table -> definition file).
+RENAMED: dict[str, dict[str, str]] = {"G6PD": {"Telti/Kobe": "Telti, Kobe"}}
 
-_NA = ("", "N/A")
-_VARIANT = re.compile(r"^([0-9A-Za-z]+)-([0-9]+)-([ACGTN]+)-([ACGTN]+)$")
-_NUM = r"([0-9]+(?:\.[0-9]+)?)"
-_RANGE = re.compile(rf"^{_NUM}\s*<=\s*score\s*<\s*{_NUM}$")
-_EXACT = re.compile(rf"^(?:{_NUM}\s*==\s*score|score\s*==\s*{_NUM})$")
-_OPEN = re.compile(rf"^{_NUM}\s*<=\s*score$")
+LIMITS = (
+    "Guidance is the 2024-05-29 publication of CPIC and DPWG guideline annotations; CPIC "
+    "updates after it are flagged per drug from CPIC's change log (check cpicpgx.org).",
+    "The CYP2D6 (2024-08-27), RYR1 (2023-12-19) and G6PD (2023-08-08) phenotype tables are older "
+    "than their definition files: alleles defined later have no function here, so diplotypes "
+    "with them get no phenotype.",
+    "HLA-A and HLA-B have guidance but no definitions: outside calls only.",
+    "GRCh37 coordinates come from pypgx 0.27.0's variant table or, between two checked variants, "
+    "from the gene's GRCh38-GRCh37 offset; positions with neither are listed as missing on "
+    "GRCh37.",
+)
+
+_COPIES = re.compile(r"^(?P<base>.+?)x(?P<n>\d+|\u2265\d+)$")
+_SUBALLELE = re.compile(r"^(?P<core>\*\d+)\.\d+$")
 
 
-def _na(value: str | None) -> str | None:
-    if value is None:
+# --- definitions ---------------------------------------------------------------------------------
+
+
+def apply_exemptions(d: GeneDefinition, ex: dict[str, Any], notes: list[str]) -> GeneDefinition:
+    """Rule 1: PharmCAT's ignored alleles / ignored positions / required positions."""
+    ignored = set(ex.get("ignoredAlleles") or ())
+    unknown = ignored - set(d.allele_names)
+    if unknown:
+        notes.append(f"{d.gene}: exemptions ignore {sorted(unknown)}, which the definition file "
+                     "does not name (nothing to remove)")
+    alleles = [a for a in d.alleles if a.name not in ignored]
+    for p in ex.get("ignoredPositions") or ():
+        # Input variants PharmCAT ignores (a deletion overlapping a defined SNV, a non-defining
+        # SNP); not definition columns. Unknown ALTs read as reference for these genes anyway.
+        if not d.unknown_alt_as_reference:
+            raise KnowledgeBaseError(f"{d.gene}: ignored input variant at {p.get('position')} "
+                                     "for a gene that does not read unknown ALTs as reference",
+                                     path=EXEMPTIONS, hint="extend pgxguard to ignore it")
+        notes.append(f"{d.gene}: PharmCAT ignores input variant {p.get('chromosome')}:"
+                     f"{p.get('position')} {p.get('ref')}>{','.join(p.get('alts') or ())}; "
+                     "read here as reference (unknown ALT rule)")
+    required = tuple(int(x) for x in ex.get("requiredPositions") or ())
+    missing_req = [r for r in required if r not in {p.pos for p in d.positions}]
+    if missing_req:
+        raise KnowledgeBaseError(f"{d.gene}: required positions {missing_req} are not "
+                                 "definition positions", path=EXEMPTIONS)
+    if ignored & set(d.allele_names):
+        notes.append(f"{d.gene}: exemptions remove alleles {sorted(ignored)}")
+    if ex.get("extraPositions"):
+        notes.append(f"{d.gene}: {len(ex['extraPositions'])} extra position(s) of PharmCAT's "
+                     "exemptions (reported by PharmCAT, not used for calling) are not read")
+    return replace(d, alleles=tuple(alleles), required_positions=required)
+
+
+# --- phenotype tables ----------------------------------------------------------------------------
+
+
+def _score(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
         return None
-    v = value.strip()
-    return None if v in _NA else v
 
 
-# --- reading the wheel ---------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify_wheel(wheel: Path) -> str:
-    """Check that `wheel` is the pinned pypgx wheel; return its sha256."""
-    if not wheel.is_file():
-        raise KnowledgeBaseError("pypgx wheel not found", path=str(wheel),
-                                 hint=f"download it with `python -m pip download --no-deps "
-                                      f"pypgx=={PYPGX_VERSION}` or omit --wheel")
-    digest = sha256_file(wheel)
-    if digest != PYPGX_WHEEL_SHA256:
-        raise KnowledgeBaseError(
-            f"sha256 {digest} differs from the pinned {PYPGX_WHEEL_SHA256} of {PYPGX_WHEEL}",
-            path=str(wheel),
-            hint=f"use the pypgx {PYPGX_VERSION} wheel from PyPI; a different version needs the "
-                 "pins in pgxguard/kb/build.py updated and the conversion re-checked")
-    return digest
-
-
-def download_wheel(dest: Path) -> Path:
-    """`pip download` the pinned pypgx wheel into `dest` (no dependencies) and verify it."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-           f"pypgx=={PYPGX_VERSION}", "-d", str(dest)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-    except (OSError, subprocess.SubprocessError) as e:
-        raise KnowledgeBaseError(f"could not run pip to download pypgx {PYPGX_VERSION}: {e}",
-                                 hint="install pip, or download the wheel yourself and pass "
-                                      "--wheel PATH") from e
-    wheel = dest / PYPGX_WHEEL
-    if proc.returncode != 0 or not wheel.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise KnowledgeBaseError(
-            f"pip download of pypgx=={PYPGX_VERSION} failed: {' / '.join(tail) or 'no wheel'}",
-            hint="check network access to PyPI, or download the wheel elsewhere and pass "
-                 "--wheel PATH")
-    verify_wheel(wheel)
-    return wheel
-
-
-def read_tables(wheel: Path) -> dict[str, list[Row]]:
-    """The pypgx CSV tables, read from the wheel zip, as lists of row dicts."""
-    tables: dict[str, list[Row]] = {}
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            for name in TABLES:
-                member = f"{DATA_PREFIX}{name}.csv"
-                try:
-                    raw = zf.read(member)
-                except KeyError as e:
-                    raise KnowledgeBaseError(f"{member} missing from the wheel",
-                                             path=str(wheel)) from e
-                text = raw.decode("utf-8-sig")
-                tables[name] = list(csv.DictReader(io.StringIO(text, newline="")))
-    except (zipfile.BadZipFile, OSError) as e:
-        raise KnowledgeBaseError(f"cannot read the pypgx wheel: {e}", path=str(wheel),
-                                 hint="download it again") from e
-    return tables
-
-
-# --- conversion ----------------------------------------------------------------------------------
-
-
-def parse_variant(text: str, *, where: str) -> Variant:
-    m = _VARIANT.match(text.strip())
-    if not m:
-        raise KnowledgeBaseError(f"{where}: cannot parse variant {text!r} (want CHROM-POS-REF-ALT)")
-    return canonical_chrom(m.group(1)), int(m.group(2)), m.group(3), m.group(4)
-
-
-def _variants(field: str | None, *, where: str) -> list[Variant]:
-    value = _na(field)
-    if value is None:
-        return []
-    return [parse_variant(v, where=where) for v in value.split(",") if v.strip()]
-
-
-def parse_equation(text: str, phenotype: str, *, where: str) -> ActivityRange:
-    """`0 <= score < 1`, `2 == score` or `2.5 <= score`; anything else is an error."""
-    t = text.strip()
-    if m := _RANGE.match(t):
-        low, high = float(m.group(1)), float(m.group(2))
-        if high <= low:
-            raise KnowledgeBaseError(f"{where}: empty activity range {text!r}")
-        return ActivityRange(phenotype=phenotype, low=low, high=high)
-    if m := _EXACT.match(t):
-        x = float(m.group(1) or m.group(2))
-        return ActivityRange(phenotype=phenotype, low=x, high=x, inclusive_high=True)
-    if m := _OPEN.match(t):
-        return ActivityRange(phenotype=phenotype, low=float(m.group(1)), high=None)
-    raise KnowledgeBaseError(f"{where}: cannot parse activity equation {text!r}",
-                             hint="expected 'a <= score < b', 'a == score' or 'a <= score'")
-
-
-@dataclass(frozen=True, slots=True)
-class _Merged:
-    pos: int
-    ref: str
-    # original (chrom, pos, ref, alt) -> alt over the merged span
-    repr: dict[Variant, str]
-
-
-def _merge_positions(gene: str, build: Build, variants: set[Variant]) -> list[_Merged]:
-    by_pos: dict[int, list[Variant]] = {}
-    for v in variants:
-        by_pos.setdefault(v[1], []).append(v)
-    merged: list[_Merged] = []
-    for pos in sorted(by_pos):
-        group = sorted(by_pos[pos])
-        longest = max((v[2] for v in group), key=len)
-        reprs: dict[Variant, str] = {}
-        for v in group:
-            ref, alt = v[2], v[3]
-            if not longest.startswith(ref):
-                raise KnowledgeBaseError(
-                    f"{gene} ({build}): variants at {v[0]}-{pos} have REF {ref!r} and "
-                    f"{longest!r}; the shorter is not a prefix of the longer",
-                    hint="the source table is inconsistent; fix it before building")
-            reprs[v] = alt + longest[len(ref):]
-        merged.append(_Merged(pos=pos, ref=longest, repr=reprs))
-    return merged
-
-
-def _build_definition(gene: str, build: Build, rows: list[Row], gene_row: Row,
-                      variant_rows: dict[str, Row], lift: dict[Variant, Variant],
-                      notes: list[str]) -> GeneDefinition | None:
-    where = f"{gene} ({build})"
-    default = gene_row[f"{build}Default"].strip()
-    ref_allele = gene_row["RefAllele"].strip()
-    structural = tuple(r["StarAllele"] for r in rows if r["SV"].strip().upper() == "TRUE")
-    info = {r["StarAllele"]: r for r in rows}
-    cores: dict[str, list[Variant]] = {}
-    order: list[str] = []
-    for r in rows:
-        name = r["StarAllele"]
-        if name in structural:
-            continue
-        core = _variants(r[f"{build}Core"], where=f"{where} allele {name!r}")
-        if name == default:
-            if core:
-                notes.append(f"{where}: default allele {name!r} has core variants "
-                             f"{[f'{c}-{p}-{rf}-{a}' for c, p, rf, a in core]}; it cannot be "
-                             "the reference, so the gene is left out on this build")
-                return None
-            continue
-        if not core:
-            notes.append(f"{where}: allele {name!r} has no core variants on this build and "
-                         f"cannot be told apart from the reference {default!r}; left out")
-            continue
-        if len(set(core)) != len(core):
-            raise KnowledgeBaseError(f"{where}: allele {name!r} lists a core variant twice")
-        cores[name] = core
-        order.append(name)
-    if default not in {r["StarAllele"] for r in rows}:
-        raise KnowledgeBaseError(f"{where}: default allele {default!r} is not in the allele table")
-    if default in structural:
-        raise KnowledgeBaseError(f"{where}: default allele {default!r} is structural")
-
-    chroms = {v[0] for core in cores.values() for v in core}
-    gene_chrom = canonical_chrom(gene_row[f"{build}Region"].split(":")[0])
-    if chroms != {gene_chrom}:
-        raise KnowledgeBaseError(f"{where}: core variants on chromosomes {sorted(chroms)}, "
-                                 f"gene region on {gene_chrom}")
-    merged = _merge_positions(gene, build, {v for core in cores.values() for v in core})
-    index: dict[Variant, tuple[int, str]] = {}
-    for i, m in enumerate(merged):
-        for v, alt in m.repr.items():
-            index[v] = (i, alt)
-
-    def cells_of(name: str) -> list[str | None]:
-        cells: list[str | None] = [None] * len(merged)
-        for v in cores[name]:
-            i, alt = index[v]
-            if cells[i] is not None:
-                raise KnowledgeBaseError(
-                    f"{where}: allele {name!r} has two core variants at {v[0]}-{merged[i].pos}")
-            cells[i] = alt
-        return cells
-
-    table: dict[str, list[str | None]] = {name: cells_of(name) for name in order}
-    other: Build = "GRCh38" if build == "GRCh37" else "GRCh37"
-    if ref_allele != default and ref_allele in table:
-        if gene_row[f"{other}Default"].strip() != ref_allele:
-            notes.append(f"{where}: reference allele is {default!r} on both builds, not "
-                         f"{ref_allele!r}; definitions are relative to the genome, no background")
+def phenotype_rules(doc: Any, rel: str, version: str) -> PhenotypeRules:
+    """Rule 2 for one phenotype file, with its internal checks."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("gene"), str):
+        raise KnowledgeBaseError("not a phenotype file (no 'gene')", path=rel)
+    gene = doc["gene"]
+    functions = doc.get("haplotypes") or {}
+    values = doc.get("activityValues") or {}
+    if not isinstance(functions, dict) or not isinstance(values, dict):
+        raise KnowledgeBaseError(f"{gene}: 'haplotypes'/'activityValues' must be objects",
+                                 path=rel)
+    rows: list[PhenotypeRow] = []
+    for n, r in enumerate(doc.get("diplotypes") or (), start=1):
+        where = f"{gene} diplotypes[{n}]"
+        key = r.get("diplotypekey")
+        if not isinstance(key, dict) or not key:
+            raise KnowledgeBaseError(f"{where}: no 'diplotypekey'", path=rel)
+        alleles: list[str] = []
+        for name, count in key.items():
+            if count not in (1, 2):
+                raise KnowledgeBaseError(f"{where}: allele count {count!r}", path=rel)
+            alleles += [name] * count
+        if len(alleles) not in (1, 2):
+            raise KnowledgeBaseError(f"{where}: {len(alleles)} alleles", path=rel)
+        unknown = [a for a in alleles if a not in functions]
+        if unknown:
+            raise KnowledgeBaseError(f"{where}: alleles {unknown} have no function in the file's "
+                                     "own function table", path=rel)
+        phen, look = r.get("generesult"), r.get("lookupkey")
+        if not isinstance(phen, str) or not isinstance(look, str):
+            raise KnowledgeBaseError(f"{where}: missing generesult or lookupkey", path=rel)
+        score = r.get("activityScore")
+        if values:
+            if not isinstance(score, str):
+                raise KnowledgeBaseError(f"{where}: activity gene row without activityScore",
+                                         path=rel)
+            vals = [values.get(a) for a in alleles]
+            nums = [_score(v) for v in vals]
+            if any(v == "n/a" for v in vals):
+                if phen != "Indeterminate":
+                    raise KnowledgeBaseError(f"{where}: an n/a allele but phenotype {phen!r}",
+                                             path=rel)
+            elif all(x is not None for x in nums):
+                total = sum(x for x in nums if x is not None)
+                if _score(score) is None or abs(total - float(score)) > 1e-9:
+                    raise KnowledgeBaseError(f"{where}: activity score {score} is not the sum "
+                                             f"of {vals}", path=rel)
         else:
-            background = table[ref_allele]
-            ref_core = set(cores[ref_allele])
-            completed: list[str] = []
-            kept: list[str] = []
-            for name, cells in table.items():
-                if name == ref_allele:
-                    continue
-                theirs = _variants(info[name][f"{other}Core"], where=f"{where} allele {name!r}")
-                lifted = {lift.get(v) for v in theirs}
-                if ref_core & set(cores[name]) or lifted != set(cores[name]):
-                    kept.append(name)
-                    continue
-                completed.append(name)
-                for i, b in enumerate(background):
-                    if b is not None and cells[i] is None:
-                        cells[i] = b
-            notes.append(f"{where}: reference allele is {default!r}, not {ref_allele!r}; "
-                         f"{ref_allele!r}'s core added as background to {len(completed)} "
-                         f"alleles; {len(kept)} re-encoded by pypgx for {build} kept as given"
-                         + (f": {kept}" if kept else ""))
-
-    by_cells: dict[tuple[str | None, ...], list[str]] = {}
-    for name in order:
-        by_cells.setdefault(tuple(table[name]), []).append(name)
-    for names in by_cells.values():
-        if len(names) > 1:
-            notes.append(f"{where}: alleles {names} have identical definitions (they tie)")
-
-    def named(name: str, cells: Sequence[str | None]) -> NamedAllele:
-        r = info[name]
-        act = _na(r["ActivityScore"])
-        return NamedAllele(name=name, cells=tuple(cells), function=_na(r["Function"]),
-                           activity=None if act is None else float(act))
-
-    positions: list[Position] = []
-    for m in merged:
-        names = sorted(f"{c}-{p}-{rf}-{a}" for c, p, rf, a in m.repr)
-        rsids: list[str] = []
-        synonyms: list[tuple[int, str, str, str]] = []
-        for v, alt in sorted(m.repr.items()):
-            label = f"{v[0]}-{v[1]}-{v[2]}-{v[3]}"
-            vr = variant_rows.get(label)
-            if vr is None:
-                raise KnowledgeBaseError(f"{where}: core variant {label} is not in variant-table")
-            rs = _na(vr["rsID"])
-            if rs is not None and rs not in rsids:
-                rsids.append(rs)
-            for syn in _variants(vr[f"{build}Synonym"], where=f"{where} synonym of {label}"):
-                if syn[0] != gene_chrom:
-                    raise KnowledgeBaseError(f"{where}: synonym of {label} on chromosome {syn[0]}")
-                synonyms.append((syn[1], syn[2], syn[3], alt))
-        positions.append(Position(
-            chrom=gene_chrom, pos=m.pos, ref=m.ref, alts=tuple(sorted(set(m.repr.values()))),
-            rsid=",".join(rsids) or None, label=",".join(names), synonyms=tuple(synonyms)))
-    for left, right in itertools.pairwise(positions):
-        if right.pos <= left.end:
-            notes.append(f"{where}: positions {left.label} and {right.label} overlap")
-
-    alleles = [named(default, [p.ref for p in positions])]
-    alleles += [named(name, table[name]) for name in order]
-    return GeneDefinition(
-        gene=gene, build=build, chrom=gene_chrom, positions=tuple(positions),
-        alleles=tuple(alleles), structural_alleles=structural,
-        haploid_chrom=gene_chrom if gene_chrom in ("X", "M") else None,
-        rule="lowest_function" if gene in LOWEST_FUNCTION_GENES else None,
-        unknown_alt_as_reference=gene in UNKNOWN_ALT_AS_REFERENCE_GENES,
-        source=f"pypgx {PYPGX_VERSION}")
+            score = None
+        rows.append(PhenotypeRow(alleles=row_key(alleles), phenotype=phen, activity_score=score,
+                                 lookup_key=look))
+    rules = PhenotypeRules(gene=gene, method="activity" if values else "diplotype",
+                           rows=tuple(rows), functions={k: str(v) for k, v in functions.items()},
+                           activity_values={k: str(v) for k, v in values.items()},
+                           source=f"{rel} ({version})")
+    seen: dict[str, str] = {}
+    for r in rules.rows:
+        if r.activity_score is not None and seen.setdefault(r.activity_score,
+                                                            r.phenotype) != r.phenotype:
+            raise KnowledgeBaseError(f"{gene}: activity score {r.activity_score} has phenotypes "
+                                     f"{seen[r.activity_score]!r} and {r.phenotype!r}", path=rel)
+    return rules
 
 
-def _split_diplotype(text: str, names: set[str], *, where: str) -> tuple[str, str]:
-    if text.count("/") == 1:
-        a, b = text.split("/")
-        return a, b
-    options = [(text[:i], text[i + 1:]) for i, ch in enumerate(text) if ch == "/"
-               and text[:i] in names and text[i + 1:] in names]
-    if len(options) != 1:
-        raise KnowledgeBaseError(f"{where}: cannot split diplotype {text!r} into two alleles")
-    return options[0]
+def phenotype_only_alleles(d: GeneDefinition, rules: PhenotypeRules,
+                           ignored: set[str]) -> tuple[str, ...]:
+    """Rule 3: the table's alleles that cannot be called from a VCF; unknown ones are errors."""
+    defined = set(d.allele_names) | set(d.structural_alleles)
+    cores = {m.group("core") for n in defined if (m := _SUBALLELE.match(n))}
+    renamed = RENAMED.get(d.gene, {})
+    reviewed = PHENOTYPE_ONLY.get(d.gene, {})
+    out: list[str] = []
+    unexplained: list[str] = []
 
+    def known(name: str) -> bool:
+        return name in defined or name in cores or renamed.get(name) in defined
 
-def _phenotypes(tables: dict[str, list[Row]], alleles_by_gene: dict[str, list[Row]],
-                notes: list[str]) -> dict[str, PhenotypeRules]:
-    dip_rows: dict[str, list[Row]] = {}
-    for r in tables["diplotype-table"]:
-        dip_rows.setdefault(r["Gene"], []).append(r)
-    eq_rows: dict[str, list[Row]] = {}
-    for r in tables["equation-table"]:
-        eq_rows.setdefault(r["Gene"], []).append(r)
-    out: dict[str, PhenotypeRules] = {}
-    for g in tables["gene-table"]:
-        gene, method = g["Gene"], _na(g["PhenotypeMethod"])
-        if method is None:
+    for name in rules.functions:
+        if known(name) or name in ignored:
             continue
-        names = {r["StarAllele"] for r in alleles_by_gene.get(gene, [])}
-        if method == "Diplotype":
-            table: dict[str, str] = {}
-            unknown: set[str] = set()
-            for r in dip_rows.get(gene, []):
-                where = f"diplotype-table {gene}"
-                a, b = _split_diplotype(r["Diplotype"], names, where=where)
-                unknown.update(x for x in (a, b) if x not in names)
-                key, pheno = diplotype_key(a, b), r["Phenotype"].strip()
-                if table.get(key, pheno) != pheno:
-                    raise KnowledgeBaseError(f"{where}: {key} has phenotypes {table[key]!r} "
-                                             f"and {pheno!r}")
-                table[key] = pheno
-            if not table:
-                raise KnowledgeBaseError(f"{gene}: phenotype method Diplotype but no diplotypes")
-            if unknown:
-                notes.append(f"{gene}: diplotype table names alleles not in the allele table: "
-                             f"{sorted(unknown)}")
-            out[gene] = PhenotypeRules(gene=gene, method="diplotype", diplotypes=table)
-        elif method == "Score":
-            ranges = tuple(
-                parse_equation(r["Equation"], r["Phenotype"].strip(),
-                               where=f"equation-table {gene}")
-                for r in eq_rows.get(gene, []))
-            if not ranges:
-                raise KnowledgeBaseError(f"{gene}: phenotype method Score but no equations")
-            out[gene] = PhenotypeRules(gene=gene, method="activity", activity_ranges=ranges)
-        else:
-            raise KnowledgeBaseError(f"{gene}: unknown phenotype method {method!r}")
+        m = _COPIES.match(name)
+        if m and (known(m.group("base")) or m.group("base") in reviewed):
+            continue
+        if name in reviewed:
+            out.append(name)
+            continue
+        unexplained.append(name)
+    if unexplained:
+        raise KnowledgeBaseError(
+            f"{d.gene}: the phenotype table names alleles no definition names: "
+            f"{sorted(unexplained)}",
+            hint="review them and list them in pgxguard/kb/build.py PHENOTYPE_ONLY (with the "
+                 "reason they cannot be called) or RENAMED, then rebuild")
+    stale = set(reviewed) - set(rules.functions)
+    if stale:
+        raise KnowledgeBaseError(f"{d.gene}: PHENOTYPE_ONLY lists {sorted(stale)}, which the "
+                                 "phenotype table no longer names", hint="remove them")
+    return tuple(sort_alleles(out))
+
+
+def rename_rows(rules: PhenotypeRules) -> PhenotypeRules:
+    """Apply `RENAMED` so table rows use the definition file's spelling."""
+    ren = RENAMED.get(rules.gene)
+    if not ren:
+        return rules
+    rows = tuple(replace(r, alleles=row_key([ren.get(a, a) for a in r.alleles]))
+                 for r in rules.rows)
+    funcs = {ren.get(k, k): v for k, v in rules.functions.items()}
+    vals = {ren.get(k, k): v for k, v in rules.activity_values.items()}
+    return replace(rules, rows=rows, functions=funcs, activity_values=vals)
+
+
+# --- GRCh37 --------------------------------------------------------------------------------------
+
+
+def lift_index(tables: dict[str, list[Row]]) -> dict[Variant, Variant]:
+    """pypgx's variant table: the same variant on GRCh38 -> its GRCh37 spelling."""
+    out: dict[Variant, Variant] = {}
+    for r in tables["variant-table"]:
+        n37, n38 = (r.get("GRCh37Name") or "").strip(), (r.get("GRCh38Name") or "").strip()
+        if n37 and n38 and "N/A" not in (n37, n38):
+            out[parse_variant(n38, where="variant-table")] = parse_variant(
+                n37, where="variant-table")
     return out
 
 
-def _gene_drugs(rows: list[Row]) -> tuple[GeneDrug, ...]:
-    out = []
-    for r in rows:
-        atc = _na(r["ATC"])
-        out.append(GeneDrug(
-            gene=r["Gene"].strip(), drug=r["Drug"].strip(), rxnorm=_na(r["RxNorm"]),
-            atc=tuple(x.strip() for x in atc.split(",") if x.strip()) if atc else (),
-            guideline=_na(r["Guideline"]), cpic_level=_na(r["CPICLevel"])))
-    return tuple(out)
+def lift_definition(d: GeneDefinition, lift: dict[Variant, Variant],
+                    notes: list[str]) -> GeneDefinition:
+    """Rule 4: the GRCh37 definition of a GRCh38 definition."""
+    placed: dict[int, Position] = {}
+    offsets: dict[int, int] = {}
+    for i, p in enumerate(d.positions):
+        hits = [lift.get((p.chrom, p.pos, p.ref, a)) for a in p.alts]
+        found = [h for h in hits if h is not None]
+        if not found or len({(h[1], h[2]) for h in found}) != 1:
+            continue
+        pos37, ref37 = found[0][1], found[0][2]
+        if p.is_snv:
+            if len(ref37) != 1:
+                continue
+            alts = tuple(sorted({p.ref, *p.alts} - {ref37}))
+            placed[i] = replace(p, pos=pos37, ref=ref37, alts=alts, synonyms=())
+        elif len(found) == len(p.alts) and all(h[2] == p.ref for h in found) and \
+                [h[3] for h in found] == list(p.alts):
+            placed[i] = replace(p, pos=pos37, synonyms=())  # same spelling, shifted
+        else:
+            continue
+        offsets[i] = p.pos - pos37
+    mapped = sorted(offsets)
+    interpolated = 0
+    for i, p in enumerate(d.positions):
+        if i in placed:
+            continue
+        before = [k for k in mapped if d.positions[k].pos < p.pos]
+        after = [k for k in mapped if d.positions[k].pos > p.pos]
+        if before and after and offsets[before[-1]] == offsets[after[0]]:
+            placed[i] = replace(p, pos=p.pos - offsets[before[-1]], synonyms=(),
+                                ref_confirmed=False)
+            interpolated += 1
+    keep = sorted(placed)
+    dropped = [i for i in range(len(d.positions)) if i not in placed]
+    unmapped_alleles: list[str] = []
+    alleles: list[NamedAllele] = []
+    ref_cells = d.alleles[0].cells
+    for k, a in enumerate(d.alleles):
+        own = [i for i, c in enumerate(a.cells) if c is not None and c != ref_cells[i]]
+        if k and own and all(i in dropped for i in own):
+            unmapped_alleles.append(a.name)
+            continue
+        alleles.append(replace(a, cells=tuple(a.cells[i] for i in keep)))
+    if dropped:
+        notes.append(f"{d.gene} (GRCh37): {len(mapped)} positions checked in pypgx's variant "
+                     f"table, {interpolated} placed by offset, {len(dropped)} not placed; "
+                     f"{len(unmapped_alleles)} alleles defined only there")
+    return replace(
+        d, build="GRCh37", positions=tuple(placed[i] for i in keep), alleles=tuple(alleles),
+        unmapped_positions=tuple(f"GRCh38 {d.chrom}:{d.positions[i].pos} "
+                                 f"({d.positions[i].rsid or d.positions[i].ref})"
+                                 for i in dropped),
+        unmapped_alleles=tuple(unmapped_alleles),
+        required_positions=tuple(placed[i].pos for i in keep
+                                 if d.positions[i].pos in d.required_positions),
+        source=f"{d.source}; GRCh37 coordinates via pypgx {PYPGX_VERSION}")
 
 
-def compile_tables(tables: dict[str, list[Row]], *, wheel_sha256: str = PYPGX_WHEEL_SHA256,
-                   notes: list[str] | None = None) -> KnowledgeBase:
-    """Apply the conversion rules (module docstring) to the pypgx tables."""
+# --- assembly ------------------------------------------------------------------------------------
+
+
+def _file_source(tree: SourceTree, rel: str) -> Source:
+    info = tree.info(rel)
+    licence, url, attribution = info.licence
+    return Source(name=rel, version=f"{info.date} {info.commit[:10]}", licence=licence, url=url,
+                  sha256=info.sha256, commit=info.commit, date=info.date,
+                  attribution=attribution)
+
+
+def compile_sources(tree: SourceTree, pypgx_kb: KnowledgeBase, tables: dict[str, list[Row]],
+                    *, wheel_sha256: str = PYPGX_WHEEL_SHA256,
+                    notes: list[str] | None = None) -> KnowledgeBase:
+    """Apply the rules of the module docstring."""
     notes = [] if notes is None else notes
-    genes = {r["Gene"]: r for r in tables["gene-table"]}
-    alleles_by_gene: dict[str, list[Row]] = {}
-    for r in tables["allele-table"]:
-        alleles_by_gene.setdefault(r["Gene"], []).append(r)
-    variant_rows: dict[Build, dict[str, dict[str, Row]]] = {b: {} for b in BUILDS}
-    # lift[b]: the same variant on the other build -> its spelling on build b
-    lift: dict[Build, dict[Variant, Variant]] = {b: {} for b in BUILDS}
-    for r in tables["variant-table"]:
-        for b in BUILDS:
-            name = _na(r[f"{b}Name"])
-            if name is not None:
-                variant_rows[b].setdefault(r["Gene"], {})[name] = r
-        n37, n38 = _na(r["GRCh37Name"]), _na(r["GRCh38Name"])
-        if n37 and n38:
-            v37 = parse_variant(n37, where="variant-table")
-            v38 = parse_variant(n38, where="variant-table")
-            lift["GRCh37"][v38] = v37
-            lift["GRCh38"][v37] = v38
+    exemptions = tree.read_json(EXEMPTIONS)
+    if not isinstance(exemptions, dict):
+        raise KnowledgeBaseError("exemptions.json must be an object", path=EXEMPTIONS)
+
+    phenotypes: dict[str, PhenotypeRules] = {}
+    for rel in tree.listed(PHENOTYPES, ".json"):
+        rules = rename_rows(phenotype_rules(tree.read_json(rel), rel,
+                                            tree.info(rel).date))
+        if rules.gene in phenotypes:
+            raise KnowledgeBaseError(f"{rules.gene} has two phenotype files", path=rel)
+        phenotypes[rules.gene] = rules
 
     definitions: dict[str, dict[str, GeneDefinition]] = {}
-    for gene, rows in alleles_by_gene.items():
-        if gene not in genes:
-            raise KnowledgeBaseError(f"{gene}: in allele-table but not in gene-table")
-        for b in BUILDS:
-            if not any(_na(r[f"{b}Core"]) for r in rows):
-                continue
-            d = _build_definition(gene, b, rows, genes[gene], variant_rows[b].get(gene, {}),
-                                  lift[b], notes)
-            if d is not None:
-                definitions.setdefault(gene, {})[b] = d
+    lift = lift_index(tables)
+    for rel in tree.listed(DEFINITIONS, "_translation.json"):
+        d = definition_from_json(tree.read_json(rel), tree.root / rel)
+        d = replace(d, source=f"{rel} ({tree.info(rel).date}, PharmCAT "
+                              f"{tree.info(rel).commit[:10]})")
+        if d.build != "GRCh38":
+            raise KnowledgeBaseError(f"{d.gene}: expected a GRCh38 definition", path=rel)
+        ex = exemptions.get(d.gene, {})
+        d = apply_exemptions(d, ex, notes)
+        if d.gene in phenotypes:
+            only = phenotype_only_alleles(d, phenotypes[d.gene],
+                                          set(ex.get("ignoredAlleles") or ()))
+            d = replace(d, structural_alleles=only)
+            no_function = [a for a in d.allele_names if a not in phenotypes[d.gene].functions
+                           and (m := _SUBALLELE.match(a)) is None]
+            no_function += [a for a in d.allele_names if (m := _SUBALLELE.match(a))
+                            and m.group("core") not in phenotypes[d.gene].functions]
+            if no_function:
+                listed = ", ".join(sort_alleles(no_function)[:8])
+                notes.append(f"{d.gene}: {len(no_function)} defined alleles have no function in "
+                             f"CPIC's table (no phenotype): {listed}"
+                             + (" ..." if len(no_function) > 8 else ""))
+        definitions[d.gene] = {"GRCh38": d, "GRCh37": lift_definition(d, lift, notes)}
 
-    functions: dict[str, dict[str, str]] = {}
-    activity: dict[str, dict[str, float]] = {}
-    for gene, rows in alleles_by_gene.items():
-        for r in rows:
-            if (f := _na(r["Function"])) is not None:
-                functions.setdefault(gene, {})[r["StarAllele"]] = f
-            if (a := _na(r["ActivityScore"])) is not None:
-                activity.setdefault(gene, {})[r["StarAllele"]] = float(a)
+    # MT-RNR1 (rule 5)
+    mt = pypgx_kb.definitions.get(MT_RNR1)
+    if mt is None or MT_RNR1 not in phenotypes:
+        raise KnowledgeBaseError("MT-RNR1: needs pypgx's definition and CPIC's phenotype table")
+    extra = set(mt["GRCh38"].allele_names) - set(phenotypes[MT_RNR1].functions)
+    if extra:
+        raise KnowledgeBaseError(f"MT-RNR1: pypgx alleles {sorted(extra)} are not in CPIC's "
+                                 "table")
+    mt_missing = tuple(sort_alleles(set(phenotypes[MT_RNR1].functions)
+                                    - set(mt["GRCh38"].allele_names)))
+    definitions[MT_RNR1] = {
+        b: replace(x, structural_alleles=mt_missing,
+                   source=f"pypgx {PYPGX_VERSION} positions; names as CPIC's table")
+        for b, x in mt.items()}
+    if mt_missing:
+        notes.append(f"MT-RNR1: {list(mt_missing)} in CPIC's table are not defined by pypgx "
+                     "(not assessed)")
 
-    drugs = _gene_drugs(tables["cpic-table"])
-    outside = tuple(sorted({d.gene for d in drugs} - set(definitions)))
+    # Research genes (rule 6)
+    research = sorted(set(pypgx_kb.definitions) - set(definitions))
+    for g in research:
+        definitions[g] = {b: replace(x, research=True,
+                                     source=f"pypgx {PYPGX_VERSION} (research use: no clinical "
+                                            "guidance)")
+                          for b, x in pypgx_kb.definitions[g].items()}
+    unused = sorted(set(phenotypes) - set(definitions))
+    if unused:
+        raise KnowledgeBaseError(f"phenotype tables without definitions: {unused}")
+
+    functions = {g: dict(r.functions) for g, r in phenotypes.items()}
+    activity = {g: {a: v for a, x in r.activity_values.items() if (v := _score(x)) is not None}
+                for g, r in phenotypes.items() if r.activity_values}
+    outside = tuple(sorted({"HLA-A", "HLA-B"} | set(pypgx_kb.outside_only_genes)))
+    sources = (*(_file_source(tree, rel) for rel in sorted(tree.read)),
+               Source(name="pypgx", version=PYPGX_VERSION, licence=PYPGX_LICENCE, url=PYPGX_URL,
+                      sha256=wheel_sha256,
+                      attribution="GRCh37 coordinates, MT-RNR1 positions, research genes, "
+                                  "medicine codes"))
+    newest = max(tree.info(rel).date for rel in tree.read)
     kb = KnowledgeBase(
-        version="",
-        sources=(Source(name="pypgx", version=PYPGX_VERSION, licence=PYPGX_LICENCE,
-                        url=PYPGX_URL, sha256=wheel_sha256),),
-        definitions=definitions,
-        phenotypes=_phenotypes(tables, alleles_by_gene, notes),
-        gene_drugs=drugs,
-        outside_only_genes=outside,
-        allele_functions=functions,
-        allele_activity=activity,
-    )
+        version="", sources=sources, definitions=definitions, phenotypes=phenotypes,
+        gene_drugs=pypgx_kb.gene_drugs, outside_only_genes=outside,
+        allele_functions=functions, allele_activity=activity, limits=LIMITS)
     body = kb.to_json()
     del body["version"], body["checksum"]
     digest = content_checksum(body)
-    return replace(kb, version=f"{SCHEMA_VERSION}.{digest[:8]}+pypgx-{PYPGX_VERSION}")
+    return replace(kb, version=f"{SCHEMA_VERSION}.{digest[:8]}+cpic-{newest}")
 
 
-def build_knowledge_base(wheel: Path | None = None, *,
+def build_knowledge_base(sources: str | Path | None = None, wheel: Path | None = None, *,
                          notes: list[str] | None = None) -> KnowledgeBase:
-    """Build the knowledge base from the pinned pypgx wheel (downloaded with pip if not given).
-
-    Notes on the source data (left-out alleles, ties, background completion) are appended to
-    `notes` when given and logged at INFO level.
-    """
+    """Build the knowledge base from a kb-sources tree and the pinned pypgx wheel."""
     collected: list[str] = []
-    if wheel is None:
-        with tempfile.TemporaryDirectory(prefix="pgxguard-kb-") as tmp:
-            path = download_wheel(Path(tmp))
-            kb = compile_tables(read_tables(path), wheel_sha256=PYPGX_WHEEL_SHA256,
-                                notes=collected)
-    else:
-        digest = verify_wheel(Path(wheel))
-        kb = compile_tables(read_tables(Path(wheel)), wheel_sha256=digest, notes=collected)
+    tree = SourceTree(sources)
+    pypgx_kb, tables = read_pypgx(wheel, notes=[])
+    kb = compile_sources(tree, pypgx_kb, tables, notes=collected)
     for n in collected:
         log.info("%s", n)
     if notes is not None:
@@ -548,31 +482,28 @@ def snapshot_bytes(kb: KnowledgeBase) -> bytes:
 
 
 def write_snapshot(kb: KnowledgeBase, path: str | Path = DEFAULT_SNAPSHOT) -> Path:
-    """Write `kb` to `path` atomically (temporary file in the same folder, then os.replace)."""
+    """Write `kb` to `path` atomically."""
     return write_snapshot_file(kb.to_json(), path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pgxguard.kb.build",
-        description=f"Compile the pypgx {PYPGX_VERSION} tables into a pgxguard snapshot.")
-    parser.add_argument("--wheel", type=Path, default=None,
-                        help=f"the {PYPGX_WHEEL} file (default: pip download it)")
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_SNAPSHOT,
-                        help="snapshot to write (default: the bundled snapshot)")
+    parser = argparse.ArgumentParser(prog="python -m pgxguard.kb.build",
+                                     description="Compile the knowledge base from kb-sources.")
+    parser.add_argument("--sources", type=Path, default=None, help="the kb-sources tree")
+    parser.add_argument("--wheel", type=Path, default=None, help="the pinned pypgx wheel")
+    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_SNAPSHOT)
     args = parser.parse_args(argv)
     notes: list[str] = []
     try:
-        kb = build_knowledge_base(args.wheel, notes=notes)
+        kb = build_knowledge_base(args.sources, args.wheel, notes=notes)
         out = write_snapshot(kb, args.output)
     except KnowledgeBaseError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    n_alleles = sum(len(d.alleles) for by in kb.definitions.values() for d in by.values())
-    print(f"wrote {out} ({out.stat().st_size} bytes): knowledge base {kb.version}, "
-          f"{len(kb.definitions)} genes, {n_alleles} allele definitions over both builds")
+    print(f"wrote {out}: knowledge base {kb.version}, {len(kb.clinical_genes)} clinical genes, "
+          f"{len(kb.genes) - len(kb.clinical_genes)} research genes")
     return 0
 
 

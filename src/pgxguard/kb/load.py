@@ -56,11 +56,22 @@ def kb_info(kb: KnowledgeBase) -> dict[str, Any]:
             "structural_alleles": list(any_def.structural_alleles),
             "phenotype_method": pheno.method if pheno else None,
             "rule": any_def.rule,
+            "research": any_def.research,
+            "required_positions": list(any_def.required_positions),
+            "unmapped_positions": {b: len(d.unmapped_positions)
+                                   for b, d in sorted(by_build.items())},
             "haploid_chrom": any_def.haploid_chrom,
             "unknown_alt_as_reference": any_def.unknown_alt_as_reference,
         }
+    from pgxguard.guidance.load import load_guidance
+
+    gkb = load_guidance()
     return {
         **kb.provenance(),
+        "clinical_genes": list(kb.clinical_genes),
+        "guidance": {"version": gkb.version, "snapshot_date": gkb.snapshot_date,
+                     "guidelines": len(gkb.guidelines), "recommendations": len(gkb.entries),
+                     "drugs": len(gkb.drugs)},
         "genes": genes,
         "phenotype_genes": sorted(kb.phenotypes),
         "outside_only_genes": list(kb.outside_only_genes),

@@ -16,7 +16,7 @@ from pgxguard.errors import KnowledgeBaseError
 
 Build = Literal["GRCh37", "GRCh38"]
 BUILDS: tuple[Build, ...] = ("GRCh37", "GRCh38")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 IUPAC: dict[str, frozenset[str]] = {
     "A": frozenset("A"), "C": frozenset("C"), "G": frozenset("G"), "T": frozenset("T"),
@@ -50,6 +50,10 @@ class Position:
     # Other spellings of the same variant ((pos, ref, alt) -> alt here), e.g. an indel
     # written right-shifted, taken from the source's synonym table.
     synonyms: tuple[tuple[int, str, str, str], ...] = ()
+    # False when this build's coordinate was interpolated (GRCh37 positions between checked
+    # variants of the same offset): its reference base is unconfirmed, so --assume-reference
+    # never fills it and a VCF REF that disagrees makes it missing.
+    ref_confirmed: bool = True
 
     @property
     def key(self) -> str:
@@ -87,6 +91,15 @@ class GeneDefinition:
     rule: str | None = None
     unknown_alt_as_reference: bool = False
     source: str = ""
+    # Genes the published CPIC/DPWG sources do not cover (from pypgx): research use only, no
+    # clinical guidance, left out of the default gene set and of clinical reports.
+    research: bool = False
+    # PharmCAT's exemptions: positions that must have data, else no call (NAT2).
+    required_positions: tuple[int, ...] = ()
+    # Positions of the source build that have no coordinate on this build (GRCh37): every
+    # result on this build lists them as missing; alleles defined only there are not assessed.
+    unmapped_positions: tuple[str, ...] = ()
+    unmapped_alleles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.alleles:
@@ -118,29 +131,59 @@ class GeneDefinition:
 
 
 @dataclass(frozen=True, slots=True)
-class ActivityRange:
-    """`low <= score < high` (high None: unbounded; low == high: exactly that score)."""
+class PhenotypeRow:
+    """One row of a published diplotype -> phenotype table (CPIC, via PharmCAT)."""
 
+    alleles: tuple[str, ...]  # two allele names (one for a haploid row), sorted by sort_key
     phenotype: str
-    low: float
-    high: float | None
-    inclusive_high: bool = False
+    activity_score: str | None  # as published: "1.25", "≥4.0"; None for non-activity genes
+    lookup_key: str  # the key CPIC's recommendations are filed under
 
-    def contains(self, score: float) -> bool:
-        if self.high is None:
-            return score >= self.low
-        if self.inclusive_high:
-            return self.low <= score <= self.high
-        return self.low <= score < self.high
+
+def row_key(alleles: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    from pgxguard.alleles import sort_key
+
+    return tuple(sorted(alleles, key=sort_key))
 
 
 @dataclass(frozen=True, slots=True)
 class PhenotypeRules:
+    """A gene's published function and phenotype tables.
+
+    `method` is "activity" when the source gives activity values (CYP2C9, CYP2D6, DPYD): the
+    lookup key is then the activity score; otherwise "diplotype" (the key is the phenotype).
+    """
+
     gene: str
     method: Literal["diplotype", "activity"]
-    # Diplotype table: "A/B" with names sorted (see alleles.sort_key) -> phenotype term.
-    diplotypes: dict[str, str] = field(default_factory=dict)
-    activity_ranges: tuple[ActivityRange, ...] = ()
+    rows: tuple[PhenotypeRow, ...] = ()
+    functions: dict[str, str] = field(default_factory=dict)  # allele -> function, as published
+    activity_values: dict[str, str] = field(default_factory=dict)  # allele -> value, as published
+    source: str = ""  # file and version the table came from
+    _index: dict[tuple[str, ...], PhenotypeRow] = field(default_factory=dict, repr=False,
+                                                         compare=False)
+
+    def __post_init__(self) -> None:
+        self._index.clear()
+        for r in self.rows:
+            k = row_key(r.alleles)
+            if k in self._index and self._index[k] != r:
+                raise KnowledgeBaseError(
+                    f"{self.gene}: phenotype table lists {'/'.join(k)} twice with different "
+                    "results", hint="fix the phenotype source and rebuild the knowledge base")
+            self._index[k] = r
+
+    def lookup(self, alleles: tuple[str, ...] | list[str]) -> PhenotypeRow | None:
+        return self._index.get(row_key(alleles))
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The gene's phenotype vocabulary (every term its table uses)."""
+        return tuple(sorted({r.phenotype for r in self.rows}))
+
+    def score_phenotypes(self) -> dict[str, str]:
+        """Activity genes: published score -> phenotype (one phenotype per score)."""
+        return {r.activity_score: r.phenotype for r in self.rows if r.activity_score is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +203,9 @@ class Source:
     licence: str
     url: str
     sha256: str = ""
+    commit: str = ""
+    date: str = ""
+    attribution: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +219,8 @@ class KnowledgeBase:
     outside_only_genes: tuple[str, ...] = ()
     allele_functions: dict[str, dict[str, str]] = field(default_factory=dict)
     allele_activity: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Known limits of the sources, stated with every result (e.g. older phenotype tables).
+    limits: tuple[str, ...] = ()
 
     @property
     def genes(self) -> tuple[str, ...]:
@@ -186,8 +234,15 @@ class KnowledgeBase:
                 f"no {build} definition for {gene} in knowledge base {self.version}",
                 hint=f"known genes: {', '.join(self.genes)}") from e
 
+    @property
+    def clinical_genes(self) -> tuple[str, ...]:
+        """Genes defined from the published clinical sources (not research-use genes)."""
+        return tuple(g for g in self.genes
+                     if not next(iter(self.definitions[g].values())).research)
+
     def provenance(self) -> dict[str, Any]:
-        return {"version": self.version, "sources": [asdict(s) for s in self.sources]}
+        return {"version": self.version, "sources": [asdict(s) for s in self.sources],
+                "limits": list(self.limits)}
 
     # --- serialisation -----------------------------------------------------------------------
 
@@ -205,6 +260,7 @@ class KnowledgeBase:
             "outside_only_genes": list(self.outside_only_genes),
             "allele_functions": self.allele_functions,
             "allele_activity": self.allele_activity,
+            "limits": list(self.limits),
         }
         body["checksum"] = content_checksum(body)
         return body
@@ -235,6 +291,7 @@ class KnowledgeBase:
                 outside_only_genes=tuple(data.get("outside_only_genes", ())),
                 allele_functions=data.get("allele_functions", {}),
                 allele_activity=data.get("allele_activity", {}),
+                limits=tuple(data.get("limits", ())),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise KnowledgeBaseError(f"malformed knowledge base: {e}", path=origin,
@@ -251,7 +308,8 @@ def _gene_to_json(d: GeneDefinition) -> dict[str, Any]:
         "gene": d.gene, "build": d.build, "chrom": d.chrom, "source": d.source,
         "positions": [
             {"chrom": p.chrom, "pos": p.pos, "ref": p.ref, "alts": list(p.alts), "rsid": p.rsid,
-             "label": p.label, "synonyms": [list(s) for s in p.synonyms]}
+             "label": p.label, "synonyms": [list(s) for s in p.synonyms],
+             "ref_confirmed": p.ref_confirmed}
             for p in d.positions
         ],
         "alleles": [
@@ -262,6 +320,10 @@ def _gene_to_json(d: GeneDefinition) -> dict[str, Any]:
         "haploid_chrom": d.haploid_chrom,
         "rule": d.rule,
         "unknown_alt_as_reference": d.unknown_alt_as_reference,
+        "research": d.research,
+        "required_positions": list(d.required_positions),
+        "unmapped_positions": list(d.unmapped_positions),
+        "unmapped_alleles": list(d.unmapped_alleles),
     }
 
 
@@ -271,7 +333,8 @@ def _gene_from_json(d: dict[str, Any]) -> GeneDefinition:
         positions=tuple(
             Position(chrom=p["chrom"], pos=int(p["pos"]), ref=p["ref"], alts=tuple(p["alts"]),
                      rsid=p.get("rsid"), label=p.get("label"),
-                     synonyms=tuple((int(s[0]), s[1], s[2], s[3]) for s in p.get("synonyms", ())))
+                     synonyms=tuple((int(s[0]), s[1], s[2], s[3]) for s in p.get("synonyms", ())),
+                     ref_confirmed=bool(p.get("ref_confirmed", True)))
             for p in d["positions"]
         ),
         alleles=tuple(
@@ -283,15 +346,23 @@ def _gene_from_json(d: dict[str, Any]) -> GeneDefinition:
         haploid_chrom=d.get("haploid_chrom"),
         rule=d.get("rule"),
         unknown_alt_as_reference=bool(d.get("unknown_alt_as_reference", False)),
+        research=bool(d.get("research", False)),
+        required_positions=tuple(int(x) for x in d.get("required_positions", ())),
+        unmapped_positions=tuple(d.get("unmapped_positions", ())),
+        unmapped_alleles=tuple(d.get("unmapped_alleles", ())),
     )
 
 
 def _pheno_to_json(p: PhenotypeRules) -> dict[str, Any]:
-    return {"gene": p.gene, "method": p.method, "diplotypes": p.diplotypes,
-            "activity_ranges": [asdict(r) for r in p.activity_ranges]}
+    return {"gene": p.gene, "method": p.method, "source": p.source,
+            "functions": p.functions, "activity_values": p.activity_values,
+            "rows": [[list(r.alleles), r.phenotype, r.activity_score, r.lookup_key]
+                     for r in p.rows]}
 
 
 def _pheno_from_json(p: dict[str, Any]) -> PhenotypeRules:
     return PhenotypeRules(
-        gene=p["gene"], method=p["method"], diplotypes=dict(p.get("diplotypes", {})),
-        activity_ranges=tuple(ActivityRange(**r) for r in p.get("activity_ranges", ())))
+        gene=p["gene"], method=p["method"], source=p.get("source", ""),
+        functions=dict(p.get("functions", {})), activity_values=dict(p.get("activity_values", {})),
+        rows=tuple(PhenotypeRow(alleles=tuple(r[0]), phenotype=r[1], activity_score=r[2],
+                                lookup_key=r[3]) for r in p.get("rows", ())))

@@ -46,7 +46,8 @@ from typing import Any
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.kb.model import IUPAC, Build, GeneDefinition, NamedAllele, Position, canonical_chrom
 
-__all__ = ["load_pharmcat_definition", "load_pharmcat_definitions", "parse_build"]
+__all__ = ["definition_from_json", "load_pharmcat_definition", "load_pharmcat_definitions",
+           "parse_build"]
 
 FILE_GLOB = "*_translation.json"
 LOWEST_FUNCTION_GENES = frozenset({"DPYD", "RYR1"})
@@ -111,6 +112,11 @@ def load_pharmcat_definition(path: str | Path) -> GeneDefinition:
         raise KnowledgeBaseError(f"invalid JSON: {e.msg}", path=str(p), line=e.lineno,
                                  hint=_HINT) from e
     return _Parser(p).gene(data)
+
+
+def definition_from_json(data: Any, origin: str | Path) -> GeneDefinition:
+    """Parse an already-read `*_translation.json` document (`origin` names it in errors)."""
+    return _Parser(Path(origin)).gene(data)
 
 
 class _Parser:

@@ -76,6 +76,11 @@ class _Cells:
             self.accept.append(row)
 
         self._vec: dict[tuple[int, str], np.ndarray] = {}
+        self.has_iupac: np.ndarray = np.asarray(self.iupac.any(axis=1), dtype=bool)
+        # Rank of each allele name in allele-name order (sort_key), computed once per gene.
+        order = sorted(range(len(defn.alleles)), key=lambda a: sort_key(defn.alleles[a].name))
+        self.rank = np.empty(len(defn.alleles), dtype=np.int64)
+        self.rank[order] = np.arange(len(order))
 
     def vector(self, i: int, seq: str) -> np.ndarray:
         """Boolean vector over alleles: which accept `seq` at position i (cached)."""
@@ -141,6 +146,15 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                                    False, no_call_reason=reason, reason_code="unknown_alt")
         avail.append(i)
 
+    if defn.required_positions:
+        have = set(avail)
+        req = [position_label(defn, i) for i, p in enumerate(defn.positions)
+               if p.pos in defn.required_positions and i not in have]
+        if req:
+            reason = (f"required {defn.gene} position(s) {', '.join(req)} missing (PharmCAT's "
+                      "exemptions: the gene cannot be called without them): no call")
+            return MatchResult(defn.gene, (), None, tuple(missing), (*warnings, reason), False,
+                               no_call_reason=reason, reason_code="required")
     ploidies = {len(c.alleles) for c in (sites[i] for i in avail) if c is not None}
     if not avail:
         reason = f"no data at any {defn.gene} position"
@@ -200,10 +214,14 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
         fwd = (a1 @ a2.T) == len(ks)  # A on strand 1, B on strand 2
         ok &= fwd | fwd.T
     pairs = np.argwhere(np.triu(ok))
+    n_def = cells.defined[:, avail].sum(axis=1)
     scored = []
     for x, y in pairs:
         a, b = int(idx[x]), int(idx[y])
-        sa = _pair_score(cells, a, b, avail, sites, blocks, m)
+        if cells.has_iupac[a] or cells.has_iupac[b]:
+            sa = _pair_score(cells, a, b, avail, sites, blocks, m)
+        else:
+            sa = int(n_def[a] + n_def[b])
         scored.append(((a, b), sa))
     return _finish(defn, scored, missing, warnings, len(blocks) <= 1, False, avail, uncallable,
                    len(blocks))
@@ -262,17 +280,21 @@ def _finish(defn: GeneDefinition, scored: list[tuple[tuple[int, ...], int]], mis
                            haploid, tuple(avail), reason, het_blocks, uncallable, "no_match")
     best = max(s for _, s in scored)
     names = defn.allele_names
+    rank = _cells(defn).rank
 
-    def ordered(diplotypes: set[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
-        return tuple(sorted(diplotypes, key=lambda d: tuple(sort_key(x) for x in d)))
+    def ordered(combos: set[tuple[int, ...]]) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(names[a] for a in c)
+                     for c in sorted(combos, key=lambda c: tuple(rank[a] for a in c)))
 
-    named = [(tuple(sorted((names[a] for a in combo), key=sort_key)), s) for combo, s in scored]
-    top = ordered({d for d, s in named if s == best})
+    def by_name(combo: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted(combo, key=lambda a: rank[a]))
+
+    top = ordered({by_name(c) for c, s in scored if s == best})
     if len(top) > 1:
         warnings.append(f"{len(top)} diplotypes tie at score {best}")
     return MatchResult(defn.gene, top, int(best), tuple(missing), tuple(warnings), phased,
                        haploid, tuple(avail), None, het_blocks, uncallable,
-                       candidates=ordered({d for d, _ in named}))
+                       candidates=ordered({by_name(c) for c, _ in scored}))
 
 
 __all__ = ["MatchResult", "match_gene", "position_label"]

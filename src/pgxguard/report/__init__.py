@@ -92,8 +92,13 @@ def render(calls: CallResult, review: ReviewResult | None, sample: str, fmt: str
 
 def make_report(input_vcf: str | Path | None, outside_calls: str | Path | None = None,
                 meds: str | Path | Sequence[str] | None = None, sample: str | None = None,
-                fmt: str = "html", *, generated: datetime | None = None) -> str:
-    """`pgxguard report`: call, review (when medicines are given) and render one sample."""
+                fmt: str = "html", *, generated: datetime | None = None,
+                outside_sample: str | None = None, warnings: list[str] | None = None) -> str:
+    """`pgxguard report`: call, review (when medicines are given) and render one sample.
+
+    The call's warnings (refused outside-call rows, htslib's messages...) are appended to
+    `warnings` when a list is given, for the command line to print.
+    """
     from pgxguard.pipeline import call
     from pgxguard.report.view import pick_sample
 
@@ -103,7 +108,10 @@ def make_report(input_vcf: str | Path | None, outside_calls: str | Path | None =
     if meds is not None and not medicines:
         raise InputError("the medication list is empty",
                          hint='pass --meds "clopidogrel, simvastatin" or a file, one a line')
-    calls = call(input_vcf, samples=[sample] if sample else None, outside_calls=outside_calls)
+    calls = call(input_vcf, samples=[sample] if sample else None, outside_calls=outside_calls,
+                 outside_sample=outside_sample)
+    if warnings is not None:
+        warnings.extend(calls.warnings)
     s = pick_sample(calls, sample)
     review = run_review(calls, medicines, s.sample) if medicines else None
     return render(calls, review, s.sample, fmt, generated=generated)

@@ -2,7 +2,7 @@
 
 One card per recommendation of an item whose action class is avoid / use alternative / adjust
 dose / monitor (CPIC and DPWG each get their own card, as a card has one source), and one card
-suggesting a test for each "result missing" item. `standard` and `no PGx guidance` items give no
+suggesting a test for each "result incomplete" item. `standard` and `no PGx guidance` items give no
 card. The card `detail` is the verbatim recommendation (Markdown-escaped so allele names such as
 `*2` are not read as emphasis), then labelled facts from the review; `summary` is built only from
 the drug, the action class and the gene phenotypes, cut to fewer than 140 characters.
@@ -29,7 +29,8 @@ INDICATOR: dict[Action, str] = {
     Action.USE_ALTERNATIVE: "critical",
     Action.ADJUST_DOSE: "warning",
     Action.MONITOR: "warning",
-    Action.RESULT_MISSING: "warning",
+    Action.RESULT_INCOMPLETE: "warning",
+    Action.NO_RECOMMENDATION: "info",
     Action.STANDARD: "info",
     Action.NO_GUIDANCE: "info",
 }
@@ -58,6 +59,8 @@ def _rec_card(item: MedicineReview, rec: Recommendation) -> dict[str, Any]:
                  f"({markdown_escape(rec.source_version)})")
     if rec.strength:
         lines.append(f"**Strength:** {markdown_escape(rec.strength)}")
+    if rec.population:
+        lines.append(f"**Population:** {markdown_escape(rec.population)}")
     if item.basis:
         lines += ["", "**Based on:**", *_basis_md(item)]
     if item.messages:
@@ -77,7 +80,7 @@ def _rec_card(item: MedicineReview, rec: Recommendation) -> dict[str, Any]:
 
 def _missing_card(item: MedicineReview, kb_label: str) -> dict[str, Any]:
     genes = list(item.missing_genes) or ["a required gene"]
-    summary = _cut(f"{item.drug}: result missing for {', '.join(genes)} – consider testing")
+    summary = _cut(f"{item.drug}: result incomplete for {', '.join(genes)} – see details")
     lines = [f"No result for {markdown_escape(g)}." for g in item.missing_genes]
     lines += [markdown_escape(m) for m in item.messages]
     if item.basis:

@@ -26,6 +26,9 @@ def report_cmd(
     input: Annotated[Path, typer.Argument(help="VCF, VCF.gz or BCF of the patient")],
     outside_calls: Annotated[Path | None, typer.Option(
         help="TSV of outside calls (CYP2D6, HLA...) merged into the calls")] = None,
+    outside_sample: Annotated[str | None, typer.Option(
+        help="Sample of the outside-call TSV whose rows belong to the reported VCF sample "
+             "(when the two name the patient differently)")] = None,
     meds: Annotated[list[str] | None, typer.Option(
         "--meds", "-m", help='Medicines: a file (one a line) or "a, b, c"; repeatable')] = None,
     sample: Annotated[str | None, typer.Option(
@@ -41,12 +44,15 @@ def report_cmd(
     from pgxguard.report import make_report
 
     try:
+        warnings: list[str] = []
         text = make_report(input, outside_calls=outside_calls, meds=meds, sample=sample,
-                           fmt=str(fmt))
+                           fmt=str(fmt), outside_sample=outside_sample, warnings=warnings)
         if output is None:
             sys.stdout.write(text)
         else:
             write_atomic(output, text)
+        for w in warnings:
+            typer.echo(f"warning: {w}", err=True)
     except PgxError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(e.exit_code) from None

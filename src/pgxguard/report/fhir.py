@@ -273,10 +273,16 @@ def _medication_concept(item: MedicineReview) -> dict[str, Any]:
     return _cc(item.drug, *codings)
 
 
-def _rec_note(rec: Recommendation) -> list[dict[str, str]]:
+def _rec_note(rec: Recommendation, updates: tuple[str, ...] = ()) -> list[dict[str, str]]:
     parts = [f"Source: {rec.source} ({rec.source_version})"]
     if rec.strength:
         parts.append(f"Strength: {rec.strength}")
+    if rec.population:
+        parts.append(f"Population: {rec.population}")
+    parts += [f"Implication (verbatim): {x}" for x in rec.implications]
+    parts.append(f"Action class: {rec.action}" + (f" ({rec.action_basis})"
+                                                   if rec.action_basis else ""))
+    parts += list(updates)
     if rec.guideline_id:
         parts.append(f"Guideline: {rec.guideline_id}")
     if rec.guideline_url:
@@ -349,7 +355,9 @@ def _review_resources(b: _Builder, subject: dict[str, str], review: ReviewResult
                 "code": _cc("Therapeutic Implication",
                             {"system": TBD, "code": "therapeutic-implication"}),
                 "subject": subject, "issued": issued,
-                "component": comps, "note": _rec_note(rec),
+                "component": comps,
+                "note": _rec_note(rec, tuple(m for m in item.messages
+                                             if m.startswith("CPIC updated"))),
             }
             if derived:
                 obs["derivedFrom"] = derived
@@ -394,6 +402,32 @@ def _report(b: _Builder, subject: dict[str, str], issued: str, results: list[dic
     b.add(f"report|{kb_version}", rep)
     # the report first, as readers expect
     b.entries.insert(0, b.entries.pop())
+
+
+def _provenance(b: _Builder, prov: dict[str, Any], issued: str) -> None:
+    """A Provenance resource naming every knowledge-base source file (name, version, SHA-256,
+    licence) the report rests on, with the sources' attributions and known limits."""
+    report = b.entries[0]
+    entities = [{"role": "source", "what": {"display": " ".join(x for x in (
+        str(src.get("name", "")), str(src.get("version", "")),
+        f"sha256:{src['sha256']}" if src.get("sha256") else "",
+        f"({src.get('licence', '')})" if src.get("licence") else "") if x)}}
+        for src in prov.get("all_sources", []) if isinstance(src, dict)]
+    if not entities:
+        return
+    tool = prov.get("tool") or {}
+    resource: dict[str, Any] = {
+        "resourceType": "Provenance",
+        "target": [{"reference": report["fullUrl"]}],
+        "recorded": issued,
+        "agent": [{"who": {"display": f"{tool.get('name', 'pgxguard')} "
+                                      f"{tool.get('version', '')}".strip()}}],
+        "entity": entities,
+    }
+    reasons = [_cc(x) for x in [*prov.get("attributions", []), *prov.get("limits", [])]]
+    if reasons:  # FHIR elements are absent, never null or empty
+        resource["reason"] = reasons
+    b.add("provenance", resource)
 
 
 def _seed(*parts: Any) -> str:
@@ -443,10 +477,14 @@ def report_bundle(calls: CallResult, review: ReviewResult | None, sample: str, *
                   + (f" Tied diplotypes: {', '.join(r.gene for r in rows if r.tied)}."
                      if any(r.tied for r in rows) else "")
                   + (f" Structural variants not assessed: {', '.join(sv)}." if sv else "")
+                  # input problems (refused outside-call rows, htslib's warnings) travel too
+                  + (f" Input warnings: {' | '.join(calls.warnings)}." if calls.warnings
+                     else "")
                   + (" PROVISIONAL: not yet signed off by the laboratory." if preliminary
                      else "")
                   + (f" Authorised by {authorised}." if authorised else ""))
     _report(b, subject, issued, results, tasks, conclusion, prov["kb_version"])
+    _provenance(b, prov, issued)
     bundle = b.bundle("report")
     for e in bundle["entry"]:
         res = e["resource"]

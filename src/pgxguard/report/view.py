@@ -137,6 +137,7 @@ def provenance(calls: CallResult | None, review: ReviewResult | None) -> dict[st
         "options": dict(calls.options) if calls is not None else {},
         "input": dict(calls.input) if calls is not None else {},
         "call_warnings": list(calls.warnings) if calls is not None else [],
+        "limits": list(kb.get("limits", [])),
     }
     if review is not None:
         rkb = guidance_kb(review)
@@ -149,6 +150,8 @@ def provenance(calls: CallResult | None, review: ReviewResult | None) -> dict[st
         if src not in seen:
             seen.append(src)
     out["all_sources"] = seen
+    out["attributions"] = list(dict.fromkeys(
+        s.get("attribution") for s in seen if isinstance(s, dict) and s.get("attribution")))
     return out
 
 

@@ -6,15 +6,25 @@ the phenotype and activity score of the therapeutic-implication Observation, and
 (missing positions, structural variants not assessed, warnings) carried as a warning, so the
 extracted result is never more certain than the report. A Bundle without genotype Observations
 is stored as it is, not interpreted.
+
+With a knowledge base, each gene passes the same checks as an outside-call TSV row
+(`pgxguard.io.outside.RowChecker`): known gene and allele names (HLA names normalised),
+a phenotype of the gene's vocabulary (abbreviations expanded), diplotype and phenotype in
+agreement. A gene that fails is kept as "no call" with the reason, and the reason is listed in
+the result's warnings: it is never read as a negative or normal result.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Any
 
 from pgxguard.errors import InputError
+from pgxguard.io.notation import NotationError
+from pgxguard.io.outside import RowChecker
+from pgxguard.kb.model import KnowledgeBase
 from pgxguard.report.fhir import PROFILE
 from pgxguard.results import CallResult, GeneCall, SampleCall
 
@@ -88,8 +98,12 @@ def parse_bundle(data: bytes, filename: str) -> dict[str, Any]:
     return doc
 
 
-def extract_calls(doc: dict[str, Any], filename: str) -> CallResult | None:
-    """The calls a pgxguard report Bundle states, or None when it holds no genotype."""
+def extract_calls(doc: dict[str, Any], filename: str,
+                  kb: KnowledgeBase | None = None) -> CallResult | None:
+    """The calls a pgxguard report Bundle states, or None when it holds no genotype.
+
+    With `kb`, every gene is checked against it (module docstring); refusals are warnings.
+    """
     resources: dict[str, dict[str, Any]] = {}
     for e in _dicts(doc.get("entry")):
         if isinstance(e.get("resource"), dict):
@@ -128,6 +142,18 @@ def extract_calls(doc: dict[str, Any], filename: str) -> CallResult | None:
         raise InputError("the Bundle's genotype Observations name no gene (component "
                          f"{GENE_STUDIED} 'gene studied')", path=filename,
                          hint="upload the Bundle written by `pgxguard report --format fhir`")
+    refused: list[str] = []
+    if kb is not None:
+        from pgxguard.outside_calls import kb_vocabulary
+
+        checker = RowChecker(kb_vocabulary(kb))
+        for name, found in list(genes.items()):
+            try:
+                genes[name] = checked_gene_call(found, checker)
+            except NotationError as e:
+                refused.append(f"{filename}: {e.message} ({e.hint})")
+                genes[name] = GeneCall(gene=found.gene, warnings=(
+                    *found.warnings, f"refused: {e.message} ({e.hint})"), source="none")
     return CallResult(
         knowledge_base={"version": kb_version, "sources": [
             {"name": "FHIR Bundle", "file": filename, "bundle_id": _text(doc.get("id")) or None}]},
@@ -136,7 +162,35 @@ def extract_calls(doc: dict[str, Any], filename: str) -> CallResult | None:
         tool={"name": "pgxguard", "note": "calls extracted from a FHIR Bundle"},
         input={"path": filename, "format": "FHIR Bundle"},
         warnings=("calls read from a FHIR Bundle; they were made elsewhere and are not "
-                  "re-called",))
+                  "re-called", *refused))
+
+
+def checked_gene_call(g: GeneCall, checker: RowChecker) -> GeneCall:
+    """`g` with names and phenotype normalised as an outside-call row would be, or
+    `NotationError` when a row saying the same would be refused."""
+    gene = checker.gene(g.gene)
+    phenotype = g.phenotype or ""
+    score = "" if g.activity_score is None else repr(g.activity_score)
+    for v in g.variants:  # lowest-function genes: named variants, each must be known
+        checker.allele(v, gene, v)
+    notes: list[str] = []
+    diplotypes: list[tuple[str, ...]] = []
+    for d in g.diplotypes:
+        c = checker.check(gene, "/".join(d), "", "")
+        if not c.diplotype:  # one HLA allele: a status, as a TSV row would read it
+            phenotype = phenotype or (c.phenotype or "")
+            continue
+        diplotypes.append(tuple(a if n == 1 else f"{a}x{n}"
+                                for a, n in zip(c.diplotype, c.copies, strict=True)))
+        if phenotype or score:  # each (tied) diplotype must agree with what is stated
+            notes += checker.check(gene, "/".join(d), phenotype, score).notes
+    stated = g.phenotype
+    if phenotype:
+        c = checker.check(gene, "", phenotype, score)
+        stated = c.phenotype
+        notes += c.notes
+    return dataclasses.replace(g, gene=gene, diplotypes=tuple(diplotypes), phenotype=stated,
+                               warnings=tuple(dict.fromkeys((*g.warnings, *notes))))
 
 
 def _gene_call(gene: str, obs: dict[str, Any], resources: dict[str, dict[str, Any]],
@@ -187,4 +241,4 @@ def _gene_call(gene: str, obs: dict[str, Any], resources: dict[str, dict[str, An
                     source="outside" if diplotypes or variants or phenotype else "none")
 
 
-__all__ = ["extract_calls", "parse_bundle"]
+__all__ = ["checked_gene_call", "extract_calls", "parse_bundle"]

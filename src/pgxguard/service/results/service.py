@@ -109,16 +109,17 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
         if limits is not None:
             check_json(data, filename, limits)
         doc = parse_bundle(data, filename)
-        calls = extract_calls(doc, filename)
+        calls = extract_calls(doc, filename, kb)
         if calls is None:
             return Interpretation(STORED_ONLY, None, None,
                                   "the Bundle holds no genotype Observation pgxguard can read: "
                                   "stored as received, not interpreted", sample, None)
         calls = _pick(calls, sample, "Bundle")
+        refused = [w for w in calls.warnings if w.startswith(f"{filename}: ")]
         return Interpretation(INTERPRETED, calls.knowledge_base.get("version"),
                               json.dumps(calls.to_json(), indent=2),
-                              "calls extracted from the Bundle (made elsewhere, not re-called)",
-                              calls.samples[0].sample, None)
+                              "calls extracted from the Bundle (made elsewhere, not re-called)"
+                              + _refused_note(refused, "gene"), calls.samples[0].sample, None)
     if build is not None and build not in ("GRCh37", "GRCh38"):
         raise InputError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38")
     if limits is not None:
@@ -140,8 +141,20 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
         except PgxError as e:
             raise _relabel(e, tmpdir) from None
         text = _json_text(result, tmpdir)
-    return Interpretation(INTERPRETED, str(result.knowledge_base.get("version")), text, None,
+        refused = [w.replace(tmpdir + "/", "") for w in result.warnings
+                   if kind is Kind.OUTSIDE_CALLS and w.startswith(f"{path}, line ")]
+    note = _refused_note(refused, "row").removeprefix("; ") or None
+    return Interpretation(INTERPRETED, str(result.knowledge_base.get("version")), text, note,
                           result.samples[0].sample, result.build)
+
+
+def _refused_note(refused: list[str], what: str) -> str:
+    """Refused outside-call rows (or Bundle genes) stated in the version's note, so the upload's
+    response shows them, not only the calls' warnings."""
+    if not refused:
+        return ""
+    return (f"; {len(refused)} {what}(s) refused, not used (see the calls' warnings): "
+            + " | ".join(refused[:5]) + (" | ..." if len(refused) > 5 else ""))
 
 
 def prepare_upload(kind: Kind, data: bytes, filename: str | None, *, sample: str | None,
