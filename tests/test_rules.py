@@ -406,14 +406,17 @@ def test_dpyd_three_unphased_hets_two_lowest(tmp_vcf: WriteVcf) -> None:
     assert gc.phenotype == "Poor Metabolizer"
 
 
-def test_dpyd_phased_combination_on_one_strand_lists_variants(tmp_vcf: WriteVcf) -> None:
-    """Fixture for a bug seen on 1000 Genomes: *2A phased with *5 on one strand gave no call."""
+def test_dpyd_phased_combination_on_one_strand(tmp_vcf: WriteVcf) -> None:
+    """Fixture for a bug seen on 1000 Genomes: *2A phased with *5 on one strand gave no call.
+    PharmCAT (Gene-Definition-Exceptions, DPYD, phased data) lists every variant per strand,
+    several as a combination: `Reference/[c.1627A>G (*5) + c.1905+1G>A (*2A)]`."""
     a, b = "c.1905+1G>A (*2A)", "c.1627A>G (*5)"
     assert (ACT[a], ACT[b]) == (0.0, 1.0)
     gc = call_one(tmp_vcf(_dpyd_vcf({a: "1|0", b: "1|0"}, phased=True)), "DPYD")
-    assert gc.diplotypes == ()
-    assert Counter(gc.variants) == Counter([a, b])
-    # Two lowest activity values: 0.0 (*2A) + 1.0 (*5) -> 1.0, CPIC intermediate metabolizer.
+    assert gc.variants == ()
+    assert gc.diplotypes == (("Reference", f"[{b} + {a}]"),)  # members by c. position
+    # Lowest activity value per strand: 0.0 (*2A) and 1.0 (Reference) -> 1.0, intermediate.
     assert gc.activity_score == 1.0
     assert gc.phenotype == _dpyd_range(1.0) == "Intermediate Metabolizer"
-    assert any("more than one named variant" in w for w in gc.warnings)
+    assert any("[a + b]" in w for w in gc.warnings)
+    assert any(f"Reference/{a}" in w for w in gc.warnings)
