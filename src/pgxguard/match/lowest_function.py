@@ -159,11 +159,12 @@ class _Rule:
 
     # --- which alleles explain a set of found alleles --------------------------------------
 
-    def _reduce(self, found: set[int]) -> list[set[int]]:
-        """Found alleles minus those another found allele explains; alternatives when two are
-        indistinguishable at the positions with data."""
+    def _reduce(self, found: set[int], subsets: bool = True) -> list[set[int]]:
+        """Found alleles minus those another found allele explains (`subsets`); alternatives
+        when two are indistinguishable at the positions with data."""
         sets = {a: frozenset(self.avail_own[a]) for a in found}
-        keep = {a for a in found if not any(sets[a] < sets[b] for b in found if b != a)}
+        keep = {a for a in found
+                if not (subsets and any(sets[a] < sets[b] for b in found if b != a))}
         groups: dict[frozenset[tuple[int, str]], list[int]] = {}
         for a in keep:
             groups.setdefault(sets[a], []).append(a)
@@ -259,7 +260,7 @@ class _Rule:
                               for i, _ in extra)
                 if n_extra > self.copies(core):
                     self._mismatch(e, core, extra)
-        groups = self._reduce(set(found))
+        groups = self._reduce(set(found), subsets=False)  # copies already counted
         if len(groups) > 1:
             self.warnings.append("several named variants cannot be told apart at the positions "
                                  "with data: all are listed")
