@@ -565,3 +565,35 @@ def test_too_many_phase_blocks_fall_back_to_the_variant_list(tmp_vcf: WriteVcf) 
     gc = call_one(path, "DPYD")
     assert gc.diplotypes == () and len(gc.variants) == MAX_FREE_BLOCKS + 1
     assert any("phase blocks of unknown relative orientation" in w for w in gc.warnings)
+
+
+def test_dpyd_ties_and_combinations_in_reports_and_fhir(tmp_vcf: WriteVcf) -> None:
+    """Combinations and phase-set ties reach the clinician report and the FHIR Bundle, and a
+    Bundle read back keeps them (members checked against the knowledge base); a Bundle whose
+    phenotype disagrees with the pair the rule looks up is refused for the gene."""
+    import dataclasses
+    import json
+
+    from pgxguard.report.fhir import report_bundle
+    from pgxguard.report.html import clinician_html
+    from pgxguard.service.results.fhir_import import extract_calls
+
+    result = pgxguard.call(tmp_vcf(_ps_case({RS_9B: ("0|1", 1), RS_1774: ("0|1", 2)})),
+                           genes=["DPYD"])
+    gc = result.sample("S").gene("DPYD")
+    html = clinician_html(result, None, "S")
+    assert all(x.replace(">", "&gt;") in html for d in gc.diplotypes for x in d)
+    bundle = report_bundle(result, None, "S")
+    assert "[c.1774C>T + c.2657G>A (*9B)]" in json.dumps(bundle)
+    back = extract_calls(bundle, "b.json", kb=KB)
+    assert back is not None
+    again = back.sample("S").gene("DPYD")
+    assert again.diplotypes == gc.diplotypes and again.phenotype == gc.phenotype
+    wrong = dataclasses.replace(result, samples=(dataclasses.replace(
+        result.samples[0], genes=(dataclasses.replace(gc, phenotype="Normal Metabolizer",
+                                                      activity_score=2.0,
+                                                      lookup_key="2.0"),)),))
+    refused = extract_calls(report_bundle(wrong, None, "S"), "w.json", kb=KB)
+    assert refused is not None
+    assert refused.sample("S").gene("DPYD").diplotypes == ()
+    assert any("refused" in w for w in refused.sample("S").gene("DPYD").warnings)
