@@ -191,6 +191,8 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
         warnings.extend(lowest.warnings)
         diplotypes = lowest.diplotypes
         variants = lowest.variants
+        if not diplotypes and not variants:  # not expected; never a silent no call
+            warnings.append(f"no {defn.gene} named variant could be listed: no call")
     if lowest is not None and variants:
         warnings.append(f"unphased {defn.gene} data ({lowest.free_blocks} heterozygous sites or "
                         "blocks of unknown relative phase): no diplotype; the named variants "
