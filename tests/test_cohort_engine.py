@@ -240,6 +240,35 @@ def test_pharmcat_definitions_identical_to_call(cluster: str, tmp_path: Path) ->
     assert manifest["knowledge_base"]["gene_rules"][0]["genes"] == ["NAT2"]
 
 
+def test_lowest_function_rules_identical_to_call(cluster: str, tmp_path: Path) -> None:
+    """DPYD and RYR1 with PharmCAT's own test cases as samples (combinations, phase-set ties,
+    the HapB3 rule, unphased variant lists): the cohort kernel gives `pgxguard.call`'s calls."""
+    from kbfacts import KB
+    from pharmcat_lowest_function_cases import CASES, hapb3_cases
+    from pharmcat_style import Sample, pharmcat_samples
+
+    cases = [c for c in CASES + hapb3_cases() if c.gene == "DPYD" and c.known is None]
+    samples = {f"P{k:03d}": Sample(c.variations, c.phased, c.missing)
+               for k, c in enumerate(cases)}
+    vcf = pharmcat_samples(KB.definition("DPYD", "GRCh38"), samples).write(
+        tmp_path / "dpyd.vcf.gz", compress="bgzip", index=True)
+    run_cohort(vcf, tmp_path / "out", genes=["DPYD"], scheduler=cluster, chunk_samples=50)
+    expected = _expected(pgxguard.call(vcf, genes=["DPYD"], kb=KB))
+    _assert_same(expected, _observed(tmp_path / "out"))
+    rows = read_calls(tmp_path / "out").to_pylist()
+    assert any("tie" in r["flags"] for r in rows)
+    assert any(x.startswith("[") for r in rows for d in r["diplotypes"] for x in d)
+    assert any("variants_listed" in r["flags"] for r in rows)
+
+    ryr1 = [c for c in CASES if c.gene == "RYR1"]
+    samples = {f"R{k:02d}": Sample(c.variations, c.phased, c.missing) for k, c in enumerate(ryr1)}
+    vcf = pharmcat_samples(KB.definition("RYR1", "GRCh38"), samples).write(
+        tmp_path / "ryr1.vcf.gz", compress="bgzip", index=True)
+    run_cohort(vcf, tmp_path / "out1", genes=["RYR1"], scheduler=cluster, chunk_samples=8)
+    _assert_same(_expected(pgxguard.call(vcf, genes=["RYR1"], kb=KB)),
+                 _observed(tmp_path / "out1"))
+
+
 def test_plink2_pgen_identical_to_call(kb: Any, cluster: str, tmp_path: Path) -> None:
     """A PLINK 2 fileset of the same genotypes gives the calls `pgxguard.call` gives on the VCF:
     phase, multi-allelic records, missing calls and male chrX (G6PD) included. PLINK cannot hold

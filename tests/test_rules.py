@@ -25,6 +25,7 @@ from kbfacts import (
     RS_35,
     WriteVcf,
     defn,
+    drop_site,
     index_of,
     own_variants,
     set_site,
@@ -406,14 +407,193 @@ def test_dpyd_three_unphased_hets_two_lowest(tmp_vcf: WriteVcf) -> None:
     assert gc.phenotype == "Poor Metabolizer"
 
 
-def test_dpyd_phased_combination_on_one_strand_lists_variants(tmp_vcf: WriteVcf) -> None:
-    """Fixture for a bug seen on 1000 Genomes: *2A phased with *5 on one strand gave no call."""
+def test_dpyd_phased_combination_on_one_strand(tmp_vcf: WriteVcf) -> None:
+    """Fixture for a bug seen on 1000 Genomes: *2A phased with *5 on one strand gave no call.
+    PharmCAT (Gene-Definition-Exceptions, DPYD, phased data) lists every variant per strand,
+    several as a combination: `Reference/[c.1627A>G (*5) + c.1905+1G>A (*2A)]`."""
     a, b = "c.1905+1G>A (*2A)", "c.1627A>G (*5)"
     assert (ACT[a], ACT[b]) == (0.0, 1.0)
     gc = call_one(tmp_vcf(_dpyd_vcf({a: "1|0", b: "1|0"}, phased=True)), "DPYD")
-    assert gc.diplotypes == ()
-    assert Counter(gc.variants) == Counter([a, b])
-    # Two lowest activity values: 0.0 (*2A) + 1.0 (*5) -> 1.0, CPIC intermediate metabolizer.
+    assert gc.variants == ()
+    assert gc.diplotypes == (("Reference", f"[{b} + {a}]"),)  # members by c. position
+    # Lowest activity value per strand: 0.0 (*2A) and 1.0 (Reference) -> 1.0, intermediate.
     assert gc.activity_score == 1.0
     assert gc.phenotype == _dpyd_range(1.0) == "Intermediate Metabolizer"
-    assert any("more than one named variant" in w for w in gc.warnings)
+    assert any("[a + b]" in w for w in gc.warnings)
+    assert any(f"Reference/{a}" in w for w in gc.warnings)
+
+
+# --- DPYD/RYR1 with phased data and phase sets: PharmCAT's per-strand calls ----------------------
+# PharmCAT, Gene-Definition-Exceptions.md ("Calling DPYD named alleles", phased data): every
+# variant found is listed per strand, several as a combination `[a + b]` (NamedAlleleMatcher-201),
+# a strand without any is `Reference`; the phenotype comes from the lowest activity value per
+# strand. Phase sets that leave the orientation open give every possible diplotype (DpydTest
+# psDpwgNoRec, psHapB), and PharmCAT looks up the lowest-function one.
+
+RS_9A = index_of(DPYD, "rs1801265")      # c.85T>C (*9A)
+RS_3067 = index_of(DPYD, "rs114096998")  # c.3067C>A
+RS_9B = index_of(DPYD, "rs1801267")      # c.2657G>A (*9B)
+RS_1774 = index_of(DPYD, "rs59086055")   # c.1774C>T
+RS_13 = index_of(DPYD, "rs55886062")     # c.1679T>G (*13)
+RS_EXON = index_of(DPYD, "rs56038477")   # HapB3's exonic SNP, c.1236G>A
+RS_INTRON = index_of(DPYD, "rs75017182")  # HapB3's intronic SNP, c.1129-5923C>G
+HAPB3 = "c.1129-5923C>G, c.1236G>A (HapB3)"
+
+
+def test_dpyd_definition_for_strand_cases() -> None:
+    assert own_variants(DPYD, "c.85T>C (*9A)") == {RS_9A: "G"}
+    assert own_variants(DPYD, "c.3067C>A") == {RS_3067: "T"}
+    assert own_variants(DPYD, HAPB3) == {RS_EXON: "T", RS_INTRON: "C"}
+    assert own_variants(DPYD, "c.1129-5923C>G") == {RS_INTRON: "C"}
+    assert (ACT["c.2657G>A (*9B)"], ACT["c.1774C>T"], ACT["c.1679T>G (*13)"]) == (1.0, 0.0, 0.0)
+    assert ACT[HAPB3] == ACT["c.1129-5923C>G"] == 0.5
+
+
+def test_dpyd_phased_combination_as_the_issue_writes_it(tmp_vcf: WriteVcf) -> None:
+    """Issue 12: `Reference/[c.85T>C (*9A) + c.3067C>A]`, in JSON one name per strand."""
+    b = from_definition(DPYD, {"S": ("Reference", "Reference")}, phased=True)
+    for i in (RS_9A, RS_3067):
+        set_site(b, DPYD, i, {"S": "0|1"})
+    path = tmp_vcf(b)
+    result = pgxguard.call(path, genes=["DPYD"])
+    gc = result.sample("S").gene("DPYD")
+    combo = "[c.85T>C (*9A) + c.3067C>A]"
+    assert gc.diplotypes == (("Reference", combo),)
+    assert gc.variants == () and gc.phased and gc.score is None
+    js = result.to_json()["samples"][0]["genes"][0]
+    assert js["diplotypes"] == [["Reference", combo]]
+    assert f"Reference/{combo}" in pgxguard.pipeline.to_tsv(result)
+    # Lowest activity per strand: Reference 1.0, and 1.0 on the combined strand -> 2.0.
+    assert gc.phenotype == table_row("DPYD", "Reference", "c.85T>C (*9A)").phenotype
+    assert gc.activity_score == 2.0
+    assert any("[a + b]" in w for w in gc.warnings)
+
+
+def _ps_case(gts: Mapping[int, tuple[str, int]]) -> VcfBuilder:
+    b = from_definition(DPYD, {"S": ("Reference", "Reference")}, phased=True)
+    for i, (gt, ps) in gts.items():
+        set_site(b, DPYD, i, {"S": gt}, ps={"S": ps})
+    return b
+
+
+def test_dpyd_phase_sets_give_every_pairing(tmp_vcf: WriteVcf) -> None:
+    """DpydTest.psDpwgNoRec: *9B in phase set 1, c.1774C>T in phase set 2."""
+    path = tmp_vcf(_ps_case({RS_9B: ("0|1", 1), RS_1774: ("0|1", 2)}))
+    result = pgxguard.call(path, genes=["DPYD"])
+    gc = result.sample("S").gene("DPYD")
+    assert gc.diplotypes == (("Reference", "[c.1774C>T + c.2657G>A (*9B)]"),
+                             ("c.1774C>T", "c.2657G>A (*9B)"))
+    assert not gc.phased and gc.score is None
+    assert " | " in gc.diplotype_text() and gc.diplotype_text() in pgxguard.pipeline.to_tsv(result)
+    assert any("2 DPYD diplotypes possible" in w and "FORMAT/PS" in w for w in gc.warnings)
+    # Both pairings: lowest values 0.0 and 1.0 -> activity 1.0.
+    assert gc.activity_score == 1.0
+    assert gc.phenotype == table_row("DPYD", "Reference", "c.1774C>T").phenotype
+    assert gc.phenotypes == ()
+
+
+def test_dpyd_phase_set_ties_use_the_lowest_function_pairing(tmp_vcf: WriteVcf) -> None:
+    """DpydTest.psHapB: *9B, *13 and the exonic SNP in one phase set, the intronic SNP in
+    another. Same strand: HapB3; opposite: the intronic allele alone (the exonic SNP without
+    it is not counted). PharmCAT looks up the lowest-function pairing, 0.0 + 0.5."""
+    path = tmp_vcf(_ps_case({RS_9B: ("0|1", 1), RS_13: ("0|1", 1), RS_EXON: ("0|1", 1),
+                             RS_INTRON: ("0|1", 2)}))
+    gc = call_one(path, "DPYD")
+    assert gc.diplotypes == (
+        ("Reference", f"[{HAPB3} + c.1679T>G (*13) + c.2657G>A (*9B)]"),
+        ("c.1129-5923C>G", "[c.1679T>G (*13) + c.2657G>A (*9B)]"))
+    assert gc.activity_score == 0.5
+    assert gc.phenotype == table_row("DPYD", "c.1129-5923C>G", "c.1679T>G (*13)").phenotype
+    assert any("lowest-function possible diplotype" in w for w in gc.warnings)
+    assert any("the possible diplotypes give" in w for w in gc.warnings)
+    assert any("rs56038477" in w and "not counted" in w for w in gc.warnings)
+
+
+@pytest.mark.parametrize(("exon", "intron", "want", "warning"), [
+    # Intronic SNP decides: the exonic SNP alone is not HapB3 (hapb3.tsv rows 5 and 6).
+    ("0|1", "0|0", ("Reference", "Reference"), "not counted"),
+    # Intronic SNP missing: the exonic SNP decides, with a warning (hapb3.tsv row 14).
+    ("0|1", None, ("Reference", HAPB3), "alone"),
+    # Exonic SNP missing: the intronic SNP alone is c.1129-5923C>G (DpydHapB3Matcher).
+    (None, "0|1", ("Reference", "c.1129-5923C>G"), None),
+])
+def test_dpyd_hapb3_decided_by_the_intronic_snp(tmp_vcf: WriteVcf, exon: str | None,
+                                               intron: str | None, want: tuple[str, str],
+                                               warning: str | None) -> None:
+    b = from_definition(DPYD, {"S": ("Reference", "Reference")}, phased=True)
+    for i, gt in ((RS_EXON, exon), (RS_INTRON, intron)):
+        if gt is None:
+            drop_site(b, DPYD, i)
+        else:
+            set_site(b, DPYD, i, {"S": gt})
+    gc = call_one(tmp_vcf(b), "DPYD")
+    assert gc.diplotypes == (want,)
+    hapb3_notes = [w for w in gc.warnings if "HapB3 rule" in w or "cannot be told" in w]
+    if warning is None:
+        assert any(HAPB3 in w and "cannot be told" in w for w in hapb3_notes)
+    else:
+        assert any(warning in w for w in hapb3_notes), gc.warnings
+
+
+def test_ryr1_combination_with_an_unclassified_variant_has_no_phenotype(
+        tmp_vcf: WriteVcf) -> None:
+    """A strand `[a + b]` where b has no published function: its lowest function is unknown,
+    so no phenotype (never a guessed one), even though a is malignant-hyperthermia associated."""
+    d = defn("RYR1")
+    rules = KB.phenotypes["RYR1"]
+    known = "c.103T>C"
+    unknown = next(a.name for a in d.alleles[1:] if a.name not in rules.functions
+                   and len(own_variants(d, a.name)) == 1
+                   and single_variant(d, a.name) != single_variant(d, known))
+    assert rules.functions[known] == "Malignant Hyperthermia associated"
+    bld = from_definition(d, {"S": ("Reference", "Reference")}, phased=True)
+    for name in (known, unknown):
+        set_site(bld, d, single_variant(d, name), {"S": "1|0"})
+    gc = call_one(tmp_vcf(bld), "RYR1")
+    assert len(gc.diplotypes) == 1 and gc.diplotypes[0][0] == "Reference"
+    assert gc.diplotypes[0][1].startswith("[") and unknown in gc.diplotypes[0][1]
+    assert gc.phenotype is None and gc.lookup_key is None
+    assert any(unknown in w and "no function assigned" in w for w in gc.warnings)
+
+
+def test_too_many_phase_blocks_fall_back_to_the_variant_list(tmp_vcf: WriteVcf) -> None:
+    from pgxguard.match.lowest_function import MAX_FREE_BLOCKS
+
+    singles = [a.name for a in DPYD.alleles[1:] if len(own_variants(DPYD, a.name)) == 1]
+    sites = sorted({single_variant(DPYD, n) for n in singles})[:MAX_FREE_BLOCKS + 1]
+    path = tmp_vcf(_ps_case({i: ("0|1", k + 1) for k, i in enumerate(sites)}))
+    gc = call_one(path, "DPYD")
+    assert gc.diplotypes == () and len(gc.variants) == MAX_FREE_BLOCKS + 1
+    assert any("phase blocks of unknown relative orientation" in w for w in gc.warnings)
+
+
+def test_dpyd_ties_and_combinations_in_reports_and_fhir(tmp_vcf: WriteVcf) -> None:
+    """Combinations and phase-set ties reach the clinician report and the FHIR Bundle, and a
+    Bundle read back keeps them (members checked against the knowledge base); a Bundle whose
+    phenotype disagrees with the pair the rule looks up is refused for the gene."""
+    import dataclasses
+    import json
+
+    from pgxguard.report.fhir import report_bundle
+    from pgxguard.report.html import clinician_html
+    from pgxguard.service.results.fhir_import import extract_calls
+
+    result = pgxguard.call(tmp_vcf(_ps_case({RS_9B: ("0|1", 1), RS_1774: ("0|1", 2)})),
+                           genes=["DPYD"])
+    gc = result.sample("S").gene("DPYD")
+    html = clinician_html(result, None, "S")
+    assert all(x.replace(">", "&gt;") in html for d in gc.diplotypes for x in d)
+    bundle = report_bundle(result, None, "S")
+    assert "[c.1774C>T + c.2657G>A (*9B)]" in json.dumps(bundle)
+    back = extract_calls(bundle, "b.json", kb=KB)
+    assert back is not None
+    again = back.sample("S").gene("DPYD")
+    assert again.diplotypes == gc.diplotypes and again.phenotype == gc.phenotype
+    wrong = dataclasses.replace(result, samples=(dataclasses.replace(
+        result.samples[0], genes=(dataclasses.replace(gc, phenotype="Normal Metabolizer",
+                                                      activity_score=2.0,
+                                                      lookup_key="2.0"),)),))
+    refused = extract_calls(report_bundle(wrong, None, "S"), "w.json", kb=KB)
+    assert refused is not None
+    assert refused.sample("S").gene("DPYD").diplotypes == ()
+    assert any("refused" in w for w in refused.sample("S").gene("DPYD").warnings)

@@ -14,9 +14,10 @@ its data.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pgxguard.alleles import sort_key
 from pgxguard.kb.model import KnowledgeBase, PhenotypeRules
 
 COPY_SUFFIX = "x"
@@ -113,29 +114,66 @@ _FUNCTION_RANK = {"malignant hyperthermia associated": 0, "no function": 0,
                   "normal function": 4}
 
 
-def lowest_function_phenotype(kb: KnowledgeBase, gene: str,
-                              variants: Sequence[str]) -> tuple[Phenotype, tuple[str, str]]:
-    """DPYD/RYR1 rule: phenotype from the two lowest-function variants (reference fills in).
+_Rank = Callable[[str], tuple[float, tuple[object, ...]]]
 
-    A variant without a published function ranks first (lowest), so the pair includes it and the
-    lookup reports "no function assigned" instead of a reassuring phenotype.
-    """
-    ref = kb.definitions[gene][next(iter(kb.definitions[gene]))].reference_allele
+
+def _function_rank(kb: KnowledgeBase, gene: str) -> _Rank:
+    """Lowest function first: the DPYD activity value, or the RYR1 function class. A variant
+    without a published function ranks lowest, so it is the one looked up and the lookup says
+    "no function assigned" instead of giving a reassuring phenotype."""
     rules = kb.phenotypes.get(gene)
     funcs = rules.functions if rules is not None else {}
 
-    def rank(a: str) -> tuple[float, str]:
+    def rank(a: str) -> tuple[float, tuple[object, ...]]:
         if a not in funcs:
-            return (-1.0, a)
+            return (-1.0, sort_key(a))
         if rules is not None and rules.method == "activity":
             v = activity_of(kb, gene, a)
-            return (v if v is not None else -1.0, a)
-        return (float(_FUNCTION_RANK.get(funcs[a].lower(), -1)), a)
+            return (v if v is not None else -1.0, sort_key(a))
+        return (float(_FUNCTION_RANK.get(funcs[a].lower(), -1)), sort_key(a))
 
-    ranked = sorted(variants, key=rank)
+    return rank
+
+
+def _reference(kb: KnowledgeBase, gene: str) -> str:
+    return kb.definitions[gene][next(iter(kb.definitions[gene]))].reference_allele
+
+
+def lowest_function_phenotype(kb: KnowledgeBase, gene: str,
+                              variants: Sequence[str]) -> tuple[Phenotype, tuple[str, str]]:
+    """DPYD/RYR1 rule, unphased: phenotype from the two lowest-function variants (reference
+    fills in)."""
+    ref = _reference(kb, gene)
+    ranked = sorted(variants, key=_function_rank(kb, gene))
     pair = ([*list(ranked[:2]), ref, ref])[:2]
     return phenotype_for(kb, gene, pair), (pair[0], pair[1])
 
 
-__all__ = ["Phenotype", "activity_of", "lowest_function_phenotype", "phenotype_for",
-           "split_copies"]
+def strand_phenotype(kb: KnowledgeBase, gene: str, strands: Sequence[Sequence[str]],
+                     ) -> tuple[Phenotype, tuple[str, str]]:
+    """DPYD/RYR1 rule, phased: the lowest-function variant of each strand (a strand without
+    named variants is the reference allele), looked up as a pair in CPIC's table."""
+    ref = _reference(kb, gene)
+    rank = _function_rank(kb, gene)
+    a, b = sorted((min(s, key=rank) if s else ref for s in strands), key=sort_key)
+    return phenotype_for(kb, gene, (a, b)), (a, b)
+
+
+def lowest_of(kb: KnowledgeBase, gene: str, pairs: Sequence[tuple[str, str]]) -> int:
+    """Index of the lowest-function pair among tied diplotypes (PharmCAT reports the ties and
+    looks up the lowest): the lowest activity score (DPYD), or the most severe functions
+    (RYR1); a pair with an allele of no published function counts as lowest."""
+    rank = _function_rank(kb, gene)
+    rules = kb.phenotypes.get(gene)
+
+    def key(p: tuple[str, str]) -> tuple[float, ...]:
+        r = sorted((rank(p[0])[0], rank(p[1])[0]))
+        if rules is not None and rules.method == "activity" and min(r) >= 0:
+            return (r[0] + r[1], *r)
+        return (min(r), *r)
+
+    return min(range(len(pairs)), key=lambda k: key(pairs[k]))
+
+
+__all__ = ["Phenotype", "activity_of", "lowest_function_phenotype", "lowest_of", "phenotype_for",
+           "split_copies", "strand_phenotype"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,24 @@ from pgxguard.budget import checkpoint
 from pgxguard.errors import InputError, VcfError
 from pgxguard.io.vcf import GeneGenotypes, VcfReader
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
+from pgxguard.match.lowest_function import (
+    LowestFunctionCall,
+    call_lowest_function,
+    is_combination,
+)
 from pgxguard.match.matcher import MatchResult, match_gene
 from pgxguard.match.types import SiteCall
-from pgxguard.phenotype import lowest_function_phenotype, phenotype_for
+from pgxguard.phenotype import (
+    lowest_function_phenotype,
+    lowest_of,
+    phenotype_for,
+    strand_phenotype,
+)
 from pgxguard.results import CallResult, GeneCall, SampleCall
 from pgxguard.snapshot import atomic_write_bytes
 
 _SUBALLELE = re.compile(r"^(\*\d+)\.\d+$")
+_TIE = re.compile(r"^\d+ diplotypes tie at score")
 _CORE_NAME_GENES = frozenset({"SLCO1B1"})
 
 
@@ -54,51 +65,6 @@ def resolve_genes(kb: KnowledgeBase, definitions: dict[str, dict[str, GeneDefini
                              hint=f"known genes: {', '.join(sorted(definitions))}")
         out.append(name)
     return out
-
-
-_OWN: dict[int, tuple[GeneDefinition, list[list[tuple[int, str]]]]] = {}
-
-
-def _own_cells(defn: GeneDefinition) -> list[list[tuple[int, str]]]:
-    """Per allele: (position, cell) where it differs from the reference allele (cached)."""
-    hit = _OWN.get(id(defn))
-    if hit is None or hit[0] is not defn:
-        ref = defn.alleles[0].cells
-        own = [[(i, c) for i, c in enumerate(a.cells) if c is not None and c != ref[i]]
-               for a in defn.alleles]
-        hit = (defn, own)
-        _OWN[id(defn)] = hit
-    return hit[1]
-
-
-def _variants_found(defn: GeneDefinition, sites: Sequence[SiteCall | None],
-                    available: Iterable[int]) -> list[str]:
-    """Lowest-function genes, unphased: named alleles whose variants are present (hom twice)."""
-    avail = set(available)
-    present: dict[int, int] = {}
-    own_cells = _own_cells(defn)
-    for a_idx in range(1, len(defn.alleles)):
-        own = own_cells[a_idx]
-        if not own or any(i not in avail for i, _ in own):
-            continue
-        copies = 2
-        for i, cell in own:
-            site = sites[i]
-            assert site is not None
-            n = sum(1 for x in site.alleles if x == cell)
-            copies = min(copies, n)
-            if not copies:
-                break
-        if copies:
-            present[a_idx] = copies
-    # Keep the most specific allele: drop one whose variants are a subset of another present one.
-    own_sets = {a: set(own_cells[a]) for a in present}
-    keep = [a for a in present
-            if not any(b != a and own_sets[a] < own_sets[b] for b in present)]
-    names: list[str] = []
-    for a in keep:
-        names += [defn.alleles[a].name] * present[a]
-    return sorted(names, key=sort_key)
 
 
 def _copy_number_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | None],
@@ -218,23 +184,47 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
     activity = None
     lookup_key: str | None = None
     phenotypes: tuple[str | None, ...] = ()
-    if defn.rule == "lowest_function" and not m.haploid and (
-            m.reason_code == "no_match" or (m.reason_code is None and not m.phased)):
-        # Unphased with two or more heterozygous sites, or a phased strand carrying several
-        # named variants (a combination): list the variants instead (design.md, PharmCAT's
-        # Gene-Definition-Exceptions for DPYD/RYR1).
-        variants = tuple(_variants_found(defn, sites, m.available))
-        diplotypes = ()
-        warnings = [w for w in warnings if w != m.no_call_reason]
-        if m.phased:
-            warnings.append(f"a phased {defn.gene} strand carries more than one named variant: "
-                            "variants listed; phenotype from the two lowest-function variants")
-        else:
-            warnings.append(f"unphased {defn.gene} data with {m.het_blocks} heterozygous sites: "
-                            "variants listed; phenotype from the two lowest-function variants")
+    lowest: LowestFunctionCall | None = None
+    if defn.rule == "lowest_function" and not m.haploid and m.reason_code in (None, "no_match"):
+        # PharmCAT's DPYD/RYR1 rule: per-strand variants and combinations, or the variant list.
+        lowest = call_lowest_function(defn, sites, m)
+        warnings = [w for w in warnings if w != m.no_call_reason and not _TIE.match(w)]
+        warnings.extend(lowest.warnings)
+        diplotypes = lowest.diplotypes
+        variants = lowest.variants
+        if not diplotypes and not variants:  # not expected; never a silent no call
+            warnings.append(f"no {defn.gene} named variant could be listed: no call")
+    if lowest is not None and variants:
+        warnings.append(f"unphased {defn.gene} data ({lowest.free_blocks} heterozygous sites or "
+                        "blocks of unknown relative phase): no diplotype; the named variants "
+                        "found are listed, a homozygous one twice")
         if has_phenotypes:
-            ph, _pair = lowest_function_phenotype(kb, defn.gene, variants)
+            ph, pair = lowest_function_phenotype(kb, defn.gene, variants)
             phenotype, activity, lookup_key = ph.phenotype, ph.activity_score, ph.lookup_key
+            warnings.append(f"phenotype from the two lowest-function variants: {'/'.join(pair)} "
+                            f"({defn.gene} rule)")
+            if ph.note:
+                warnings.append(ph.note)
+    elif lowest is not None and diplotypes:
+        if any(is_combination(x) for d in diplotypes for x in d):
+            warnings.append(f"a {defn.gene} strand carries several named variants: written "
+                            "[a + b] (PharmCAT's combination notation)")
+        if len(diplotypes) > 1:
+            warnings.append(f"{len(diplotypes)} {defn.gene} diplotypes possible: phase blocks "
+                            "(FORMAT/PS) of unknown relative orientation")
+        if has_phenotypes:
+            found = [strand_phenotype(kb, defn.gene, s) for s in lowest.strands]
+            k = lowest_of(kb, defn.gene, [pair for _, pair in found])
+            ph, pair = found[k]
+            phenotype, activity, lookup_key = ph.phenotype, ph.activity_score, ph.lookup_key
+            if len(found) > 1 or any(len(x) > 1 for s in lowest.strands for x in s):
+                how = ("the lowest-function variant on each strand" if len(found) == 1 else
+                       "the lowest-function variant on each strand, of the lowest-function "
+                       "possible diplotype")
+                warnings.append(f"phenotype from {how}: {'/'.join(pair)} ({defn.gene} rule)")
+            if len(found) > 1 and len({f[0].phenotype for f in found}) > 1:
+                warnings.append("the possible diplotypes give " + "; ".join(
+                    f"{'/'.join(p)}: {x.phenotype or 'no phenotype'}" for x, p in found))
             if ph.note:
                 warnings.append(ph.note)
     elif diplotypes:
@@ -264,7 +254,9 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
         gene=defn.gene, diplotypes=diplotypes, variants=variants, phenotype=phenotype,
         activity_score=activity, missing_positions=missing,
         warnings=tuple(dict.fromkeys(warnings)), source="vcf" if diplotypes or variants else
-        "none", phased=m.phased, score=None if alternatives else m.score,
+        "none", phased=m.phased,
+        score=None if alternatives or (lowest is not None and diplotypes != m.diplotypes)
+        else m.score,
         not_assessed=not_assessed,
         phenotypes=phenotypes if len(set(phenotypes)) > 1 else (), copy_number=copy_number,
         alternatives=alternatives, lookup_key=lookup_key)

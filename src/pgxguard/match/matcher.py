@@ -103,6 +103,18 @@ def _cells(defn: GeneDefinition) -> _Cells:
     return c
 
 
+def allele_known(defn: GeneDefinition, i: int, seq: str) -> bool:
+    """Whether the definitions know allele `seq` at position i (REF, a listed ALT, or a cell)."""
+    pos = defn.positions[i]
+    return seq == pos.ref or seq in pos.alts or bool(_cells(defn).vector(i, seq).any())
+
+
+def accepts(defn: GeneDefinition, allele: int, i: int, seq: str) -> bool:
+    """Whether named allele `allele` (index) accepts sequence `seq` at position i (IUPAC aware;
+    a blank cell is the reference allele's)."""
+    return seq in _cells(defn).accept[allele][i]
+
+
 def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchResult:
     """Top-scoring diplotypes of `defn` for one sample's genotypes at its positions."""
     if len(sites) != len(defn.positions):
@@ -129,8 +141,7 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
             missing.append(position_label(defn, i))
             continue
         pos = defn.positions[i]
-        unknown = [a for a in called if a != pos.ref and a not in pos.alts
-                   and not cells.vector(i, a).any()]
+        unknown = [a for a in called if not allele_known(defn, i, a)]
         if unknown:
             where = position_label(defn, i)
             if defn.unknown_alt_as_reference:
@@ -297,4 +308,4 @@ def _finish(defn: GeneDefinition, scored: list[tuple[tuple[int, ...], int]], mis
                        candidates=ordered({by_name(c) for c, _ in scored}))
 
 
-__all__ = ["MatchResult", "match_gene", "position_label"]
+__all__ = ["MatchResult", "accepts", "allele_known", "match_gene", "position_label"]

@@ -25,6 +25,7 @@ from pgxguard.errors import InputError
 from pgxguard.io.notation import NotationError
 from pgxguard.io.outside import RowChecker
 from pgxguard.kb.model import KnowledgeBase
+from pgxguard.match.lowest_function import combination_members, is_combination
 from pgxguard.report.fhir import PROFILE
 from pgxguard.results import CallResult, GeneCall, SampleCall
 
@@ -149,7 +150,7 @@ def extract_calls(doc: dict[str, Any], filename: str,
         checker = RowChecker(kb_vocabulary(kb))
         for name, found in list(genes.items()):
             try:
-                genes[name] = checked_gene_call(found, checker)
+                genes[name] = checked_gene_call(found, checker, kb)
             except NotationError as e:
                 refused.append(f"{filename}: {e.message} ({e.hint})")
                 genes[name] = GeneCall(gene=found.gene, warnings=(
@@ -165,9 +166,13 @@ def extract_calls(doc: dict[str, Any], filename: str,
                   "re-called", *refused))
 
 
-def checked_gene_call(g: GeneCall, checker: RowChecker) -> GeneCall:
+def checked_gene_call(g: GeneCall, checker: RowChecker,
+                      kb: KnowledgeBase | None = None) -> GeneCall:
     """`g` with names and phenotype normalised as an outside-call row would be, or
-    `NotationError` when a row saying the same would be refused."""
+    `NotationError` when a row saying the same would be refused.
+
+    DPYD/RYR1 combinations (`[a + b]`, one strand) are checked member by member; with `kb` the
+    phenotype must agree with the pair the lowest-function rule looks up."""
     gene = checker.gene(g.gene)
     phenotype = g.phenotype or ""
     score = "" if g.activity_score is None else repr(g.activity_score)
@@ -175,7 +180,14 @@ def checked_gene_call(g: GeneCall, checker: RowChecker) -> GeneCall:
         checker.allele(v, gene, v)
     notes: list[str] = []
     diplotypes: list[tuple[str, ...]] = []
+    combos = any(is_combination(a) for d in g.diplotypes for a in d)
     for d in g.diplotypes:
+        if combos:
+            for a in d:
+                for member in combination_members(a):
+                    checker.allele(member, gene, a)
+            diplotypes.append(d)
+            continue
         c = checker.check(gene, "/".join(d), "", "")
         if not c.diplotype:  # one HLA allele: a status, as a TSV row would read it
             phenotype = phenotype or (c.phenotype or "")
@@ -184,6 +196,18 @@ def checked_gene_call(g: GeneCall, checker: RowChecker) -> GeneCall:
                                 for a, n in zip(c.diplotype, c.copies, strict=True)))
         if phenotype or score:  # each (tied) diplotype must agree with what is stated
             notes += checker.check(gene, "/".join(d), phenotype, score).notes
+    if combos and (phenotype or score):
+        if kb is not None and gene in kb.phenotypes:
+            from pgxguard.phenotype import lowest_of, strand_phenotype
+
+            ref = next(iter(kb.definitions[gene].values())).reference_allele
+            found = [strand_phenotype(kb, gene, [() if a == ref else combination_members(a)
+                                                 for a in d]) for d in diplotypes]
+            pair = found[lowest_of(kb, gene, [p for _, p in found])][1]
+            notes += checker.check(gene, "/".join(pair), phenotype, score).notes
+        else:
+            notes.append("the phenotype of a combination could not be checked without the "
+                         "knowledge base")
     stated = g.phenotype
     if phenotype:
         c = checker.check(gene, "", phenotype, score)
