@@ -237,3 +237,16 @@ def test_saved_calls_without_lookup_keys_still_match_or_are_incomplete(tmp_path:
     only = replace(calls, samples=(replace(calls.samples[0], genes=(pheno_only,)),))
     (item,) = review(only, ["codeine"]).items
     assert item.action is Action.RESULT_INCOMPLETE
+
+
+def test_unlisted_copy_form_of_an_uncertain_allele_is_indeterminate(tmp_path: Path) -> None:
+    """*65 has activity n/a in CPIC's CYP2D6 table; every published row with an n/a allele is
+    Indeterminate (checked at build), so *4/*65x2, which the table does not list, is too."""
+    kb = pgxguard.load_knowledge_base()
+    rules = kb.phenotypes["CYP2D6"]
+    assert rules.activity_values["*65"] == "n/a" and rules.lookup(("*4", "*65x2")) is None
+    calls = _calls(tmp_path, [("CYP2D6", "*4/*65x2")])
+    g = calls.samples[0].genes[0]
+    assert (g.phenotype, g.lookup_key) == ("Indeterminate", "n/a")
+    (item,) = review(calls, ["codeine"]).items
+    assert item.action is Action.RESULT_INCOMPLETE

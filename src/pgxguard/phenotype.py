@@ -97,6 +97,10 @@ def phenotype_for(kb: KnowledgeBase, gene: str, diplotype: Sequence[str],
                                      f"{gene} table ({rules.source}); no phenotype")
     if rules.method == "activity":
         values = [_value(rules, a) for a in alleles]
+        if "n/a" in values and all(isinstance(v, float) or v == "n/a" for v in values):
+            # CPIC's table: any allele of uncertain function (n/a) makes the diplotype
+            # Indeterminate (checked on every published row when the knowledge base is built).
+            return Phenotype("Indeterminate", None, None, "n/a")
         if all(isinstance(v, float) for v in values):
             score = float(sum(v for v in values if isinstance(v, float)))
             phen = rules.score_phenotypes().get(_score_text(score))
