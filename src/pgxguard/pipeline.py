@@ -269,13 +269,50 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
         alternatives=alternatives, lookup_key=lookup_key)
 
 
+def origin_label(origin: dict[str, str] | None) -> str | None:
+    """'Cyrius 1.1.1' (or the caller alone when no version is known) for a call's origin."""
+    if not origin:
+        return None
+    version = origin.get("version", "").split(" (")[0]
+    return f"{origin.get('caller', 'outside caller')} {version}".strip()
+
+
+def _origin_text(oc: Any, alleles: tuple[str, ...]) -> tuple[dict[str, str] | None, str | None]:
+    """The call's provenance as a dict and as the one line every output shows."""
+    prov = dict(oc.provenance)
+    if not prov:
+        return None, None
+    label = origin_label(prov)
+    what = "/".join(alleles) if alleles else (oc.phenotype or "no result")
+    extras = [f"{k} {v}" for k, v in oc.provenance
+              if k not in ("caller", "version", "file", "sha256", "line", "where", "written")]
+    where = f"line {prov['line']}" if "line" in prov else prov.get("where", "")
+    written = prov.get("written")
+    text = (f"{oc.gene} {what} from {label}"
+            + (f" (written {written})" if written and written != what else "")
+            + f"; {prov.get('file')}, {where}; SHA-256 {prov.get('sha256', '')[:12]}"
+            + (f"; {'; '.join(extras)}" if extras else ""))
+    return prov, text
+
+
 def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
                        use_kb_phenotypes: bool) -> GeneCall:
-    warnings = [f"outside call (line {oc.line})", *oc.notes]
-    if replaced is not None and replaced.called:
-        warnings.append(f"replaces the VCF call {replaced.diplotype_text() or 'variants'}")
     alleles = tuple(
         a if c == 1 else f"{a}x{c}" for a, c in zip(oc.diplotype, oc.copies, strict=True))
+    origin, origin_line = _origin_text(oc, alleles)
+    warnings = [origin_line] if origin_line else [f"outside call (line {oc.line})"]
+    if oc.no_result is not None:
+        warnings += [f"no result: {oc.no_result}", *oc.notes]
+        if replaced is not None and replaced.called:
+            warnings.append(f"the VCF call {replaced.diplotype_text() or 'variants'} is not "
+                            "used: the outside caller could not call this gene, and a VCF of "
+                            "small variants cannot show its structural variants")
+        return GeneCall(gene=oc.gene, warnings=tuple(dict.fromkeys(warnings)),
+                        source="outside", phased=False, origin=origin,
+                        not_assessed=replaced.not_assessed if replaced is not None else ())
+    warnings += list(oc.notes)
+    if replaced is not None and replaced.called:
+        warnings.append(f"replaces the VCF call {replaced.diplotype_text() or 'variants'}")
     phenotype = oc.phenotype
     activity = oc.activity_score
     key: str | None = None
@@ -303,8 +340,9 @@ def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
             if rules.score_phenotypes().get(text) == phenotype:
                 key = text
     return GeneCall(gene=oc.gene, diplotypes=(alleles,) if alleles else (),
-                    phenotype=phenotype, activity_score=activity, warnings=tuple(warnings),
-                    source="outside", phased=False, lookup_key=key)
+                    phenotype=phenotype, activity_score=activity,
+                    warnings=tuple(dict.fromkeys(warnings)), source="outside", phased=False,
+                    lookup_key=key, origin=origin)
 
 
 ASSUME_REFERENCE_WARNING = ("--assume-reference: positions absent from the VCF were taken as "
@@ -351,11 +389,13 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
          genes: Sequence[str] | None = None, outside_calls: str | Path | None = None,
          definitions: str | Path | None = None, assume_reference: bool = False,
          build: str | None = None, kb: KnowledgeBase | None = None,
-         outside_sample: str | None = None) -> CallResult:
+         outside_sample: str | None = None, outside_format: str | None = None) -> CallResult:
     """Call diplotypes and phenotypes for every sample of a VCF/BCF (and/or outside calls).
 
     `outside_sample`: the outside-call file's sample whose rows belong to the (one) called VCF
-    sample, when the two name the patient differently.
+    sample, when the two name the patient differently. `outside_format`: the format of
+    `outside_calls` (`pgxguard.io.callers.FORMATS`, ``NAME=VERSION`` to state a caller's
+    version); None recognises it by content.
     """
     from pgxguard.kb.load import load_knowledge_base
 
@@ -410,8 +450,10 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
     if outside_calls is not None:
         from pgxguard.outside_calls import assign_samples, read_for_call
 
-        oc = read_for_call(kb, defs_by_gene, outside_calls)
+        oc = read_for_call(kb, defs_by_gene, outside_calls, outside_format)
         result_warnings.extend(oc.errors)
+        if oc.source:
+            input_info = {**input_info, "outside_calls": dict(oc.source)}
         by_sample, sample_warnings = assign_samples(
             oc, sample_names, vcf_samples=vcf_samples, vcf_path=str(input) if input else None,
             outside_sample=outside_sample)
@@ -444,6 +486,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                  "definitions": str(definitions) if definitions else None,
                  "outside_calls": str(outside_calls) if outside_calls else None,
                  "outside_sample": outside_sample,
+                 "outside_format": outside_format,
                  "samples": list(samples) if samples else None},
         input=input_info,
         samples=out_samples,

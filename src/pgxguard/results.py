@@ -46,6 +46,9 @@ class GeneCall:
     # The key CPIC files recommendations under (the phenotype, or the activity score as published:
     # "1.25", "≥4.0"); None when not determinate (no phenotype, or ties that disagree).
     lookup_key: str | None = None
+    # An outside call read from a caller's own output: caller, version, file, SHA-256, line
+    # and the caller's quality/filter fields, as written (None for other calls).
+    origin: dict[str, str] | None = None
 
     @property
     def called(self) -> bool:
@@ -72,6 +75,7 @@ class GeneCall:
             "copy_number": self.copy_number,
             "alternatives": [list(d) for d in self.alternatives],
             "lookup_key": self.lookup_key,
+            "origin": self.origin,
         }
 
     @classmethod
@@ -92,6 +96,7 @@ class GeneCall:
             copy_number=d.get("copy_number"),
             alternatives=tuple(tuple(x) for x in d.get("alternatives", [])),
             lookup_key=d.get("lookup_key"),
+            origin=d.get("origin"),
         )
 
 
