@@ -44,7 +44,13 @@ def call_cmd(
     genes: Annotated[list[str] | None, typer.Option(
         "--genes", "-g", help="Comma-separated genes, or 'all'; default: clinical genes")] = None,
     outside_calls: Annotated[Path | None, typer.Option(
-        help="TSV of outside calls (gene, diplotype/phenotype, activity_score)")] = None,
+        help="Outside calls: a pgxguard outside-call TSV, or the output of Cyrius, DRAGEN's "
+             "CYP2D6 caller, Aldy, StellarPGx, PyPGx, PharmCAT (outside-call file), OptiType, "
+             "HLA*LA or arcasHLA, recognised by content (docs/outside-calls.md)")] = None,
+    outside_format: Annotated[str | None, typer.Option(
+        help="Force the --outside-calls format (pgxguard, pharmcat, cyrius, dragen-cyp2d6, "
+             "aldy, stellarpgx, pypgx, optitype, hla-la, arcashla); NAME=VERSION also states "
+             "the caller's version when its output does not")] = None,
     outside_sample: Annotated[str | None, typer.Option(
         help="Sample of the outside-call TSV whose rows belong to the called VCF sample "
              "(when the two name the patient differently)")] = None,
@@ -67,7 +73,7 @@ def call_cmd(
         result = call(input, samples=_split(sample), genes=_split(genes),
                       outside_calls=outside_calls, definitions=definitions,
                       assume_reference=assume_reference, build=build,
-                      outside_sample=outside_sample)
+                      outside_sample=outside_sample, outside_format=outside_format)
         text = to_json_text(result) if fmt is Format.json else to_tsv(result)
         if output is None:
             sys.stdout.write(text)

@@ -248,7 +248,8 @@ def read_caller_output(path: str | Path, data: bytes, fmt: str, vocabulary: Voca
 def _error(path: str, where: str, line: int, e: NotationError) -> str:
     if line:
         return str(OutsideCallError(e.message, path=path, line=line, hint=e.hint))
-    return str(OutsideCallError(f"{where}: {e.message}", path=path, hint=e.hint))
+    # "FILE, sample 'X': ..." like "FILE, line N: ...", so readers find both the same way
+    return f"{path}, {where}: {e.message}" + (f" ({e.hint})" if e.hint else "")
 
 
 def _provenance(raw: Raw, source: SourceInfo, written: str) -> tuple[tuple[str, str], ...]:
@@ -373,7 +374,7 @@ def _parse_pharmcat(data: bytes, where: str) -> Parsed:
                 f"{len(cols)} fields; PharmCAT's format has at most 4",
                 "gene, diplotype, phenotype, activity score, separated by tabs")))
             continue
-        gene, dip, phen, act = (cols + ["", "", "", ""])[:4]
+        gene, dip, phen, act = [*cols, "", "", "", ""][:4]
         out.raws.append(Raw(f"line {i}", i, None, gene, [dip] if dip else [], phenotype=phen,
                             activity=act))
     return out
@@ -578,8 +579,9 @@ def _parse_stellarpgx(data: bytes, where: str) -> Parsed:
         raise FormatError("no 'Result:' section", path=where,
                           hint="pass a StellarPGx .alleles file as written")
     line, result = sections["Result"]
-    quality = [(k, sections[k][1]) for k in ("Initially computed CN", "Activity score",
-                                              "Metaboliser status") if k in sections]
+    quality: list[tuple[str, str]] = [
+        (k, sections[k][1]) for k in ("Initially computed CN", "Activity score",
+                                      "Metaboliser status") if k in sections]
     cn = re.search(r"Initially computed CN = (\S+)", text)
     if cn:
         quality = [("Initially computed CN", cn[1]), *quality]

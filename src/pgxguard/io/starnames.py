@@ -40,7 +40,7 @@ _SUBALLELE = re.compile(r"^(?P<core>\*\d+)\.\d+$")
 _GENE_PREFIX = re.compile(r"^(?P<gene>[A-Za-z][A-Za-z0-9-]*)(?P<rest>\*.+)$")
 
 
-class Unresolved(Exception):  # noqa: N818 - a result, not a failure
+class Unresolved(Exception):
     """The caller's result cannot be read as one diplotype: the gene gets no result."""
 
     def __init__(self, reason: str) -> None:
