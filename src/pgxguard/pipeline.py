@@ -21,7 +21,7 @@ from pgxguard.kb.model import GeneDefinition, KnowledgeBase
 from pgxguard.match.matcher import MatchResult, match_gene
 from pgxguard.match.types import SiteCall
 from pgxguard.phenotype import lowest_function_phenotype, phenotype_for
-from pgxguard.results import CallResult, GeneCall, SampleCall
+from pgxguard.results import CallResult, GeneCall, SampleCall, origin_label
 from pgxguard.snapshot import atomic_write_bytes
 
 _SUBALLELE = re.compile(r"^(\*\d+)\.\d+$")
@@ -267,14 +267,6 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
         not_assessed=not_assessed,
         phenotypes=phenotypes if len(set(phenotypes)) > 1 else (), copy_number=copy_number,
         alternatives=alternatives, lookup_key=lookup_key)
-
-
-def origin_label(origin: dict[str, str] | None) -> str | None:
-    """'Cyrius 1.1.1' (or the caller alone when no version is known) for a call's origin."""
-    if not origin:
-        return None
-    version = origin.get("version", "").split(" (")[0]
-    return f"{origin.get('caller', 'outside caller')} {version}".strip()
 
 
 def _origin_text(oc: Any, alleles: tuple[str, ...]) -> tuple[dict[str, str] | None, str | None]:

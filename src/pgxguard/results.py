@@ -16,6 +16,14 @@ from pgxguard.errors import InputError
 RESULT_FORMAT = "pgxguard.call/1"
 
 
+def origin_label(origin: dict[str, str] | None) -> str | None:
+    """'Cyrius 1.1.1' from a call's origin (a version stated by the user drops its note)."""
+    if not origin:
+        return None
+    version = origin.get("version", "").split(" (")[0]
+    return f"{origin.get('caller', 'outside caller')} {version}".strip()
+
+
 @dataclass(frozen=True, slots=True)
 class GeneCall:
     gene: str
@@ -53,6 +61,10 @@ class GeneCall:
     @property
     def called(self) -> bool:
         return bool(self.diplotypes) or bool(self.variants) or self.phenotype is not None
+
+    def origin_label(self) -> str | None:
+        """'Cyrius 1.1.1' (the caller alone when no version is known); None for other calls."""
+        return origin_label(self.origin)
 
     def diplotype_text(self) -> str:
         """TSV form: `*1/*2`, ties joined by ` | `."""
@@ -180,4 +192,4 @@ class CallResult:
         return cls.from_json(data, origin=str(p))
 
 
-__all__ = ["RESULT_FORMAT", "CallResult", "GeneCall", "SampleCall"]
+__all__ = ["RESULT_FORMAT", "CallResult", "GeneCall", "SampleCall", "origin_label"]
