@@ -277,7 +277,17 @@ def _check(raw: Raw, gene: str, checker: RowChecker, vocabulary: Vocabulary,
     except Unresolved as u:
         return OutsideCall(sample=raw.sample, gene=gene, line=raw.line, notes=tuple(notes),
                            no_result=f"{source.label()}: {u.reason}", provenance=prov)
-    call = checker.check(gene, mapped, raw.phenotype, raw.activity, sample=raw.sample,
+    phenotype = raw.phenotype
+    if raw.activity and not phenotype and not mapped and vocabulary.by_score is not None:
+        # PharmCAT's files may give an activity score alone: its phenotype is CPIC's for it
+        score = checker.activity(raw.activity)
+        assert score is not None
+        phenotype = vocabulary.by_score(gene, score) or ""
+        if not phenotype:
+            raise NotationError(f"{gene}: activity score {raw.activity} is not one CPIC "
+                                "publishes for the gene",
+                                "give a published activity score, a phenotype or a diplotype")
+    call = checker.check(gene, mapped, phenotype, raw.activity, sample=raw.sample,
                          line=raw.line)
     return dataclasses.replace(call, notes=tuple(dict.fromkeys([*notes, *call.notes])),
                                provenance=prov)
@@ -303,9 +313,10 @@ def _mapped(raw: Raw, gene: str, vocabulary: Vocabulary,
         results.append((_sorted_diplotype(text), more))
     distinct = list(dict.fromkeys(r[0] for r in results))
     if len(distinct) > 1:
+        named = "" if distinct == raw.diplotypes else f", {' | '.join(distinct)} in the " \
+            "knowledge base's names"
         raise Unresolved(f"{len(raw.diplotypes)} possible diplotypes "
-                         f"({' | '.join(raw.diplotypes)}) that the knowledge base tells apart "
-                         f"({' | '.join(distinct)})")
+                         f"({' | '.join(raw.diplotypes)}{named})")
     for _, more in results:
         notes.extend(more)
     if len(raw.diplotypes) > 1:
@@ -339,10 +350,12 @@ def _aliases(names: Any) -> dict[str, str]:
 
 
 def _alias(diplotype: str, names: Any) -> str:
+    """Star names given in parentheses by the knowledge base (DPYD ``*2A``), and
+    mitochondrial names written without their ``m.`` prefix (``1555A>G``), as its names."""
     table = _aliases(names)
-    if not table:
-        return diplotype
-    return "/".join(table.get(p.strip(), p.strip()) for p in diplotype.split("/"))
+    parts = [p.strip() for p in diplotype.split("/")]
+    return "/".join(table.get(p, f"m.{p}" if f"m.{p}" in names and p not in names else p)
+                    for p in parts)
 
 
 # --- formats -----------------------------------------------------------------------------
@@ -504,8 +517,9 @@ def _parse_aldy(data: bytes, where: str) -> Parsed:
     """Aldy's default output (aldy/diplotype.py OUTPUT_COLS; README "Output"): one row per
     variant of each solution; ``#Solution N: ...; gene=...; cpic=...`` before each solution."""
     out = Parsed([], skip_unknown_genes=True)
-    solutions: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
-    comments: dict[str, str] = {}
+    # (sample, gene) -> solution id -> (first line, major, the #Solution line before it)
+    solutions: dict[tuple[str, str], dict[str, tuple[int, str, str]]] = {}
+    comment = ""
     header: list[str] | None = None
     for i, ln in enumerate(_lines(_text(data, where)), 1):
         if not ln.strip():
@@ -515,7 +529,7 @@ def _parse_aldy(data: bytes, where: str) -> Parsed:
             continue
         m = _ALDY_SOLUTION.match(ln)
         if m:
-            comments[m["id"]] = m["text"]
+            comment = m["text"]
             continue
         if ln.startswith("#"):
             continue
@@ -525,14 +539,14 @@ def _parse_aldy(data: bytes, where: str) -> Parsed:
                 "not a row of Aldy's output", "pass Aldy's output file as written")))
             continue
         sample, gene, sol, major = cols[0], cols[1], cols[2], cols[3]
-        solutions.setdefault((sample, gene), {}).setdefault(sol, (i, major))
+        solutions.setdefault((sample, gene), {}).setdefault(sol, (i, major, comment))
     for (sample, gene), sols in solutions.items():
-        first_line = min(line for line, _ in sols.values())
+        order = sorted(sols, key=lambda x: int(x) if x.isdigit() else 0)
+        first_line = min(v[0] for v in sols.values())
         notes: list[str] = []
         quality = [("solutions", str(len(sols)))]
-        for sid in sorted(sols, key=int):
-            text = comments.get(sid, "")
-            for part in text.split(";")[1:]:
+        for sid in order:
+            for part in sols[sid][2].split(";")[1:]:
                 k, _, v = part.strip().partition("=")
                 if k in ("gene", "cpic", "cpic_score") and v:
                     key = {"gene": "gene database", "cpic": "Aldy phenotype",
@@ -541,7 +555,7 @@ def _parse_aldy(data: bytes, where: str) -> Parsed:
                         quality.append((key, v))
         raw = Raw(f"line {first_line}", first_line, sample, gene, quality=quality, notes=notes)
         try:
-            raw.diplotypes = [_aldy_major(sols[s][1], notes) for s in sorted(sols, key=int)]
+            raw.diplotypes = [_aldy_major(sols[s][1], notes) for s in order]
         except Unresolved as u:
             raw.no_result = f"Aldy: {u.reason}"
         out.raws.append(raw)
