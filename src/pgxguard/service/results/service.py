@@ -313,6 +313,8 @@ def stored_input(result: Result) -> StoredInput:
             doc = calls_of(v)
             if doc is not None:
                 fmt = (doc.get("options") or {}).get("outside_format")
+                if isinstance(fmt, list):
+                    fmt = fmt[0] if len(fmt) == 1 else None
                 break
     return StoredInput(result.id, kind, result.input_data, result.filename, result.sample,
                        result.build, latest(result).version, fmt)
