@@ -382,6 +382,10 @@ def _parse_pharmcat(data: bytes, where: str) -> Parsed:
     for i, cols in _tsv_rows(_text(data, where)):
         if cols[0].startswith("#"):
             continue
+        if cols[0].lower() in ("gene", "sample"):
+            raise FormatError("a header line: PharmCAT's outside-call file has none", path=where,
+                              line=i, hint="pass a pgxguard outside-call TSV without "
+                                           "--outside-format pharmcat")
         if len(cols) > 4 and any(cols[4:]):
             out.errors.append((f"line {i}", i, NotationError(
                 f"{len(cols)} fields; PharmCAT's format has at most 4",
@@ -462,6 +466,11 @@ def _parse_cyrius(data: bytes, where: str, caller: str = "Cyrius") -> Parsed:
                 out.errors.append((key, 0, e))
         return out
     rows = list(_tsv_rows(text))
+    if not rows or tuple(c.lstrip("#").lower() for c in rows[0][1]) != _CYRIUS_HEADER:
+        raise FormatError("not a Cyrius-format TSV: the header must be Sample, Genotype, Filter",
+                          path=where, line=rows[0][0] if rows else None,
+                          hint="pass the caller's TSV as written, or name its format with "
+                               "--outside-format")
     for i, cols in rows[1:]:
         try:
             if len(cols) != 3:
@@ -560,8 +569,9 @@ def _parse_aldy(data: bytes, where: str) -> Parsed:
             raw.no_result = f"Aldy: {u.reason}"
         out.raws.append(raw)
     if header is None:
-        out.notes.append(f"{where}: Aldy's output holds no solution (Aldy writes none when it "
-                         "cannot call the gene)")
+        raise FormatError("not Aldy's output: no '#Sample Gene SolutionID Major ...' header",
+                          path=where, hint="pass Aldy's output file as written (Aldy writes "
+                                           "nothing for a gene it cannot call)")
     return out
 
 
@@ -668,6 +678,10 @@ def _parse_optitype(data: bytes, where: str) -> Parsed:
     header ``<tab>A1 A2 B1 B2 C1 C2 Reads Objective`` and one row per solution (several with
     ``--enumerate``, best first). The file names no sample."""
     rows = list(_tsv_rows(_text(data, where)))
+    if not rows or tuple(rows[0][1][1:7]) != _OPTITYPE_COLS:
+        raise FormatError("not an OptiType result: the header must be <tab>A1 A2 B1 B2 C1 C2 "
+                          "Reads Objective", path=where, line=rows[0][0] if rows else None,
+                          hint="pass OptiType's *_result.tsv as written")
     head = rows[0][1]
     out = Parsed([], unnamed_sample=True)
     sols = [(i, dict(zip(head, cols, strict=False))) for i, cols in rows[1:]]
@@ -702,6 +716,11 @@ def _parse_hlala(data: bytes, where: str) -> Parsed:
     and chromosome (1 or 2); alleles at G-group resolution; Q1 a quality between 0 and 1;
     perfectG 1 when the call translates to a G group perfectly. The file names no sample."""
     rows = list(_tsv_rows(_text(data, where)))
+    if not rows or tuple(rows[0][1][:4]) != _HLALA_COLS:
+        raise FormatError("not an HLA*LA R1_bestguess_G.txt: the header must start Locus, "
+                          "Chromosome, Allele, Q1", path=where,
+                          line=rows[0][0] if rows else None,
+                          hint="pass HLA*LA's R1_bestguess_G.txt as written")
     head = rows[0][1]
     out = Parsed([], unnamed_sample=True, skip_unknown_genes=True)
     by_locus: dict[str, list[tuple[int, dict[str, str]]]] = {}
@@ -739,9 +758,11 @@ def _parse_arcashla(data: bytes, where: str) -> Parsed:
     try:
         doc = json.loads(_text(data, where))
     except json.JSONDecodeError as e:
-        raise FormatError(f"not valid JSON ({e.msg})", path=where, line=e.lineno) from e
-    if not isinstance(doc, dict):
-        raise FormatError("arcasHLA JSON must be an object", path=where)
+        raise FormatError(f"not valid JSON ({e.msg})", path=where, line=e.lineno,
+                          hint="pass arcasHLA's genotype.json as written") from e
+    if not isinstance(doc, dict) or not all(isinstance(v, list | dict) for v in doc.values()):
+        raise FormatError("arcasHLA JSON must map loci to allele lists (or samples to such "
+                          "maps)", path=where, hint="pass arcasHLA's genotype.json as written")
     merged = all(isinstance(v, dict) for v in doc.values())
     out = Parsed([], unnamed_sample=not merged, skip_unknown_genes=True)
     samples: dict[str | None, Any] = dict(doc) if merged else {None: doc}
