@@ -435,3 +435,12 @@ def test_version_only_for_a_callers_format(tmp_path: Path) -> None:
     b.write_text("gene\tdiplotype\nCYP2D6\t*1/*1\n")
     with pytest.raises(InputError, match="a version is stated only for a caller's output"):
         pgxguard.call(None, outside_calls=b, outside_format="pgxguard=2")
+
+
+def test_a_caller_output_without_calls_is_exit_2(tmp_path: Path) -> None:
+    p = tmp_path / "cyrius.tsv"
+    p.write_text("Sample\tGenotype\tFilter\n")
+    r = runner.invoke(app, ["call", "--outside-calls", str(p)])
+    assert r.exit_code == 2
+    assert r.stderr == (f"error: {p}: the Cyrius output holds no calls (pass the caller's "
+                        "output for the sample, as written)\n")

@@ -98,7 +98,6 @@ class Raw:
     notes: list[str] = field(default_factory=list)
     phenotype: str = ""  # only formats whose phenotype is the lab's own statement (PharmCAT)
     activity: str = ""
-    hla_homozygous_single: bool = False
 
 
 @dataclass
@@ -209,6 +208,9 @@ def read_caller_output(path: str | Path, data: bytes, fmt: str, vocabulary: Voca
     parser = _PARSERS[fmt]
     parsed = parser(data, where)
     fmt_info = FORMATS[fmt]
+    if not parsed.raws and not parsed.errors:
+        raise FormatError(f"the {fmt_info.caller} output holds no calls", path=where,
+                          hint="pass the caller's output for the sample, as written")
     source = SourceInfo(fmt, fmt_info.caller, parsed.version, where,
                         hashlib.sha256(data).hexdigest(), tuple(parsed.details))
     checker = RowChecker(vocabulary)
