@@ -66,7 +66,7 @@ def pypgx_zip(tmp_path: Path, semantic: str | None = None) -> Path:
 # --- recognised by content ---------------------------------------------------------------
 
 @pytest.mark.parametrize(("fixture", "fmt"), [
-    ("cyrius.tsv", "cyrius"), ("cyrius.json", "cyrius"), ("aldy-documented.aldy", "aldy"),
+    ("cyrius.tsv", "cyrius-tsv"), ("cyrius.json", "cyrius"), ("aldy-documented.aldy", "aldy"),
     ("SIM001_2d6.alleles", "stellarpgx"), ("pharmcat-outside.tsv", "pharmcat"),
     ("optitype_result.tsv", "optitype"), ("R1_bestguess_G.txt", "hla-la"),
     ("test.genotype.json", "arcashla"), ("run.genotypes.json", "arcashla"),
@@ -149,6 +149,7 @@ def test_a_no_function_hybrid_in_tandem_adds_nothing(a: str) -> None:
 # --- each caller -------------------------------------------------------------------------
 
 def test_cyrius_tsv(tmp_path: Path) -> None:
+    """Recognised by content, the TSV cannot say whether Cyrius or DRAGEN wrote it."""
     r = pgxguard.call(None, outside_calls=DATA / "cyrius.tsv")
     calls = {s.sample: s.gene("CYP2D6") for s in r.samples}
     assert calls["PATIENT1"].diplotypes == (("*1", "*4x2"),)
@@ -158,12 +159,12 @@ def test_cyrius_tsv(tmp_path: Path) -> None:
     assert calls["DUP3"].diplotypes == (("*1", "*1x≥3"),)
     assert calls["TIE_SAME"].diplotypes == (("*1", "*10"),)
     reasons = {
-        "NOCALL": "no result: Cyrius: no call (Genotype None)",
-        "TIE": "no result: Cyrius: 2 possible diplotypes (*1/*46 | *43/*45)",
-        "UNASSIGNED": "no result: Cyrius: star alleles *1, *2, *68 not assigned to haplotypes "
-                      "(Not_assigned_to_haplotypes)",
-        "HIGHCN": "no result: Cyrius: low-quality call at high copy number (LowQ_high_CN; "
-                  "called *1x3/*2x3)",
+        "NOCALL": "no result: Cyrius/DRAGEN: no call (Genotype None)",
+        "TIE": "no result: Cyrius/DRAGEN: 2 possible diplotypes (*1/*46 | *43/*45)",
+        "UNASSIGNED": "no result: Cyrius/DRAGEN: star alleles *1, *2, *68 not assigned to "
+                      "haplotypes (Not_assigned_to_haplotypes)",
+        "HIGHCN": "no result: Cyrius/DRAGEN: low-quality call at high copy number "
+                  "(LowQ_high_CN; called *1x3/*2x3)",
     }
     for sample, reason in reasons.items():
         g = calls[sample]
@@ -171,16 +172,18 @@ def test_cyrius_tsv(tmp_path: Path) -> None:
         assert reason in g.warnings, (sample, g.warnings)
     sha = hashlib.sha256((DATA / "cyrius.tsv").read_bytes()).hexdigest()
     assert calls["HG01190"].origin == {
-        "caller": "Cyrius", "file": "cyrius.tsv", "sha256": sha, "line": "3",
+        "caller": "Cyrius/DRAGEN", "file": "cyrius.tsv", "sha256": sha, "line": "3",
         "written": "*5/*68+*4", "Filter": "PASS"}
     assert calls["HG01190"].warnings[0] == (
-        f"CYP2D6 *4/*5 from Cyrius (written *5/*68+*4); cyrius.tsv, line 3; SHA-256 "
+        f"CYP2D6 *4/*5 from Cyrius/DRAGEN (written *5/*68+*4); cyrius.tsv, line 3; SHA-256 "
         f"{sha[:12]}; Filter PASS")
     assert "UNKNOWN" not in calls  # the error row is skipped, and said
     assert r.warnings == (f"{DATA / 'cyrius.tsv'}, line 13: CYP2D6: unknown allele '*999' in "
                           "'*999' (use an allele name defined for CYP2D6)",)
-    assert r.input["outside_calls"] == [{"format": "cyrius", "caller": "Cyrius",
+    assert r.input["outside_calls"] == [{"format": "cyrius-tsv", "caller": "Cyrius/DRAGEN",
                                          "file": "cyrius.tsv", "sha256": sha}]
+    forced = pgxguard.call(None, outside_calls=DATA / "cyrius.tsv", outside_format="cyrius")
+    assert forced.sample("HG01190").gene("CYP2D6").origin_label() == "Cyrius"
 
 
 def test_cyrius_json() -> None:
@@ -345,8 +348,8 @@ def test_vcf_cyrius_and_optitype_make_one_report(patient_vcf: Path, tmp_path: Pa
                             "--outside-calls", str(opt), "-o", str(html)])
     assert r.exit_code == 0, r.stderr
     text = html.read_text()
-    assert 'class="small origin">Cyrius</span>' in text
-    assert "CYP2D6 *1/*10 from Cyrius (written *1/*36+*10)" in text
+    assert 'class="small origin">Cyrius/DRAGEN</span>' in text
+    assert "CYP2D6 *1/*10 from Cyrius/DRAGEN (written *1/*36+*10)" in text
     assert 'class="small origin">OptiType</span>' in text
 
 
@@ -359,7 +362,7 @@ def test_a_no_call_replaces_the_vcf_call_with_no_result(tmp_vcf: WriteVcf,
     r = pgxguard.call(vcf, genes=["CYP2D6"], outside_calls=p)
     g = r.sample("PATIENT1").gene("CYP2D6")
     assert not g.called and g.phenotype is None
-    assert "no result: Cyrius: no call (Genotype None)" in g.warnings
+    assert "no result: Cyrius/DRAGEN: no call (Genotype None)" in g.warnings
     assert any(w.startswith("the VCF call *1/*4 is not used") for w in g.warnings)
 
 
@@ -403,6 +406,7 @@ def test_error_rows_reach_stderr_and_outputs(patient_vcf: Path, tmp_path: Path) 
     (["--outside-format", "stargazer"], "error: unknown outside-call format 'stargazer' (use one "
                                         "of pgxguard, pharmcat, cyrius, dragen-cyp2d6, aldy, "
                                         "stellarpgx, pypgx, optitype, hla-la, arcashla)"),
+    (["--outside-format", "cyrius-tsv"], "error: unknown outside-call format 'cyrius-tsv'"),
     (["--outside-format", "optitype"], "error: {f}, line 1: not an OptiType result"),
     (["--outside-format", "cyrius", "--outside-format", "aldy"],
      "error: 2 --outside-format values for 1 --outside-calls files"),
@@ -442,5 +446,16 @@ def test_a_caller_output_without_calls_is_exit_2(tmp_path: Path) -> None:
     p.write_text("Sample\tGenotype\tFilter\n")
     r = runner.invoke(app, ["call", "--outside-calls", str(p)])
     assert r.exit_code == 2
-    assert r.stderr == (f"error: {p}: the Cyrius output holds no calls (pass the caller's "
+    assert r.stderr == (f"error: {p}: the Cyrius/DRAGEN output holds no calls (pass the caller's "
                         "output for the sample, as written)\n")
+
+
+def test_aldy_star_names_of_other_genes_are_kept(tmp_path: Path) -> None:
+    """DPYD *2A is a name (the knowledge base gives it in parentheses), not a legacy letter."""
+    p = tmp_path / "dpyd.aldy"
+    p.write_text("#Sample\tGene\tSolutionID\tMajor\tMinor\tCopy\tAllele\tLocation\tType\t"
+                 "Coverage\tEffect\tdbSNP\tCode\tStatus\n"
+                 "#Solution 1: *2A, *13; gene=DPYD-pharmvar-6.2.14 (2025-07-20)\n"
+                 "S1\tDPYD\t1\t*2A/*13\t2A;13\t0\t2A\t\t\t\t\t\t\t\n")
+    g = pgxguard.call(None, outside_calls=p).sample("S1").gene("DPYD")
+    assert g.diplotypes == (("c.1679T>G (*13)", "c.1905+1G>A (*2A)"),)

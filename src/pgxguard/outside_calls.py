@@ -149,9 +149,9 @@ def read_for_call(kb: KnowledgeBase, definitions: dict[str, dict[str, GeneDefini
     vocab = kb_vocabulary(kb, definitions)
     name, _, version = (fmt or "").partition("=")
     name = name.strip().lower()
-    if name and name not in FORMATS:
+    if name and (name not in FORMATS or name == "cyrius-tsv"):
         raise InputError(f"unknown outside-call format {fmt!r}",
-                         hint=f"use one of {', '.join(FORMATS)}")
+                         hint=f"use one of {', '.join(f for f in FORMATS if f != 'cyrius-tsv')}")
     p = Path(path)
     if not p.is_file():
         raise OutsideCallError("outside-call file not found", path=str(p),

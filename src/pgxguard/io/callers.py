@@ -49,6 +49,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("pharmcat", "PharmCAT outside-call file", "gene, diplotype, phenotype, activity; "
            "no header"),
     Format("cyrius", "Cyrius", "Cyrius TSV (Sample, Genotype, Filter) or JSON"),
+    Format("cyrius-tsv", "Cyrius/DRAGEN", "a Cyrius-format TSV recognised by content: Cyrius "
+           "or DRAGEN's CYP2D6 caller wrote it (--outside-format says which)"),
     Format("dragen-cyp2d6", "DRAGEN CYP2D6 caller", "the Cyrius-format TSV DRAGEN writes"),
     Format("aldy", "Aldy", "Aldy's default output (#Sample Gene SolutionID Major Minor ...)"),
     Format("stellarpgx", "StellarPGx", "a per-sample StellarPGx .alleles file"),
@@ -160,7 +162,7 @@ def detect_format(data: bytes, known_genes: set[str]) -> str:
     cols = [c.strip() for c in first[1].split("\t")]
     lowered = [c.lstrip("#").lower() for c in cols]
     if tuple(lowered[:3]) == _CYRIUS_HEADER and len(cols) == 3:
-        return "cyrius"
+        return "cyrius-tsv"
     if tuple(cols[1:7]) == _OPTITYPE_COLS:
         return "optitype"
     if tuple(cols[:4]) == _HLALA_COLS:
@@ -493,7 +495,7 @@ _ALDY_SOLUTION = re.compile(r"^#Solution (?P<id>\d+): (?P<text>.*)$")
 _ALDY_MAJOR = re.compile(r"^(?P<core>\d+)(?P<sub>\.\d+)?(?P<suffix>[A-Z]+\d*)?$")
 
 
-def _aldy_token(token: str, notes: list[str]) -> str:
+def _aldy_token(token: str, gene: str, notes: list[str]) -> str:
     """One of Aldy's major names (``*4.021``, ``*4NX``, ``*36X``) as a PharmVar name.
 
     Aldy marks its CYP2D7-exon-9 variant of an allele with ``X`` (same PharmVar haplotype, see
@@ -503,8 +505,8 @@ def _aldy_token(token: str, notes: list[str]) -> str:
     """
     name = token[1:] if token.startswith("*") else token
     m = _ALDY_MAJOR.match(name)
-    if m is None:
-        return token
+    if m is None or gene.upper() != "CYP2D6":  # other genes' letters are names (DPYD *2A)
+        return f"*{name}"
     if m["suffix"]:
         notes.append(f"Aldy's *{name} read as *{m['core']} (Aldy's suffix {m['suffix']}: "
                      "legacy letter or CYP2D7 exon-9 variant of that allele)")
@@ -512,7 +514,7 @@ def _aldy_token(token: str, notes: list[str]) -> str:
     return f"*{name}"
 
 
-def _aldy_major(major: str, notes: list[str]) -> str:
+def _aldy_major(major: str, gene: str, notes: list[str]) -> str:
     haps = []
     for hap in major.split("/"):
         parts = hap.split("+")
@@ -520,7 +522,7 @@ def _aldy_major(major: str, notes: list[str]) -> str:
         if novel:
             raise Unresolved(f"possible novel allele ({hap}: added functional variant(s) "
                              f"{', '.join(novel)})")
-        haps.append("+".join(_aldy_token(p, notes) for p in parts))
+        haps.append("+".join(_aldy_token(p, gene, notes) for p in parts))
     return "/".join(haps)
 
 
@@ -566,7 +568,7 @@ def _parse_aldy(data: bytes, where: str) -> Parsed:
                         quality.append((key, v))
         raw = Raw(f"line {first_line}", first_line, sample, gene, quality=quality, notes=notes)
         try:
-            raw.diplotypes = [_aldy_major(sols[s][1], notes) for s in order]
+            raw.diplotypes = [_aldy_major(sols[s][1], gene, notes) for s in order]
         except Unresolved as u:
             raw.no_result = f"Aldy: {u.reason}"
         out.raws.append(raw)
@@ -793,6 +795,7 @@ _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {
     "pharmcat": _parse_pharmcat,
     "cyrius": _parse_cyrius,
     "dragen-cyp2d6": lambda d, w: _parse_cyrius(d, w, "DRAGEN CYP2D6 caller"),
+    "cyrius-tsv": lambda d, w: _parse_cyrius(d, w, "Cyrius/DRAGEN"),
     "aldy": _parse_aldy,
     "stellarpgx": _parse_stellarpgx,
     "pypgx": _parse_pypgx,
