@@ -459,3 +459,41 @@ def test_aldy_star_names_of_other_genes_are_kept(tmp_path: Path) -> None:
                  "S1\tDPYD\t1\t*2A/*13\t2A;13\t0\t2A\t\t\t\t\t\t\t\n")
     g = pgxguard.call(None, outside_calls=p).sample("S1").gene("DPYD")
     assert g.diplotypes == (("c.1679T>G (*13)", "c.1905+1G>A (*2A)"),)
+
+
+HEADERS = {
+    "cyrius": "Sample\tGenotype\tFilter\n",
+    "aldy": "#Sample\tGene\tSolutionID\tMajor\tMinor\tCopy\tAllele\tLocation\tType\tCoverage\n",
+    "optitype": "\tA1\tA2\tB1\tB2\tC1\tC2\tReads\tObjective\n",
+    "hla-la": "Locus\tChromosome\tAllele\tQ1\tQ2\tAverageCoverage\tperfectG\n",
+    "pharmcat": "",
+    "stellarpgx": "CYP2D6 Star Allele Calling with StellarPGx\n\nResult:\n",
+    "arcashla": "",
+}
+CELL = st.text(alphabet="*+/;_x×≥N.:0123456789ABCDGX-[] \tabc", max_size=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(sorted(HEADERS)), st.lists(st.lists(CELL, min_size=1, max_size=5),
+                                                   min_size=1, max_size=4))
+def test_any_content_gives_calls_or_a_pgx_error(fmt: str, rows: list[list[str]]) -> None:
+    """Whatever a file holds, the reader returns checked calls or raises PgxError (exit 2 on
+    the command line), never another exception."""
+    from pgxguard.errors import PgxError
+
+    body = "\n".join("\t".join(r) for r in rows) + "\n"
+    if fmt == "arcashla":
+        body = json.dumps({r[0] or "A": r[1:] for r in rows})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "out.txt"
+        p.write_text(HEADERS[fmt] + body)
+        try:
+            r = pgxguard.call(None, outside_calls=p, outside_format=fmt)
+        except PgxError:
+            return
+        for s in r.samples:
+            for g in s.genes:
+                assert g.source == "outside"
+                assert g.called or any(w.startswith("no result: ") for w in g.warnings)
