@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # The pinned upstream packages the knowledge bases are built from; the rebuild tests use them and
 # skip when they cannot be fetched (offline).
 SOURCES ?= /tmp/dl
+ALDY_VERSION := 4.8.3
+ALDY_SHA256 := 2612e849b35bc3c11fd0ee5752c8c732ae7d39fe095975d5249ea1666e867acd
 
 .PHONY: demo test lint bench clean sources
 
@@ -34,6 +36,17 @@ sources: $(STAMP)
 	@[ -f $(SOURCES)/drug_named_entity_recognition-2.0.9-py3-none-any.whl ] || $(PY) -m pip \
 	  download -q --no-deps -d $(SOURCES) drug-named-entity-recognition==2.0.9 \
 	  || echo "drug-named-entity-recognition not fetched: name-list rebuild test skips"
+	@# Aldy's sdist carries Aldy's expected output for its test BAM (the outside-call fixture).
+	@# pip builds an sdist's metadata to download it; Aldy's needs Cython and pysam, so a
+	@# throwaway venv does the download. The file is checked against its pinned SHA-256.
+	@[ -f $(SOURCES)/aldy-$(ALDY_VERSION).tar.gz ] || { $(PYTHON) -m venv $(SOURCES)/.sdist-venv \
+	  && $(SOURCES)/.sdist-venv/bin/pip install -q cython setuptools wheel pysam \
+	  && $(SOURCES)/.sdist-venv/bin/pip download -q --no-deps --no-binary :all: \
+	     --no-build-isolation -d $(SOURCES) aldy==$(ALDY_VERSION); \
+	  rm -rf $(SOURCES)/.sdist-venv; } || echo "aldy sdist not fetched: its fixture tests skip"
+	@[ ! -f $(SOURCES)/aldy-$(ALDY_VERSION).tar.gz ] || (cd $(SOURCES) && echo \
+	  "$(ALDY_SHA256)  aldy-$(ALDY_VERSION).tar.gz" | sha256sum -c --quiet) \
+	  || { rm -f $(SOURCES)/aldy-$(ALDY_VERSION).tar.gz; echo "aldy sdist: SHA-256 mismatch, removed"; }
 
 test: $(STAMP) lint sources
 	$(PY) -m pytest -q

@@ -45,8 +45,15 @@ def call_cmd(
                                                      help="Sample name(s); default all")] = None,
     genes: Annotated[list[str] | None, typer.Option(
         "--genes", "-g", help="Comma-separated genes, or 'all'; default: clinical genes")] = None,
-    outside_calls: Annotated[Path | None, typer.Option(
-        help="TSV of outside calls (gene, diplotype/phenotype, activity_score)")] = None,
+    outside_calls: Annotated[list[Path] | None, typer.Option(
+        help="Outside calls: a pgxguard outside-call TSV, or the output of Cyrius, DRAGEN's "
+             "CYP2D6 caller, Aldy, StellarPGx, PyPGx, PharmCAT (outside-call file), OptiType, "
+             "HLA*LA or arcasHLA, recognised by content (docs/outside-calls.md); repeatable, "
+             "e.g. a CYP2D6 caller's and an HLA typer's output")] = None,
+    outside_format: Annotated[list[str] | None, typer.Option(
+        help="Force the --outside-calls format (pgxguard, pharmcat, cyrius, dragen-cyp2d6, "
+             "aldy, stellarpgx, pypgx, optitype, hla-la, arcashla); NAME=VERSION also states "
+             "the caller's version when its output does not; one per --outside-calls file")] = None,
     outside_sample: Annotated[str | None, typer.Option(
         help="Sample of the outside-call TSV whose rows belong to the called VCF sample "
              "(when the two name the patient differently)")] = None,
@@ -67,9 +74,9 @@ def call_cmd(
         _fail(PgxError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38"))
     try:
         result = call(input, samples=_split(sample), genes=_split(genes),
-                      outside_calls=outside_calls, definitions=definitions,
+                      outside_calls=outside_calls or None, definitions=definitions,
                       assume_reference=assume_reference, build=build,
-                      outside_sample=outside_sample)
+                      outside_sample=outside_sample, outside_format=outside_format or None)
         text = to_json_text(result) if fmt is Format.json else to_tsv(result)
         if output is None:
             sys.stdout.write(text)

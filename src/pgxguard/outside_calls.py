@@ -15,6 +15,7 @@ file's sample onto the (one) called sample with ``--outside-sample NAME``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -91,7 +92,15 @@ def assign_samples(oc: OutsideCalls, called: Sequence[str], *,
     mapped) and `InputError` for a mapping that cannot apply.
     """
     named = list(dict.fromkeys(c.sample for c in oc.calls if c.sample))
-    warnings: list[str] = []
+    warnings: list[str] = list(oc.notes)
+    if oc.unnamed_sample and vcf_samples is not None and len(called) > 1:
+        raise OutsideCallError(
+            f"the file names no sample (one {oc.source.get('caller', 'caller')} output per "
+            f"sample), but {len(called)} VCF samples are called",
+            path=oc.path, hint="add --sample NAME for the VCF sample this output belongs to")
+    if oc.unnamed_sample and oc.calls and vcf_samples is not None and len(called) == 1:
+        warnings.append(f"{oc.path}: the file names no sample; its calls are applied to VCF "
+                        f"sample {called[0]}")
     if outside_sample is not None:
         if outside_sample not in named:
             raise OutsideCallError(f"no row for sample {outside_sample!r} (--outside-sample)",
@@ -128,6 +137,55 @@ def assign_samples(oc: OutsideCalls, called: Sequence[str], *,
 
 
 def read_for_call(kb: KnowledgeBase, definitions: dict[str, dict[str, GeneDefinition]],
-                  path: str | Path) -> OutsideCalls:
-    """Read and check an outside-call file against the knowledge base in use."""
-    return read_outside_calls(path, vocabulary=kb_vocabulary(kb, definitions))
+                  path: str | Path, fmt: str | None = None) -> OutsideCalls:
+    """Read and check an outside-call file against the knowledge base in use.
+
+    `fmt`: the format (`pgxguard.io.callers.FORMATS`), optionally ``NAME=VERSION`` to state
+    the caller's version when its output does not; None: recognised by content.
+    """
+    from pgxguard.io.callers import FORMATS, detect_format, read_caller_output
+    from pgxguard.phenotype import activity_of
+
+    vocab = kb_vocabulary(kb, definitions)
+    name, _, version = (fmt or "").partition("=")
+    name = name.strip().lower()
+    if name and (name not in FORMATS or name == "cyrius-tsv"):
+        raise InputError(f"unknown outside-call format {fmt!r}",
+                         hint=f"use one of {', '.join(f for f in FORMATS if f != 'cyrius-tsv')}")
+    p = Path(path)
+    if not p.is_file():
+        raise OutsideCallError("outside-call file not found", path=str(p),
+                               hint="check the path of the outside-call file")
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise OutsideCallError(f"cannot read the outside-call file: {e.strerror or e}",
+                               path=str(p), hint="check the file's permissions") from e
+    if not name:
+        genes = {g.upper() for g in (vocab.genes or ())}
+        try:
+            name = detect_format(data, genes)
+        except OutsideCallError as e:
+            e.path = str(p)
+            e.args = (e._format(),)
+            raise
+    if name == "pgxguard":
+        if version:
+            raise InputError("a version is stated only for a caller's output",
+                             hint="use --outside-format NAME=VERSION with a caller's format")
+        return read_outside_calls(p, vocabulary=vocab)
+    oc = read_caller_output(p, data, name, vocab,
+                            lambda gene, allele: activity_of(kb, gene, allele))
+    if version.strip():
+        src = {**oc.source, "version": version.strip(), "version_from": "--outside-format"}
+        calls = tuple(dataclasses.replace(c, provenance=_with_version(c.provenance,
+                                                                      version.strip()))
+                      for c in oc.calls)
+        oc = dataclasses.replace(oc, calls=calls, source=src)
+    return oc
+
+
+def _with_version(prov: tuple[tuple[str, str], ...], version: str,
+                  ) -> tuple[tuple[str, str], ...]:
+    out = [kv for kv in prov if kv[0] != "version"]
+    return (out[0], ("version", f"{version} (stated with --outside-format)"), *out[1:])

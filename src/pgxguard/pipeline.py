@@ -16,7 +16,7 @@ from pgxguard import __version__, priorities
 from pgxguard import copynumber as cn
 from pgxguard.alleles import sort_alleles, sort_key
 from pgxguard.budget import checkpoint
-from pgxguard.errors import InputError, VcfError
+from pgxguard.errors import InputError, OutsideCallError, VcfError
 from pgxguard.io.vcf import GeneGenotypes, VcfReader
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
 from pgxguard.match.lowest_function import (
@@ -32,7 +32,7 @@ from pgxguard.phenotype import (
     phenotype_for,
     strand_phenotype,
 )
-from pgxguard.results import CallResult, GeneCall, SampleCall
+from pgxguard.results import CallResult, GeneCall, SampleCall, origin_label
 from pgxguard.snapshot import atomic_write_bytes
 
 _SUBALLELE = re.compile(r"^(\*\d+)\.\d+$")
@@ -262,13 +262,42 @@ def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | N
         alternatives=alternatives, lookup_key=lookup_key)
 
 
+def _origin_text(oc: Any, alleles: tuple[str, ...]) -> tuple[dict[str, str] | None, str | None]:
+    """The call's provenance as a dict and as the one line every output shows."""
+    prov = dict(oc.provenance)
+    if not prov:
+        return None, None
+    label = origin_label(prov)
+    what = "/".join(alleles) if alleles else (oc.phenotype or "no result")
+    extras = [f"{k} {v}" for k, v in oc.provenance
+              if k not in ("caller", "version", "file", "sha256", "line", "where", "written")]
+    where = f"line {prov['line']}" if "line" in prov else prov.get("where", "")
+    written = prov.get("written")
+    text = (f"{oc.gene} {what} from {label}"
+            + (f" (written {written})" if written and written != what else "")
+            + f"; {prov.get('file')}, {where}; SHA-256 {prov.get('sha256', '')[:12]}"
+            + (f"; {'; '.join(extras)}" if extras else ""))
+    return prov, text
+
+
 def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
                        use_kb_phenotypes: bool) -> GeneCall:
-    warnings = [f"outside call (line {oc.line})", *oc.notes]
-    if replaced is not None and replaced.called:
-        warnings.append(f"replaces the VCF call {replaced.diplotype_text() or 'variants'}")
     alleles = tuple(
         a if c == 1 else f"{a}x{c}" for a, c in zip(oc.diplotype, oc.copies, strict=True))
+    origin, origin_line = _origin_text(oc, alleles)
+    warnings = [origin_line] if origin_line else [f"outside call (line {oc.line})"]
+    if oc.no_result is not None:
+        warnings += [f"no result: {oc.no_result}", *oc.notes]
+        if replaced is not None and replaced.called:
+            warnings.append(f"the VCF call {replaced.diplotype_text() or 'variants'} is not "
+                            "used: the outside caller could not call this gene, and a VCF of "
+                            "small variants cannot show its structural variants")
+        return GeneCall(gene=oc.gene, warnings=tuple(dict.fromkeys(warnings)),
+                        source="outside", phased=False, origin=origin,
+                        not_assessed=replaced.not_assessed if replaced is not None else ())
+    warnings += list(oc.notes)
+    if replaced is not None and replaced.called:
+        warnings.append(f"replaces the VCF call {replaced.diplotype_text() or 'variants'}")
     phenotype = oc.phenotype
     activity = oc.activity_score
     key: str | None = None
@@ -296,8 +325,9 @@ def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
             if rules.score_phenotypes().get(text) == phenotype:
                 key = text
     return GeneCall(gene=oc.gene, diplotypes=(alleles,) if alleles else (),
-                    phenotype=phenotype, activity_score=activity, warnings=tuple(warnings),
-                    source="outside", phased=False, lookup_key=key)
+                    phenotype=phenotype, activity_score=activity,
+                    warnings=tuple(dict.fromkeys(warnings)), source="outside", phased=False,
+                    lookup_key=key, origin=origin)
 
 
 ASSUME_REFERENCE_WARNING = ("--assume-reference: positions absent from the VCF were taken as "
@@ -340,15 +370,41 @@ def definitions_in_use(kb: KnowledgeBase, definitions: str | Path | None,
     return defs_by_gene, prov
 
 
+def _outside_paths(outside_calls: str | Path | Sequence[str | Path]) -> list[str | Path]:
+    if isinstance(outside_calls, str | Path):
+        return [outside_calls]
+    return list(outside_calls)
+
+
+def _outside_formats(outside_format: str | Sequence[str] | None, n: int) -> list[str | None]:
+    """One format per outside-call file (None: recognised by content)."""
+    if outside_format is None:
+        return [None] * n
+    formats: list[str | None] = (
+        [outside_format] if isinstance(outside_format, str) else list(outside_format))
+    if not formats:
+        return [None] * n
+    if len(formats) != n:
+        raise InputError(f"{len(formats)} --outside-format values for {n} --outside-calls "
+                         "files", hint="give one --outside-format per --outside-calls file, in "
+                                       "the same order, or none")
+    return formats
+
+
 def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
-         genes: Sequence[str] | None = None, outside_calls: str | Path | None = None,
+         genes: Sequence[str] | None = None,
+         outside_calls: str | Path | Sequence[str | Path] | None = None,
          definitions: str | Path | None = None, assume_reference: bool = False,
          build: str | None = None, kb: KnowledgeBase | None = None,
-         outside_sample: str | None = None) -> CallResult:
+         outside_sample: str | None = None,
+         outside_format: str | Sequence[str] | None = None) -> CallResult:
     """Call diplotypes and phenotypes for every sample of a VCF/BCF (and/or outside calls).
 
     `outside_sample`: the outside-call file's sample whose rows belong to the (one) called VCF
-    sample, when the two name the patient differently.
+    sample, when the two name the patient differently. `outside_calls`: one file or several
+    (e.g. a CYP2D6 caller's and an HLA typer's output; a gene given by two files is an error).
+    `outside_format`: the format of each file (`pgxguard.io.callers.FORMATS`, ``NAME=VERSION``
+    to state a caller's version); None recognises it by content.
     """
     from pgxguard.kb.load import load_knowledge_base
 
@@ -406,26 +462,46 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
     if outside_calls is not None:
         from pgxguard.outside_calls import assign_samples, read_for_call
 
-        oc = read_for_call(kb, defs_by_gene, outside_calls)
-        result_warnings.extend(oc.errors)
-        by_sample, sample_warnings = assign_samples(
-            oc, sample_names, vcf_samples=vcf_samples, vcf_path=str(input) if input else None,
-            outside_sample=outside_sample)
-        result_warnings.extend(sample_warnings)
-        if not sample_names:
-            sample_names = list(by_sample)
-            for s in sample_names:
-                per_sample[s] = []
-        for s, rows in by_sample.items():
-            calls = per_sample[s]
-            for c in rows:
-                idx = next((i for i, g in enumerate(calls) if g.gene == c.gene), None)
-                new = _outside_gene_call(kb, c, calls[idx] if idx is not None else None,
-                                         use_kb_phenotypes)
-                if idx is None:
-                    calls.append(new)
-                else:
-                    calls[idx] = new
+        paths = _outside_paths(outside_calls)
+        formats = _outside_formats(outside_format, len(paths))
+        ocs = [read_for_call(kb, defs_by_gene, p, f) for p, f in zip(paths, formats, strict=True)]
+        called, known = list(sample_names), vcf_samples
+        if input is None and len(ocs) > 1:
+            # several files and no VCF: the samples they name are the samples called
+            named = list(dict.fromkeys(c.sample for oc in ocs for c in oc.calls if c.sample))
+            called = known = named or ["sample"]
+        origin_of: dict[tuple[str, str], str] = {}
+        sources = []
+        for oc in ocs:
+            result_warnings.extend(oc.errors)
+            if oc.source:
+                sources.append(dict(oc.source))
+            by_sample, sample_warnings = assign_samples(
+                oc, called, vcf_samples=known, vcf_path=str(input) if input else None,
+                outside_sample=outside_sample)
+            result_warnings.extend(sample_warnings)
+            for s, rows in by_sample.items():
+                if s not in per_sample:
+                    sample_names.append(s)
+                    per_sample[s] = []
+                calls = per_sample[s]
+                for c in rows:
+                    first = origin_of.setdefault((s, c.gene), oc.path)
+                    if first != oc.path:
+                        raise OutsideCallError(
+                            f"{c.gene} of sample {s} is given by two outside-call files "
+                            f"({first} and {oc.path})", path=oc.path,
+                            hint="pass one result per gene: leave out one of the files or "
+                                 "the gene's row")
+                    idx = next((i for i, g in enumerate(calls) if g.gene == c.gene), None)
+                    new = _outside_gene_call(kb, c, calls[idx] if idx is not None else None,
+                                             use_kb_phenotypes)
+                    if idx is None:
+                        calls.append(new)
+                    else:
+                        calls[idx] = new
+        if sources:
+            input_info = {**input_info, "outside_calls": sources}
     if input is None and outside_calls is None:
         raise InputError("nothing to call", hint="pass a VCF/BCF and/or --outside-calls TSV")
 
@@ -438,8 +514,13 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
         build=detected_build,
         options={"genes": gene_list, "assume_reference": assume_reference,
                  "definitions": str(definitions) if definitions else None,
-                 "outside_calls": str(outside_calls) if outside_calls else None,
+                 "outside_calls": (None if outside_calls is None else
+                                   [str(p) for p in _outside_paths(outside_calls)]
+                                   if not isinstance(outside_calls, str | Path)
+                                   else str(outside_calls)),
                  "outside_sample": outside_sample,
+                 "outside_format": (outside_format if outside_format is None or
+                                    isinstance(outside_format, str) else list(outside_format)),
                  "samples": list(samples) if samples else None},
         input=input_info,
         samples=out_samples,

@@ -16,6 +16,14 @@ from pgxguard.errors import InputError
 RESULT_FORMAT = "pgxguard.call/1"
 
 
+def origin_label(origin: dict[str, str] | None) -> str | None:
+    """'Cyrius 1.1.1' from a call's origin (a version stated by the user drops its note)."""
+    if not origin:
+        return None
+    version = origin.get("version", "").split(" (")[0]
+    return f"{origin.get('caller', 'outside caller')} {version}".strip()
+
+
 @dataclass(frozen=True, slots=True)
 class GeneCall:
     gene: str
@@ -46,10 +54,17 @@ class GeneCall:
     # The key CPIC files recommendations under (the phenotype, or the activity score as published:
     # "1.25", "≥4.0"); None when not determinate (no phenotype, or ties that disagree).
     lookup_key: str | None = None
+    # An outside call read from a caller's own output: caller, version, file, SHA-256, line
+    # and the caller's quality/filter fields, as written (None for other calls).
+    origin: dict[str, str] | None = None
 
     @property
     def called(self) -> bool:
         return bool(self.diplotypes) or bool(self.variants) or self.phenotype is not None
+
+    def origin_label(self) -> str | None:
+        """'Cyrius 1.1.1' (the caller alone when no version is known); None for other calls."""
+        return origin_label(self.origin)
 
     def diplotype_text(self) -> str:
         """TSV form: `*1/*2`, ties joined by ` | `."""
@@ -72,6 +87,7 @@ class GeneCall:
             "copy_number": self.copy_number,
             "alternatives": [list(d) for d in self.alternatives],
             "lookup_key": self.lookup_key,
+            "origin": self.origin,
         }
 
     @classmethod
@@ -92,6 +108,7 @@ class GeneCall:
             copy_number=d.get("copy_number"),
             alternatives=tuple(tuple(x) for x in d.get("alternatives", [])),
             lookup_key=d.get("lookup_key"),
+            origin=d.get("origin"),
         )
 
 
@@ -175,4 +192,4 @@ class CallResult:
         return cls.from_json(data, origin=str(p))
 
 
-__all__ = ["RESULT_FORMAT", "CallResult", "GeneCall", "SampleCall"]
+__all__ = ["RESULT_FORMAT", "CallResult", "GeneCall", "SampleCall", "origin_label"]

@@ -120,6 +120,12 @@ class OutsideCall:
     activity_score: float | None = None
     line: int = 0
     notes: tuple[str, ...] = ()
+    # A caller's no-call, low-quality or ambiguous result: the reason (then no diplotype and no
+    # phenotype: the gene has no result, never a guessed one).
+    no_result: str | None = None
+    # Where the call came from when read from a caller's own output (`pgxguard.io.callers`):
+    # caller, version, file, SHA-256, quality fields... as (key, value) pairs, in order.
+    provenance: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.copies and self.diplotype:
@@ -136,6 +142,14 @@ class OutsideCalls:
     calls: tuple[OutsideCall, ...] = ()
     errors: tuple[str, ...] = ()
     path: str = field(default="", compare=False)
+    # The file's format and origin (`pgxguard.io.callers.SourceInfo.to_json`); empty for a
+    # pgxguard outside-call TSV.
+    source: dict[str, str] = field(default_factory=dict, compare=False)
+    # True when the file cannot name its sample (one caller output per sample, e.g. OptiType):
+    # its calls then apply to one called sample only, never to a whole multi-sample VCF.
+    unnamed_sample: bool = False
+    # File-level notes (loci typed that the knowledge base has no use for...), not errors.
+    notes: tuple[str, ...] = ()
 
     def for_sample(self, sample: str) -> tuple[OutsideCall, ...]:
         """Calls that apply to `sample` (its own rows and rows without a sample)."""

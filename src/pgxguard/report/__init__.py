@@ -90,10 +90,12 @@ def render(calls: CallResult, review: ReviewResult | None, sample: str, fmt: str
     raise InputError(f"unknown report format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
 
 
-def make_report(input_vcf: str | Path | None, outside_calls: str | Path | None = None,
+def make_report(input_vcf: str | Path | None,
+                outside_calls: str | Path | Sequence[str | Path] | None = None,
                 meds: str | Path | Sequence[str] | None = None, sample: str | None = None,
                 fmt: str = "html", *, generated: datetime | None = None,
-                outside_sample: str | None = None, warnings: list[str] | None = None) -> str:
+                outside_sample: str | None = None, warnings: list[str] | None = None,
+                outside_format: str | Sequence[str] | None = None) -> str:
     """`pgxguard report`: call, review (when medicines are given) and render one sample.
 
     The call's warnings (refused outside-call rows, htslib's messages...) are appended to
@@ -109,7 +111,7 @@ def make_report(input_vcf: str | Path | None, outside_calls: str | Path | None =
         raise InputError("the medication list is empty",
                          hint='pass --meds "clopidogrel, simvastatin" or a file, one a line')
     calls = call(input_vcf, samples=[sample] if sample else None, outside_calls=outside_calls,
-                 outside_sample=outside_sample)
+                 outside_sample=outside_sample, outside_format=outside_format)
     if warnings is not None:
         warnings.extend(calls.warnings)
     s = pick_sample(calls, sample)

@@ -24,8 +24,14 @@ class ReportFormat(StrEnum):
 
 def report_cmd(
     input: Annotated[Path, typer.Argument(help="VCF, VCF.gz or BCF of the patient")],
-    outside_calls: Annotated[Path | None, typer.Option(
-        help="TSV of outside calls (CYP2D6, HLA...) merged into the calls")] = None,
+    outside_calls: Annotated[list[Path] | None, typer.Option(
+        help="Outside calls (CYP2D6, HLA...) merged into the calls: a pgxguard outside-call "
+             "TSV or a caller's own output, recognised by content (docs/outside-calls.md); "
+             "repeatable")
+    ] = None,
+    outside_format: Annotated[list[str] | None, typer.Option(
+        help="Force the --outside-calls format (see `pgxguard call --help`); NAME=VERSION "
+             "also states the caller's version; one per --outside-calls file")] = None,
     outside_sample: Annotated[str | None, typer.Option(
         help="Sample of the outside-call TSV whose rows belong to the reported VCF sample "
              "(when the two name the patient differently)")] = None,
@@ -45,8 +51,9 @@ def report_cmd(
 
     try:
         warnings: list[str] = []
-        text = make_report(input, outside_calls=outside_calls, meds=meds, sample=sample,
-                           fmt=str(fmt), outside_sample=outside_sample, warnings=warnings)
+        text = make_report(input, outside_calls=outside_calls or None, meds=meds, sample=sample,
+                           fmt=str(fmt), outside_sample=outside_sample, warnings=warnings,
+                           outside_format=outside_format or None)
         if output is None:
             sys.stdout.write(text)
         else:

@@ -455,7 +455,8 @@ def report_bundle(calls: CallResult, review: ReviewResult | None, sample: str, *
     rows = [gene_row(g) for g in s.genes]
     tool = prov["tool"]
     for row in rows:
-        method = ("outside call (--outside-calls)" if row.source == "outside" else
+        method = (f"outside call: {row.origin}" if row.origin else
+                  "outside call (--outside-calls)" if row.source == "outside" else
                   f"{tool.get('name', 'pgxguard')} {tool.get('version', '')} star-allele "
                   f"matcher on {calls.build or 'unknown build'} VCF").strip()
         geno, refs = _genotype_obs(b, subject, row, issued, method)

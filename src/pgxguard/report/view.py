@@ -48,6 +48,7 @@ class GeneRow:
     phased: bool
     warnings: tuple[str, ...]
     alleles: tuple[tuple[str, ...], ...] = ()  # the diplotypes as allele-name tuples
+    origin: str | None = None  # the outside caller and version ("Cyrius 1.1.1"), if any
 
 
 def diplotype_str(d: Iterable[str]) -> str:
@@ -67,7 +68,7 @@ def gene_row(g: GeneCall) -> GeneRow:
         activity_score=format_score(g.activity_score),
         missing_positions=tuple(g.missing_positions), not_assessed=tuple(g.not_assessed),
         source=g.source, phased=g.phased, warnings=tuple(g.warnings),
-        alleles=tuple(tuple(d) for d in g.diplotypes))
+        alleles=tuple(tuple(d) for d in g.diplotypes), origin=g.origin_label())
 
 
 def result_text(row: GeneRow) -> str:

@@ -29,7 +29,7 @@ router = APIRouter(tags=["results"])
 
 
 def run_upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: str | None,
-               build: str | None) -> Result:
+               build: str | None, outside_format: str | None = None) -> Result:
     """The request's steps of an upload, for the API and the UI alike: read at most the limit,
     pre-scan and call with no database lock held, under the time budget (stopped when the
     client disconnects), then store, audit and commit."""
@@ -42,7 +42,8 @@ def run_upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: 
         name, interp = service.prepare_upload(kind, data, file.filename, sample=sample or None,
                                               build=build or None, kb=ctx.knowledge_base(),
                                               max_bytes=limit,
-                                              limits=UploadLimits.of(ctx.settings))
+                                              limits=UploadLimits.of(ctx.settings),
+                                              outside_format=outside_format or None)
     res = service.store_upload(ctx.session, p.id, kind, data, name, interp,
                                build=build or None, user_id=ctx.user.id)
     ctx.audit("result.upload", p.id, detail=f"result {res.id} ({kind.value})")
@@ -51,8 +52,8 @@ def run_upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: 
 
 
 def _upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: str | None,
-            build: str | None) -> ResultOut:
-    res = run_upload(ctx, patient_id, kind, file, sample, build)
+            build: str | None, outside_format: str | None = None) -> ResultOut:
+    res = run_upload(ctx, patient_id, kind, file, sample, build, outside_format)
     return ResultOut.of(res, ctx.settings.require_signoff)
 
 
@@ -69,11 +70,20 @@ def upload_vcf(patient_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOA
 @router.post("/patients/{patient_id}/results/outside-calls", status_code=201,
              response_model=ResultOut)
 def upload_outside_calls(patient_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
-                         file: Annotated[UploadFile, File(description="outside-call TSV")],
+                         file: Annotated[UploadFile, File(
+                             description="outside-call TSV, or a caller's output (Cyrius, "
+                                         "Aldy, StellarPGx, PyPGx, PharmCAT, OptiType, HLA*LA, "
+                                         "arcasHLA...)")],
                          sample: Annotated[str | None, Form(max_length=200)] = None,
+                         outside_format: Annotated[str | None, Form(
+                             max_length=100, description="the file's format when not "
+                             "recognised by content; NAME=VERSION states the caller's "
+                             "version")] = None,
                          ) -> ResultOut:
-    """Upload an outside-call TSV (e.g. CYP2D6 from a copy-number caller, HLA typing)."""
-    return _upload(ctx, patient_id, Kind.OUTSIDE_CALLS, file, sample, None)
+    """Upload outside calls: a pgxguard outside-call TSV or a CYP2D6/star-allele/HLA caller's
+    own output, recognised by content (docs/outside-calls.md)."""
+    return _upload(ctx, patient_id, Kind.OUTSIDE_CALLS, file, sample, None,
+                   outside_format)
 
 
 @router.post("/patients/{patient_id}/results/fhir", status_code=201, response_model=ResultOut)

@@ -100,9 +100,13 @@ def _relabel(e: PgxError, tmpdir: str) -> PgxError:
 
 def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
               build: str | None, kb: KnowledgeBase,
-              limits: UploadLimits | None = None) -> Interpretation:
+              limits: UploadLimits | None = None,
+              outside_format: str | None = None) -> Interpretation:
     """Call (or read) one stored input. Raises `PgxError` for input that cannot be used.
-    With `limits`, the input is pre-scanned first (413/422 before any calling)."""
+    With `limits`, the input is pre-scanned first (413/422 before any calling).
+
+    `outside_format`: the format of outside calls (a caller's output is otherwise recognised
+    by content, `pgxguard.io.callers`)."""
     from pgxguard.pipeline import call
 
     if kind is Kind.FHIR_BUNDLE:
@@ -137,12 +141,13 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
                 result = call(path, samples=[sample] if sample else None, build=build, kb=kb)
                 result = _pick(result, sample, "VCF")
             else:
-                result = _pick(call(None, outside_calls=path, kb=kb), sample, "outside-call TSV")
+                result = _pick(call(None, outside_calls=path, kb=kb,
+                                    outside_format=outside_format), sample, "outside-call file")
         except PgxError as e:
             raise _relabel(e, tmpdir) from None
         text = _json_text(result, tmpdir)
         refused = [w.replace(tmpdir + "/", "") for w in result.warnings
-                   if kind is Kind.OUTSIDE_CALLS and w.startswith(f"{path}, line ")]
+                   if kind is Kind.OUTSIDE_CALLS and w.startswith(f"{path}, ")]
     note = _refused_note(refused, "row").removeprefix("; ") or None
     return Interpretation(INTERPRETED, str(result.knowledge_base.get("version")), text, note,
                           result.samples[0].sample, result.build)
@@ -159,7 +164,8 @@ def _refused_note(refused: list[str], what: str) -> str:
 
 def prepare_upload(kind: Kind, data: bytes, filename: str | None, *, sample: str | None,
                    build: str | None, kb: KnowledgeBase, max_bytes: int,
-                   limits: UploadLimits | None = None) -> tuple[str, Interpretation]:
+                   limits: UploadLimits | None = None,
+                   outside_format: str | None = None) -> tuple[str, Interpretation]:
     """Check and interpret an upload without touching the database (slow: calling)."""
     if len(data) > max_bytes:
         raise PayloadTooLargeError(f"upload of {len(data)} bytes exceeds the limit of "
@@ -168,7 +174,8 @@ def prepare_upload(kind: Kind, data: bytes, filename: str | None, *, sample: str
         raise InputError("the uploaded file is empty")
     name = safe_filename(filename, {"vcf": "upload.vcf", "outside_calls": "outside-calls.tsv",
                                     "fhir_bundle": "bundle.json"}[kind.value])
-    return name, interpret(kind, data, name, sample=sample, build=build, kb=kb, limits=limits)
+    return name, interpret(kind, data, name, sample=sample, build=build, kb=kb, limits=limits,
+                           outside_format=outside_format)
 
 
 def store_upload(session: Session, patient_id: int, kind: Kind, data: bytes, name: str,
@@ -307,6 +314,7 @@ class StoredInput:
     sample: str | None
     build: str | None
     version: int
+    outside_format: str | None = None
 
 
 def stored_input(result: Result) -> StoredInput:
@@ -314,8 +322,18 @@ def stored_input(result: Result) -> StoredInput:
     if kind is Kind.FHIR_BUNDLE:
         raise ConflictError("a FHIR Bundle result holds calls made elsewhere: it cannot be "
                             "re-interpreted here", hint="upload the VCF to re-call it")
+    # A format the uploader named is recorded in the calls' options: re-read it the same way.
+    fmt = None
+    if kind is Kind.OUTSIDE_CALLS:
+        for v in reversed(result.versions):
+            doc = calls_of(v)
+            if doc is not None:
+                fmt = (doc.get("options") or {}).get("outside_format")
+                if isinstance(fmt, list):
+                    fmt = fmt[0] if len(fmt) == 1 else None
+                break
     return StoredInput(result.id, kind, result.input_data, result.filename, result.sample,
-                       result.build, latest(result).version)
+                       result.build, latest(result).version, fmt)
 
 
 def reinterpret_input(src: StoredInput, kb: KnowledgeBase,
@@ -323,7 +341,7 @@ def reinterpret_input(src: StoredInput, kb: KnowledgeBase,
     """Re-call a stored input against `kb` (no database access); inputs stored before the
     limits existed are checked against them too."""
     return interpret(src.kind, src.data, src.filename, sample=src.sample, build=src.build, kb=kb,
-                     limits=limits)
+                     limits=limits, outside_format=src.outside_format)
 
 
 def store_reinterpretation(session: Session, result: Result, src: StoredInput,
