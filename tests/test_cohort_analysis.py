@@ -187,17 +187,17 @@ def test_burden_clopidogrel(cohort: tuple[Path, Path]) -> None:
     assert all_["genes"] == "CYP2C19"
     assert all_["avoid"] == "3"
     assert all_["standard"] == "2"
-    assert all_["result_missing"] == "1"
+    assert all_["result_incomplete"] == "1"
     assert all_["adjust_dose"] == "0"
     assert all_["actionable"] == "3"
     assert float(all_["share_actionable"]) == pytest.approx(3 / 6)
     assert float(all_["share_actionable_with_result"]) == pytest.approx(3 / 5)
     afr = pick(rows, drug="clopidogrel", group="AFR")[0]
-    assert (afr["avoid"], afr["standard"], afr["result_missing"]) == ("3", "0", "0")
+    assert (afr["avoid"], afr["standard"], afr["result_incomplete"]) == ("3", "0", "0")
     eur = pick(rows, drug="clopidogrel", group="EUR")[0]
-    assert (eur["avoid"], eur["standard"], eur["result_missing"]) == ("0", "2", "0")
+    assert (eur["avoid"], eur["standard"], eur["result_incomplete"]) == ("0", "2", "0")
     unk = pick(rows, drug="clopidogrel", group_level="superpopulation", group="unknown")[0]
-    assert unk["result_missing"] == "1"
+    assert unk["result_incomplete"] == "1"
 
 
 def test_burden_matches_single_sample_review(cohort: tuple[Path, Path]) -> None:
@@ -227,9 +227,7 @@ def test_burden_matches_single_sample_review(cohort: tuple[Path, Path]) -> None:
         for name in calls:
             res = review(cr, [drug], sample=name)
             for item in res.items:
-                # The table's column for "result incomplete" keeps its former name.
-                col = {"no PGx guidance": "no_guidance",
-                       "result incomplete": "result_missing"}.get(
+                col = {"no PGx guidance": "no_guidance"}.get(
                     str(item.action), str(item.action).replace(" ", "_"))
                 expected[col] = expected.get(col, 0) + 1
         got = pick(rows, drug=drug, group_level="all")[0]
@@ -237,7 +235,7 @@ def test_burden_matches_single_sample_review(cohort: tuple[Path, Path]) -> None:
             assert got[col] == str(count), (drug, col, got)
 
 
-def test_phenotype_ambiguous_tie_is_result_missing(tmp_path: Path) -> None:
+def test_phenotype_ambiguous_tie_is_result_incomplete(tmp_path: Path) -> None:
     rows = [row("A", "CYP2C19", [["*1", "*2"], ["*2", "*3"]], None,
                 flags=["tie", "phenotype_ambiguous"]),
             row("B", "CYP2C19", [["*2", "*3"]], PM)]
@@ -247,7 +245,7 @@ def test_phenotype_ambiguous_tie_is_result_missing(tmp_path: Path) -> None:
                                              ("B", "GBR", "EUR", "male")])
     s = analyse(out, info, drugs=["clopidogrel"], plots=False)
     b = pick(read_tsv(s.files["actionable_burden"]), group_level="all")[0]
-    assert (b["actionable"], b["result_missing"]) == ("1", "1")
+    assert (b["actionable"], b["result_incomplete"]) == ("1", "1")
     ph = {r["phenotype"]: r["count"] for r in
           pick(read_tsv(s.files["phenotype_frequencies"]), group_level="all")}
     assert ph["ambiguous (tied phenotypes)"] == "1"
@@ -280,7 +278,8 @@ def test_plots_written(cohort: tuple[Path, Path]) -> None:
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
     page = s.files["report"].read_text()
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert page.count('src="data:image/png;base64,') == 2
+    # figures inline as SVG with real text (one per main gene present, one for the burden)
+    assert page.count("<svg ") == 3 and "<text" in page
     assert "<script" not in page.lower()
     assert 'src="http' not in page and 'href="http' not in page and "<link" not in page
     assert "clopidogrel" in page

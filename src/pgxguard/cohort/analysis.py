@@ -30,15 +30,16 @@ Counting rules (a result is never made more certain than its data):
 * Actionable burden: for each drug of the guidance knowledge base, each person's action is what
   `pgxguard.guidance.review.review_drug` (the function `review` applies per drug) gives for
   that person's results of the genes the drug's guidance names. It is computed once per
-  distinct combination of those results and broadcast to every person sharing it. ``actionable``
-  = avoid, use alternative, adjust dose or monitor; ``result_missing`` (a needed gene without a
-  usable result, or guidance keyed on something the calls cannot show) is its own column and is
-  not in ``actionable``; ``standard`` = guidance exists and lists nothing for these results.
+  distinct combination of those results and broadcast to every person sharing it. Each action
+  falls in exactly one `Category` (`category_of`, docs/cohort.md): ``actionable`` = avoid, use
+  an alternative or change the dose; ``monitor`` (standard use with monitoring: not a change)
+  and ``result incomplete`` (a needed gene without a usable result) are their own categories,
+  never counted as actionable; ``no recommendation``, ``standard`` and ``no PGx guidance`` as
+  `Action` defines them.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import json
@@ -46,8 +47,9 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 import numpy as np
 import polars as pl
@@ -67,14 +69,56 @@ NO_PHENOTYPE = "no phenotype"
 # Genes shown in the phenotype plot, in this order, when the cohort has them.
 MAIN_GENES: tuple[str, ...] = ("CYP2C19", "CYP2C9", "CYP2D6", "CYP3A5", "SLCO1B1", "TPMT",
                                "NUDT15", "DPYD", "UGT1A1", "CYP2B6", "NAT2", "G6PD")
-ACTION_COLUMNS: tuple[tuple[Action, str], ...] = (
-    (Action.AVOID, "avoid"), (Action.USE_ALTERNATIVE, "use_alternative"),
-    (Action.ADJUST_DOSE, "adjust_dose"), (Action.MONITOR, "monitor"),
-    (Action.RESULT_MISSING, "result_missing"), (Action.NO_RECOMMENDATION, "no_recommendation"),
-    (Action.STANDARD, "standard"),
-    (Action.NO_GUIDANCE, "no_guidance"))
-ACTIONABLE_ACTIONS = frozenset({Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE,
-                                Action.MONITOR})
+
+
+class Category(StrEnum):
+    """Headline category of one person's action for one drug (docs/cohort.md).
+
+    Only a change of prescribing (avoid, alternative, dose) is ``actionable``: counting
+    "monitor" or an incomplete result as actionable made the headline read 100 % for
+    medicines whose texts say no change is needed for most people.
+    """
+
+    ACTIONABLE = "actionable"
+    MONITOR = "monitor"
+    RESULT_INCOMPLETE = "result incomplete"
+    NO_RECOMMENDATION = "no recommendation"
+    STANDARD = "standard"
+    NO_GUIDANCE = "no PGx guidance"
+
+    @property
+    def column(self) -> str:
+        """Column name in the burden table."""
+        return "no_guidance" if self is Category.NO_GUIDANCE else self.value.replace(" ", "_")
+
+
+def category_of(action: Action) -> Category:
+    """The one category of `action` (exhaustive over `Action`: mypy checks every member)."""
+    match action:
+        case Action.AVOID | Action.USE_ALTERNATIVE | Action.ADJUST_DOSE:
+            return Category.ACTIONABLE
+        case Action.MONITOR:
+            return Category.MONITOR
+        case Action.RESULT_INCOMPLETE | Action.RESULT_MISSING:  # one member (an alias)
+            return Category.RESULT_INCOMPLETE
+        case Action.NO_RECOMMENDATION:
+            return Category.NO_RECOMMENDATION
+        case Action.STANDARD:
+            return Category.STANDARD
+        case Action.NO_GUIDANCE:
+            return Category.NO_GUIDANCE
+        case _:
+            assert_never(action)
+
+
+# One column per action (most urgent first), named as the action.
+ACTION_COLUMNS: tuple[tuple[Action, str], ...] = tuple(
+    (a, "no_guidance" if a is Action.NO_GUIDANCE else a.value.replace(" ", "_"))
+    for a in Action)
+ACTIONABLE_ACTIONS = frozenset(a for a in Action if category_of(a) is Category.ACTIONABLE)
+# Categories shown in the headline, the plots and with a share column, in this order.
+HEADLINE: tuple[Category, ...] = (Category.ACTIONABLE, Category.MONITOR,
+                                  Category.RESULT_INCOMPLETE)
 # Condition kinds that read the diplotype itself, not only phenotype / activity score.
 _DIPLOTYPE_KINDS = frozenset({"allele_status", "diplotype"})
 _TIED_PLACEHOLDER = ("<tied phenotype 1>", "<tied phenotype 2>")
@@ -522,23 +566,37 @@ def _burden(drugs: Sequence[str], states: Mapping[str, _GeneStates], groups: pl.
     df = pl.DataFrame(rows, schema={**{c: pl.String for c in ("drug", "genes", "group_level",
                                                                 "group")},
                                     **{c: pl.Int64 for _a, c in ACTION_COLUMNS}})
-    act = pl.sum_horizontal([pl.col(c) for a, c in ACTION_COLUMNS if a in ACTIONABLE_ACTIONS])
     total = pl.sum_horizontal([pl.col(c) for _a, c in ACTION_COLUMNS])
-    df = df.with_columns(samples=total, actionable=act).with_columns(
-        share_actionable=pl.when(pl.col("samples") > 0)
-        .then(pl.col("actionable") / pl.col("samples")).otherwise(None),
-        share_result_missing=pl.when(pl.col("samples") > 0)
-        .then(pl.col("result_missing") / pl.col("samples")).otherwise(None),
-        share_actionable_with_result=pl.when(pl.col("samples") > pl.col("result_missing"))
-        .then(pl.col("actionable") / (pl.col("samples") - pl.col("result_missing")))
+    # Category counts from the per-action counts (an action column may also be a category's).
+    per_cat = {cat.column: pl.sum_horizontal([pl.col(c) for a, c in ACTION_COLUMNS
+                                              if category_of(a) is cat]) for cat in Category}
+    df = df.with_columns(samples=total).with_columns(**{
+        f"_{k}": v for k, v in per_cat.items()}).drop(
+        [c for c in per_cat if c in df.columns]).rename({f"_{k}": k for k in per_cat})
+
+    def share(col: str) -> pl.Expr:
+        return (pl.when(pl.col("samples") > 0).then(pl.col(col) / pl.col("samples"))
+                .otherwise(None).alias(f"share_{col}"))
+
+    incomplete = Category.RESULT_INCOMPLETE.column
+    df = df.with_columns(
+        *[share(c.column) for c in HEADLINE],
+        share_actionable_with_result=pl.when(pl.col("samples") > pl.col(incomplete))
+        .then(pl.col("actionable") / (pl.col("samples") - pl.col(incomplete)))
         .otherwise(None))
-    order = ["drug", "genes", "group_level", "group", "samples", "actionable", "result_missing",
-             "share_actionable", "share_result_missing", "share_actionable_with_result",
-             *[c for _a, c in ACTION_COLUMNS if c != "result_missing"]]
+    order = ["drug", "genes", "group_level", "group", "samples",
+             *[c.column for c in Category], *[f"share_{c.column}" for c in HEADLINE],
+             "share_actionable_with_result",
+             *[c for a, c in ACTION_COLUMNS if c not in per_cat]]
     return _sort_frame(df.select(order), None), reviews
 
 
 # --- plots -----------------------------------------------------------------------------------
+# Sized for an A4 page at 100 % (printable width about 7.4 in), so print keeps the font sizes
+# here: nothing smaller than MIN_FONT_PT. The HTML report embeds them as SVG with real text.
+
+MIN_FONT_PT = 6.5
+PRINT_WIDTH_IN = 7.2
 
 _PHENO_COLOURS = {
     "poor": "#b2182b", "intermediate": "#ef8a62", "likely intermediate": "#f4a582",
@@ -549,6 +607,10 @@ _PHENO_COLOURS = {
     "increased function": "#67a9cf", "deficient": "#b2182b", "indeterminate": "#bababa",
 }
 _SPECIAL_COLOURS = {NO_CALL: "#404040", AMBIGUOUS: "#878787", NO_PHENOTYPE: "#d9d9d9"}
+_PALETTE = ("#8073ac", "#e08214", "#35978f", "#c51b7d", "#7fbc41", "#bf812d", "#542788")
+# Sequential maps, light to dark: they stay ordered when printed in grey.
+_CATEGORY_CMAPS = {Category.ACTIONABLE: "Reds", Category.MONITOR: "Blues",
+                   Category.RESULT_INCOMPLETE: "Greys"}
 
 
 def _colour(category: str, fallback: Iterable[str]) -> str:
@@ -559,83 +621,127 @@ def _colour(category: str, fallback: Iterable[str]) -> str:
 
 
 def _figure_bytes(fig: Any, fmt: str) -> bytes:
+    import matplotlib
+
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=100)
+    # SVG text stays text (selectable, measurable in a browser; DejaVu Sans as laid out).
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "pgxguard"}):
+        fig.savefig(buf, format=fmt, dpi=150 if fmt == "png" else 72,
+                    metadata={"Date": None} if fmt == "svg" else None)
     return buf.getvalue()
 
 
-def _phenotype_figure(ph: pl.DataFrame) -> Any:
+def _phenotype_genes(ph: pl.DataFrame) -> list[str]:
+    present = set(ph["gene"].unique().to_list())
+    genes = [g for g in MAIN_GENES if g in present]
+    return genes or sorted(present)[:9]  # none of the usual genes: the first ones
+
+
+def _phenotype_panel(ax: Any, g: pl.DataFrame, gene: str) -> None:
+    """One gene: a stacked bar of phenotype shares per group, legend below the axes."""
+    groups = _group_order(g["group"].unique().to_list())
+    cats = (g.group_by("phenotype").agg(pl.col("count").sum())
+            .sort(["count", "phenotype"], descending=[True, False])["phenotype"].to_list())
+    special = [c for c in (NO_PHENOTYPE, AMBIGUOUS, NO_CALL) if c in cats]
+    cats = [c for c in cats if c not in special] + special
+    left = np.zeros(len(groups))
+    fb = iter(_PALETTE * 4)
+    lut = {(r[0], r[1]): float(r[2] or 0.0)
+           for r in g.select(["group", "phenotype", "frequency"]).iter_rows()}
+    for cat in cats:
+        vals = np.array([lut.get((grp, cat), 0.0) for grp in groups])
+        ax.barh(groups, vals, left=left, color=_colour(cat, fb), label=cat,
+                edgecolor="white", linewidth=0.4)
+        left += vals
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_title(gene, fontsize=9, loc="left", fontweight="bold")
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("share of samples", fontsize=7)
+    # Legend to the right: constrained layout reserves its room, so nothing overlaps.
+    ax.legend(fontsize=MIN_FONT_PT, loc="center left", bbox_to_anchor=(1.01, 0.5),
+              ncol=1 if len(cats) <= 12 else 2, frameon=False, borderaxespad=0,
+              handlelength=1.2)
+
+
+def _panel_height(n_groups: int, n_categories: int) -> float:
+    """Inches for one gene's panel: its bars or its legend, whichever is taller."""
+    return max(0.8 + 0.2 * n_groups, 0.35 + 0.13 * min(n_categories, 12))
+
+
+def _gene_figure(ph: pl.DataFrame, gene: str) -> Any:
+    """One gene's panel as its own figure (an A4 width), for the HTML report."""
     from matplotlib.figure import Figure
 
-    sub = ph.filter(pl.col("group_level").is_in(["all", "superpopulation"]))
-    present = set(sub["gene"].unique().to_list())
-    genes = [g for g in MAIN_GENES if g in present]
-    if not genes:  # none of the usual genes: the first ones of the cohort
-        genes = sorted(present)[:9]
-    ncols = min(3, max(1, len(genes)))
-    nrows = max(1, -(-len(genes) // ncols))
-    fig = Figure(figsize=(5.2 * ncols, 3.6 * nrows))
-    fig.subplots_adjust(left=0.05, right=0.98, top=1 - 0.5 / (3.6 * nrows),
-                        bottom=1.1 / (3.6 * nrows), hspace=0.95, wspace=0.18)
-    palette = ["#8073ac", "#e08214", "#35978f", "#c51b7d", "#7fbc41", "#bf812d", "#542788"]
-    for i, gene in enumerate(genes):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        g = sub.filter(pl.col("gene") == gene)
-        groups = _group_order(g["group"].unique().to_list())
-        cats = (g.group_by("phenotype").agg(pl.col("count").sum())
-                .sort(["count", "phenotype"], descending=[True, False])["phenotype"].to_list())
-        special = [c for c in (NO_PHENOTYPE, AMBIGUOUS, NO_CALL) if c in cats]
-        cats = [c for c in cats if c not in special] + special
-        left = np.zeros(len(groups))
-        fb = iter(palette * 4)
-        lut = {(r[0], r[1]): float(r[2] or 0.0)
-               for r in g.select(["group", "phenotype", "frequency"]).iter_rows()}
-        for cat in cats:
-            vals = np.array([lut.get((grp, cat), 0.0) for grp in groups])
-            ax.barh(groups, vals, left=left, color=_colour(cat, fb), label=cat,
-                    edgecolor="white", linewidth=0.4)
-            left += vals
-        ax.set_xlim(0, 1)
-        ax.invert_yaxis()
-        ax.set_title(gene, fontsize=10, loc="left")
-        ax.tick_params(labelsize=8)
-        ax.set_xlabel("share of samples", fontsize=8)
-        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2,
-                  frameon=False)
-    fig.suptitle("Phenotype frequencies per superpopulation", fontsize=12)
+    g = ph.filter((pl.col("gene") == gene)
+                  & pl.col("group_level").is_in(["all", "superpopulation"]))
+    fig = Figure(figsize=(PRINT_WIDTH_IN, _panel_height(g["group"].n_unique(),
+                                                        g["phenotype"].n_unique())),
+                 layout="constrained")
+    _phenotype_panel(fig.add_subplot(), g, gene)
     return fig
 
 
+def _phenotype_figure(ph: pl.DataFrame) -> Any:
+    """All main genes in one figure (the PNG file); constrained layout keeps titles apart."""
+    from matplotlib.figure import Figure
+
+    sub = ph.filter(pl.col("group_level").is_in(["all", "superpopulation"]))
+    genes = _phenotype_genes(sub)
+    ncols = min(2, max(1, len(genes)))
+    nrows = max(1, -(-len(genes) // ncols))
+    n_cats = max((sub.filter(pl.col("gene") == g)["phenotype"].n_unique() for g in genes),
+                 default=1)
+    fig = Figure(figsize=(PRINT_WIDTH_IN * ncols,
+                          0.5 + nrows * _panel_height(sub["group"].n_unique(), n_cats)),
+                 layout="constrained")
+    for i, gene in enumerate(genes):
+        _phenotype_panel(fig.add_subplot(nrows, ncols, i + 1),
+                         sub.filter(pl.col("gene") == gene), gene)
+    fig.suptitle("Phenotype frequencies per superpopulation", fontsize=10)
+    return fig
+
+
+def _burden_drugs(burden: pl.DataFrame, top: int) -> list[str]:
+    """Drugs shown: most people actionable first, then monitor; those with neither last."""
+    overall = burden.filter(pl.col("group_level") == "all").sort(
+        ["share_actionable", "share_monitor", "drug"], descending=[True, True, False])
+    shown = overall.filter((pl.col("actionable") > 0) | (pl.col("monitor") > 0))
+    return (shown if shown.height else overall)["drug"].to_list()[:top]
+
+
 def _burden_figure(burden: pl.DataFrame, top: int = 40) -> Any:
+    """Three heatmaps side by side (actionable, monitor, result incomplete): % of people per
+    drug and superpopulation, each cell labelled with its number so print in grey still reads."""
     from matplotlib.figure import Figure
 
     sub = burden.filter(pl.col("group_level").is_in(["all", "superpopulation"]))
-    overall = (sub.filter(pl.col("group_level") == "all")
-               .sort(["share_actionable", "drug"], descending=[True, False]))
-    drugs = overall.filter(pl.col("actionable") > 0)["drug"].to_list()[:top]
-    if not drugs:
-        drugs = overall["drug"].to_list()[:top]
+    drugs = _burden_drugs(burden, top)
     groups = _group_order(sub["group"].unique().to_list())
-    fig = Figure(figsize=(3.2 + 1.1 * len(groups) * 2, 1.2 + 0.26 * max(len(drugs), 1)),
+    fig = Figure(figsize=(PRINT_WIDTH_IN, 1.5 + 0.17 * max(len(drugs), 1)),
                  layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, col, title, cmap in ((axes[0], "share_actionable", "actionable", "Reds"),
-                                 (axes[1], "share_result_missing", "result missing", "Greys")):
+    axes = fig.subplots(1, len(HEADLINE), sharey=True)
+    for ax, cat in zip(axes, HEADLINE, strict=True):
+        col = f"share_{cat.column}"
         mat = np.zeros((len(drugs), len(groups)))
         lut = {(r["drug"], r["group"]): r[col] for r in
                sub.select(["drug", "group", col]).iter_rows(named=True)}
         for i, d in enumerate(drugs):
             for j, g in enumerate(groups):
                 mat[i, j] = float(lut.get((d, g)) or 0.0) * 100
-        ax.imshow(mat, aspect="auto", cmap=cmap, vmin=0, vmax=100)
+        ax.pcolormesh(mat, cmap=_CATEGORY_CMAPS[cat], vmin=0, vmax=100, edgecolors="white",
+                      linewidth=0.5)
         for i in range(len(drugs)):
             for j in range(len(groups)):
-                ax.text(j, i, f"{mat[i, j]:.0f}", ha="center", va="center", fontsize=6,
-                        color="white" if mat[i, j] > 60 else "black")
-        ax.set_xticks(range(len(groups)), groups, fontsize=8, rotation=45, ha="right")
-        ax.set_yticks(range(len(drugs)), drugs, fontsize=7)
-        ax.set_title(f"% {title}", fontsize=10)
-    fig.suptitle("Actionable burden per drug and superpopulation (% of people)", fontsize=12)
+                ax.text(j + 0.5, i + 0.5, f"{mat[i, j]:.0f}", ha="center", va="center",
+                        fontsize=MIN_FONT_PT, color="white" if mat[i, j] > 55 else "black")
+        ax.set_xlim(0, len(groups))
+        ax.set_ylim(len(drugs), 0)
+        ax.set_xticks(np.arange(len(groups)) + 0.5, groups, fontsize=7, rotation=90)
+        ax.set_yticks(np.arange(len(drugs)) + 0.5, drugs, fontsize=7)
+        ax.tick_params(length=0)
+        ax.set_title(f"% {cat.value}", fontsize=9)
+    fig.suptitle("Share of people per drug and superpopulation (%)", fontsize=10)
     return fig
 
 
@@ -655,45 +761,87 @@ def _html_table(df: pl.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _img_inline(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def _svg_inline(svg: bytes, prefix: str, label: str) -> str:
+    """A matplotlib SVG as inline markup: XML prolog dropped, ids made unique per figure."""
+    text = svg.decode("utf-8")
+    text = text[text.index("<svg"):]
+    text = (text.replace('id="', f'id="{prefix}-').replace("url(#", f"url(#{prefix}-")
+            .replace('xlink:href="#', f'xlink:href="#{prefix}-'))
+    return text.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" ', 1)
 
 
-def _report_html(ph_png: bytes, burden_png: bytes, burden: pl.DataFrame,
-                 summary: Mapping[str, Any]) -> str:
+CATEGORY_DEFINITIONS: dict[Category, str] = {
+    Category.ACTIONABLE: "the guidance says to avoid the drug, use an alternative or change the "
+                         "dose",
+    Category.MONITOR: "standard use with monitoring or caution; a change only if the response is "
+                      "inadequate (not counted as actionable)",
+    Category.RESULT_INCOMPLETE: "a gene the guidance needs has no usable result (no call, "
+                                "indeterminate, tied diplotypes with different phenotypes, or "
+                                "guidance keyed on something the calls cannot show); never read "
+                                "as standard",
+    Category.NO_RECOMMENDATION: "the guidelines list this result but give no recommendation",
+    Category.STANDARD: "a matched recommendation says standard use",
+    Category.NO_GUIDANCE: "no pharmacogenomic guidance for the drug",
+}
+
+
+def _report_html(ph_svgs: Sequence[tuple[str, bytes]], burden_svg: bytes,
+                 burden: pl.DataFrame, summary: Mapping[str, Any]) -> str:
     sp = burden.filter(pl.col("group_level").is_in(["all", "superpopulation"]))
-    wide = (sp.select(["drug", "genes", "group", "share_actionable"])
-            .pivot(on="group", index=["drug", "genes"], values="share_actionable"))
-    groups = [g for g in _group_order(sp["group"].unique().to_list()) if g in wide.columns]
-    miss = (sp.filter(pl.col("group") == "all")
-            .select(["drug", pl.col("share_result_missing").alias("result missing (all)")]))
-    wide = (wide.select(["drug", "genes", *groups]).join(miss, on="drug", how="left")
-            .sort(["all", "drug"], descending=[True, False]))
+    groups = _group_order(sp["group"].unique().to_list())
+    head = (sp.filter(pl.col("group") == "all")
+            .select(["drug", "genes",
+                     *[pl.col(f"share_{c.column}").alias(f"{c.value} (all)") for c in HEADLINE]]))
+    wide = (sp.filter(pl.col("group") != "all")
+            .select(["drug", "group", "share_actionable"])
+            .pivot(on="group", index="drug", values="share_actionable"))
+    wide = wide.rename({g: f"actionable: {g}" for g in wide.columns if g != "drug"})
+    table = (head.join(wide, on="drug", how="left")
+             .select(["drug", "genes", *head.columns[2:],
+                      *[f"actionable: {g}" for g in groups if f"actionable: {g}" in wide.columns]])
+             .sort([f"{c.value} (all)" for c in HEADLINE[:2]] + ["drug"],
+                   descending=[True, True, False]))
+    top = table.filter(pl.col("actionable (all)") > 0).head(5)
+    headline = ", ".join(f"{html.escape(r[0])} {r[1] * 100:.1f} %" for r in
+                         top.select(["drug", "actionable (all)"]).iter_rows())
     facts = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>"
                     for k, v in summary.items())
+    defs = "".join(f"<dt>{html.escape(c.value)}</dt><dd>{html.escape(CATEGORY_DEFINITIONS[c])}</dd>"
+                   for c in Category)
+    genes = "".join(f'<figure class="gene" data-gene="{html.escape(g)}">'
+                    f'{_svg_inline(svg, f"ph{i}", f"{g} phenotype frequencies")}</figure>'
+                    for i, (g, svg) in enumerate(ph_svgs))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>pgxguard cohort analysis</title>
 <style>
 body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}}
 table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px}}
-td.n{{text-align:right}}th{{background:#f0f0f0}}img{{max-width:100%;height:auto}}
-@media print{{figure,table{{page-break-inside:avoid}}}}
+td.n{{text-align:right}}th{{background:#f0f0f0}}
+figure{{margin:0.5em 0}}figure svg{{display:block;max-width:100%;height:auto}}
+.genes{{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:0.5em 1.5em}}
+dt{{font-weight:bold}}dd{{margin:0 0 0.3em 1.5em}}
+@page{{size:A4;margin:12mm}}
+@media print{{body{{margin:0;max-width:none}}figure,tr{{break-inside:avoid}}
+.genes{{grid-template-columns:1fr 1fr}}h2{{break-after:avoid}}table{{font-size:9px}}}}
 </style></head><body>
 <h1>pgxguard cohort analysis</h1>
 <ul>{facts}</ul>
-<p>Actionable: the guidance action is avoid, use alternative, adjust dose or monitor. Result
-missing (a needed gene without a usable result, a tie with different phenotypes, or guidance
-keyed on something the calls cannot show) is counted separately and is not actionable.
-Allele frequencies count only samples with exactly one diplotype; ties and no-calls are counted
+<h2 id="headline">Headline</h2>
+<p>Largest shares of people with an actionable result (avoid, use an alternative or change the
+dose): {headline or "none"}.</p>
+<p>Each person's result for each drug falls in exactly one category:</p>
+<dl id="categories">{defs}</dl>
+<p>Allele frequencies count only samples with exactly one diplotype; ties and no-calls are counted
 in their own columns of the TSV tables.</p>
-<h2>Phenotype frequencies per superpopulation</h2>
-<figure>{_img_inline(ph_png, "phenotype frequencies per superpopulation")}</figure>
-<h2>Actionable burden per drug and superpopulation</h2>
-<figure>{_img_inline(burden_png, "actionable burden per drug and superpopulation")}</figure>
-<h2>Share actionable per drug (all drugs of the guidance knowledge base)</h2>
-{_html_table(wide)}
+<h2 id="burden">Actionable, monitor and result incomplete per drug and superpopulation</h2>
+<figure id="burden-plot">{_svg_inline(burden_svg, "bu", "share of people per drug and "
+                                      "superpopulation: actionable, monitor, result incomplete")}
+</figure>
+<h2 id="burden-table">Share of people per drug (all drugs of the guidance knowledge base)</h2>
+{_html_table(table)}
+<h2 id="phenotypes">Phenotype frequencies per superpopulation</h2>
+<div class="genes">{genes}</div>
 </body></html>
 """
 
@@ -789,7 +937,7 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
     from pgxguard import __version__
 
     meta: dict[str, Any] = {
-        "format": "pgxguard.cohort-analysis/1",
+        "format": "pgxguard.cohort-analysis/2",
         "tool": {"name": "pgxguard", "version": __version__},
         "guidance": gkb.provenance(), "knowledge_base": akb.provenance(),
         "samples_info": str(Path(samples_info)),
@@ -808,17 +956,19 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
         files["phenotype_plot"] = pdir / "phenotype_frequencies.png"
         files["burden_plot"] = pdir / "actionable_burden.png"
         files["report"] = pdir / "cohort_report.html"
-        ph_png = _figure_bytes(ph_fig, "png")
-        bu_png = _figure_bytes(bu_fig, "png")
-        _atomic_write(files["phenotype_plot"], ph_png)
-        _atomic_write(files["burden_plot"], bu_png)
+        _atomic_write(files["phenotype_plot"], _figure_bytes(ph_fig, "png"))
+        _atomic_write(files["burden_plot"], _figure_bytes(bu_fig, "png"))
+        ph_sub = ph_t.filter(pl.col("group_level").is_in(["all", "superpopulation"]))
+        ph_svgs = [(g, _figure_bytes(_gene_figure(ph_sub, g), "svg"))
+                   for g in _phenotype_genes(ph_sub)]
+        bu_svg = _figure_bytes(bu_fig, "svg")
         facts = {"samples": f"{n:,}", "genes": len(gene_list),
                  "drugs": len(burden["drug"].unique()),
                  "superpopulations": ", ".join(f"{k} {v:,}" for k, v in superpops.items()),
                  "samples without info (group unknown)": len(no_info),
                  "samples-info rows without calls": len(no_calls),
                  "guidance": gkb.version, "pgxguard": __version__}
-        page = _report_html(ph_png, bu_png, burden, facts)
+        page = _report_html(ph_svgs, bu_svg, burden, facts)
         _atomic_write(files["report"], page.encode("utf-8"))
 
     return AnalysisSummary(
