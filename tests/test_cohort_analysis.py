@@ -310,3 +310,83 @@ def test_no_calls_dataset(tmp_path: Path) -> None:
     info = write_info(tmp_path / "i.tsv", [("A", "GBR", "EUR", "male")])
     with pytest.raises(InputError, match="calls"):
         analyse(tmp_path / "empty", info)
+
+
+# --- headline categories (issue 14: "monitor" is not "actionable") ------------------------------
+
+# From the issue's definition, not from the code: a recommendation to avoid, use an alternative
+# or change the dose.
+ACTIONABLE_SPEC = {"avoid", "use alternative", "adjust dose"}
+
+
+def test_every_action_has_exactly_one_category() -> None:
+    from pgxguard.cohort.analysis import ACTION_COLUMNS, Category, category_of
+    from pgxguard.guidance.model import Action
+
+    members = set(Action.__members__.values())  # aliases included
+    cats = {a: category_of(a) for a in members}
+    assert all(isinstance(c, Category) for c in cats.values())
+    assert {str(a) for a, c in cats.items() if c is Category.ACTIONABLE} == ACTIONABLE_SPEC
+    assert cats[Action.MONITOR] is Category.MONITOR
+    assert cats[Action.RESULT_INCOMPLETE] is Category.RESULT_INCOMPLETE
+    # monitor and result incomplete are categories of their own: nothing else falls in them
+    assert [a for a in members if cats[a] is Category.MONITOR] == [Action.MONITOR]
+    assert [a for a in members if cats[a] is Category.RESULT_INCOMPLETE] == [
+        Action.RESULT_INCOMPLETE]
+    # the "no result"-like actions are never standard (never more reassuring than the data)
+    assert cats[Action.NO_RECOMMENDATION] is not Category.STANDARD
+    assert cats[Action.NO_GUIDANCE] is not Category.STANDARD
+    assert {c for c in cats.values()} == set(Category)  # no empty category
+    # one burden column per action, each action once
+    assert sorted(a for a, _c in ACTION_COLUMNS) == sorted(members)
+    assert len({c for _a, c in ACTION_COLUMNS}) == len(ACTION_COLUMNS)
+
+
+def test_burden_categories_match_review(cohort: tuple[Path, Path]) -> None:
+    """Category counts and shares equal what `review` gives each person, mapped by the
+    issue's definition; monitor and result incomplete are never in `actionable`."""
+    out, info = cohort
+    drugs = ["azathioprine", "citalopram", "clopidogrel", "voriconazole"]
+    s = analyse(out, info, drugs=drugs, plots=False)
+    rows = read_tsv(s.files["actionable_burden"])
+    calls = {
+        "S1": (GeneCall("CYP2C19", (("*1", "*2"),), phenotype=IM),
+               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
+        "S2": (GeneCall("CYP2C19", (("*2", "*2"),), phenotype=PM),
+               GeneCall("TPMT", (("*1", "*3A"),), phenotype=IM, activity_score=1.0)),
+        "S3": (GeneCall("CYP2C19", (("*1", "*1"),), phenotype=NM),
+               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
+        "S4": (GeneCall("CYP2C19", (("*1", "*17"),), phenotype="Rapid Metabolizer"),
+               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
+        "S5": (GeneCall("CYP2C19", (("*1", "*2"), ("*1", "*3")), phenotype=IM),
+               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
+        "S6": (GeneCall("CYP2C19", source="none"),
+               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
+    }
+    cr = CallResult(knowledge_base={}, samples=tuple(SampleCall(k, v) for k, v in calls.items()))
+    seen_monitor = False
+    for drug in drugs:
+        actions = [str(review(cr, [drug], sample=name).items[0].action) for name in calls]
+        want = {"actionable": sum(a in ACTIONABLE_SPEC for a in actions),
+                "monitor": actions.count("monitor"),
+                "result_incomplete": actions.count("result incomplete")}
+        seen_monitor |= want["monitor"] > 0
+        got = pick(rows, drug=drug, group_level="all")[0]
+        assert {k: int(got[k]) for k in want} == want, (drug, actions)
+        for k, v in want.items():
+            assert float(got[f"share_{k}"]) == pytest.approx(v / 6)
+    assert seen_monitor  # the check above really covered monitor
+
+
+def test_report_defines_categories_and_headline(cohort: tuple[Path, Path]) -> None:
+    out, info = cohort
+    s = analyse(out, info, drugs=["azathioprine", "clopidogrel"])
+    page = s.files["report"].read_text()
+    from pgxguard.cohort.analysis import Category
+
+    for c in Category:
+        assert f"<dt>{c.value}</dt>" in page
+    # clopidogrel: 3 of 6 avoid (see test_burden_clopidogrel) -> the headline's first drug
+    assert "dose): clopidogrel 50.0 %" in page
+    for head in ("actionable (all)", "monitor (all)", "result incomplete (all)"):
+        assert f"<th>{head}</th>" in page

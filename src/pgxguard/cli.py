@@ -124,7 +124,7 @@ def cohort_cmd(
         s = run_cohort(input, outdir, genes=_split(genes), assume_reference=assume_reference,
                        scheduler=scheduler, workers=workers, chunk_samples=chunk_samples,
                        overwrite=overwrite, samples_info=samples_info, build=build,
-                       progress=sys.stderr.isatty(), definitions=definitions)
+                       progress=sys.stderr.isatty(), definitions=definitions, log=_log_line)
     except PgxError as e:
         _fail(e)
         return
@@ -137,6 +137,31 @@ def cohort_cmd(
     typer.echo(f"{s.samples} samples x {len(s.genes)} genes: {s.partitions} partitions "
                f"({s.computed} computed, {s.skipped} already done) in {s.seconds:.1f} s "
                f"({s.samples_per_second:,.0f} samples/s) -> {s.outdir}")
+    typer.echo(_cohort_outputs(s))
+
+
+def _log_line(text: str) -> None:
+    """A progress line on stderr with a UTC time stamp (readable in a batch job's log)."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    typer.echo(f"{now} {text}", err=True)
+
+
+def _cohort_outputs(s: Any) -> str:
+    """The final line of `pgxguard cohort`: where each output is."""
+    from pgxguard.cohort.runner import MANIFEST
+    from pgxguard.cohort.schema import CALLS_DIR
+
+    parts = [f"calls {s.outdir / CALLS_DIR}", f"manifest {s.outdir / MANIFEST}"]
+    files = s.analysis.files if s.analysis is not None else {}
+    if "actionable_burden" in files:
+        parts.append(f"tables {files['actionable_burden'].parent}")
+    if "report" in files:
+        parts.append(f"HTML report {files['report']}")
+    elif s.analysis is None:
+        parts.append("no frequency tables or report (they need --samples-info)")
+    return "outputs: " + "; ".join(parts)
 
 
 class ReviewFormat(StrEnum):

@@ -55,6 +55,7 @@ import numpy as np
 import polars as pl
 
 from pgxguard.alleles import sort_key
+from pgxguard.cohort.progress import LogLine, StepLog, duration
 from pgxguard.errors import InputError
 from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.model import Action, Medicine
@@ -533,8 +534,11 @@ def _drug_actions(drug: str, states: Mapping[str, _GeneStates], n: int, gkb: Gui
 
 
 def _burden(drugs: Sequence[str], states: Mapping[str, _GeneStates], groups: pl.DataFrame,
-            gkb: GuidanceKB, kb: KnowledgeBase) -> tuple[pl.DataFrame, int]:
+            gkb: GuidanceKB, kb: KnowledgeBase,
+            progress: LogLine | None = None) -> tuple[pl.DataFrame, int]:
     """Per drug x group counts of each action. `groups`: idx-ordered sample frame."""
+    steps = StepLog(progress, "analysis: actionable burden", len(drugs), "drugs") \
+        if progress else None
     n = groups.height
     level_codes: list[tuple[str, list[str], np.ndarray[Any, np.dtype[np.int64]]]] = []
     for level in LEVELS:
@@ -553,6 +557,8 @@ def _burden(drugs: Sequence[str], states: Mapping[str, _GeneStates], groups: pl.
     for drug in drugs:
         codes, nrev = _drug_actions(drug, states, n, gkb, kb)
         reviews += nrev
+        if steps is not None:
+            steps.step()
         genes = ",".join(_drug_genes(gkb, drug)[0])
         for level, names, gcode in level_codes:
             counts = np.bincount(gcode * k + codes, minlength=len(names) * k).reshape(-1, k)
@@ -851,8 +857,15 @@ in their own columns of the TSV tables.</p>
 
 def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str] | None = None,
             drugs: Sequence[str] | None = None, guidance: GuidanceKB | None = None,
-            kb: KnowledgeBase | None = None, plots: bool = True) -> AnalysisSummary:
-    """Frequency tables, actionable burden and plots for the cohort output in `outdir`."""
+            kb: KnowledgeBase | None = None, plots: bool = True,
+            progress: LogLine | None = None) -> AnalysisSummary:
+    """Frequency tables, actionable burden and plots for the cohort output in `outdir`.
+
+    `progress`: called with a log line per tenth of each step (genes, drugs) and per phase.
+    """
+    import time
+
+    t0 = time.monotonic()
     from pgxguard.guidance.load import load_guidance
     from pgxguard.kb.load import load_knowledge_base
 
@@ -892,6 +905,11 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
     n_rows = 0
     duplicates = 0
     sample_idx = samples.select(["sample", "idx"])
+    if progress is not None:
+        progress(f"analysis: {n:,} samples, {len(gene_list)} genes, "
+                 f"{len(drug_list) - len(unknown_drugs)} drugs")
+    gene_steps = StepLog(progress, "analysis: frequencies", len(gene_list), "genes") \
+        if progress else None
     for gene in gene_list:
         df = calls.gene_frame(gene)
         n_rows += df.height
@@ -907,12 +925,14 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
         ph_parts.append(p)
         if gene in burden_genes:
             states[gene] = _states(gene, df, sample_idx, n)
+        if gene_steps is not None:
+            gene_steps.step(detail=gene)
 
     allele_t = _sort_frame(pl.concat(allele_parts) if allele_parts else _empty_allele(), "allele")
     dip_t = _sort_frame(pl.concat(dip_parts) if dip_parts else _empty_dip(), "diplotype")
     ph_t = _sort_frame(pl.concat(ph_parts) if ph_parts else _empty_ph(), "phenotype")
     burden, n_reviews = _burden([d for d in drug_list if d not in unknown_drugs], states,
-                                groups, gkb, akb)
+                                groups, gkb, akb, progress)
     sizes = (_long(groups, ["sample"]).group_by(["group_level", "group"])
              .agg(samples=pl.len().cast(pl.Int64)))
     sizes = _sort_frame(sizes.with_columns(gene=pl.lit("")), None).drop("gene")
@@ -950,6 +970,8 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
     _atomic_write(files["analysis"], (json.dumps(meta, indent=1) + "\n").encode())
 
     if plots:
+        if progress is not None:
+            progress("analysis: plots and HTML report")
         pdir = out / "plots"
         ph_fig = _phenotype_figure(ph_t)
         bu_fig = _burden_figure(burden)
@@ -971,6 +993,8 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
         page = _report_html(ph_svgs, bu_svg, burden, facts)
         _atomic_write(files["report"], page.encode("utf-8"))
 
+    if progress is not None:
+        progress(f"analysis: done in {duration(time.monotonic() - t0)}")
     return AnalysisSummary(
         outdir=out, files=files, n_samples=n, n_genes=len(gene_list),
         n_drugs=len(burden["drug"].unique()), n_rows=n_rows, groups=superpops,

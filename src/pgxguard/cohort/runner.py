@@ -32,6 +32,7 @@ from pgxguard.cohort.engine import (
     done_path,
     run_partition,
 )
+from pgxguard.cohort.progress import LogLine, StepLog
 from pgxguard.cohort.schema import CALLS_DIR, part_path
 from pgxguard.errors import InputError, PgxError, VcfError
 from pgxguard.kb.model import GeneDefinition
@@ -189,8 +190,13 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
                workers: int | None = None, chunk_samples: int = 10_000,
                overwrite: bool = False, samples_info: str | Path | None = None,
                build: str | None = None, progress: bool = False,
-               definitions: str | Path | None = None) -> CohortSummary:
-    """Call every sample x gene of a cohort into `OUTDIR/calls` (Parquet); see module doc."""
+               definitions: str | Path | None = None,
+               log: LogLine | None = None) -> CohortSummary:
+    """Call every sample x gene of a cohort into `OUTDIR/calls` (Parquet); see module doc.
+
+    `progress`: a live bar on stderr (a terminal). `log`: progress as log lines (partitions
+    done, rate, ETA; the bar replaces them when `progress`) and the analysis's steps.
+    """
     from pgxguard.kb.load import load_knowledge_base
     from pgxguard.pipeline import definitions_in_use, resolve_genes
 
@@ -276,9 +282,13 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
 
     failed: dict[str, str] = {}
     save("running", failed)
+    if log is not None:
+        log(f"cohort: {n:,} samples x {len(defs)} genes: {len(pending)} partitions to compute"
+            f", {skipped} already done")
     if pending:
         _execute(pending, done, failed, scheduler=scheduler, workers=workers,
-                 progress=progress, n_genes=len(defs), on_done=lambda: save("running", failed))
+                 progress=progress, n_genes=len(defs), on_done=lambda: save("running", failed),
+                 log=None if progress else log)
     save("complete" if not failed else "incomplete", failed)
     if failed:
         first = next(iter(failed.items()))
@@ -303,7 +313,7 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
                 warnings.append("pgxguard.cohort.analysis has no analyse(): frequency tables "
                                 "were not made")
             else:
-                analysis = analyse(out, samples_info)
+                analysis = analyse(out, samples_info, progress=log)
     bad = tuple(b for _, r in sorted(done.items()) for b in r.bad_samples)
     return CohortSummary(out, n, tuple(d.gene for d in defs), len(done), len(done) - skipped,
                          skipped, bad, round(time.perf_counter() - t0, 3), tuple(warnings),
@@ -312,7 +322,7 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
 
 def _execute(pending: list[PartitionSpec], done: dict[str, PartitionResult],
              failed: dict[str, str], *, scheduler: str | None, workers: int | None,
-             progress: bool, n_genes: int, on_done: Any) -> None:
+             progress: bool, n_genes: int, on_done: Any, log: LogLine | None = None) -> None:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -334,14 +344,14 @@ def _execute(pending: list[PartitionSpec], done: dict[str, PartitionResult],
                                  f"{hashlib.sha1(s.outdir.encode()).hexdigest()[:8]}",
                                  pure=False) for s in pending]
         by_key = {f.key: s for f, s in zip(futures, pending, strict=True)}
-        with _Progress(progress, total, n_genes) as bar:
+        with _Progress(progress, total, n_genes, log) as bar:
             for fut in as_completed(futures):
                 spec = by_key[fut.key]
                 try:
                     result: PartitionResult = fut.result()
                 except Exception as e:
                     failed[spec.key] = f"{type(e).__name__}: {e}"
-                    bar.advance(0, time.perf_counter() - t0)
+                    bar.advance(0, time.perf_counter() - t0, failed=True)
                     continue
                 finally:
                     fut.release()
@@ -355,15 +365,19 @@ def _execute(pending: list[PartitionSpec], done: dict[str, PartitionResult],
 
 
 class _Progress:
-    """A rich progress bar: partitions done, and samples/s (sample x gene calls / genes)."""
+    """Partitions done and samples/s (sample x gene calls / genes): a rich bar on a terminal,
+    else log lines with an ETA (`log`), else nothing."""
 
-    def __init__(self, enabled: bool, total: int, n_genes: int) -> None:
+    def __init__(self, enabled: bool, total: int, n_genes: int,
+                 log: LogLine | None = None) -> None:
         self.enabled = enabled
         self.total = total
         self.n_genes = max(1, n_genes)
         self.calls = 0
+        self.failed = 0
         self._progress: Any = None
         self._task: Any = None
+        self._log = StepLog(log, "cohort: partitions", total, "partitions") if log else None
 
     def __enter__(self) -> _Progress:
         if self.enabled:
@@ -384,11 +398,16 @@ class _Progress:
             self._task = self._progress.add_task("cohort", total=self.total, rate="")
         return self
 
-    def advance(self, samples: int, elapsed: float) -> None:
+    def advance(self, samples: int, elapsed: float, failed: bool = False) -> None:
+        """One partition finished (or `failed`)."""
         self.calls += samples
+        self.failed += failed
+        rate = self.calls / self.n_genes / elapsed if elapsed > 0 else 0.0
         if self._progress is not None:
-            rate = self.calls / self.n_genes / elapsed if elapsed > 0 else 0.0
             self._progress.update(self._task, advance=1, rate=f"{rate:,.0f} samples/s")
+        if self._log is not None:
+            self._log.step(rate=f"{rate:,.0f} samples/s",
+                           detail=f"{self.failed} failed" if self.failed else "")
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
