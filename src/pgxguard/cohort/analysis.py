@@ -796,7 +796,7 @@ def _report_html(ph_svgs: Sequence[tuple[str, bytes]], burden_svg: bytes,
     sp = burden.filter(pl.col("group_level").is_in(["all", "superpopulation"]))
     groups = _group_order(sp["group"].unique().to_list())
     head = (sp.filter(pl.col("group") == "all")
-            .select(["drug", "genes",
+            .select(["drug", pl.col("genes").str.replace_all(",", ", "),
                      *[pl.col(f"share_{c.column}").alias(f"{c.value} (all)") for c in HEADLINE]]))
     wide = (sp.filter(pl.col("group") != "all")
             .select(["drug", "group", "share_actionable"])
@@ -825,11 +825,13 @@ body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
 table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px}}
 td.n{{text-align:right}}th{{background:#f0f0f0}}
 figure{{margin:0.5em 0}}figure svg{{display:block;max-width:100%;height:auto}}
-.genes{{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:0.5em 1.5em}}
+.genes{{display:grid;grid-template-columns:repeat(auto-fill,minmax(700px,max-content));
+gap:0.5em 1.5em}}
 dt{{font-weight:bold}}dd{{margin:0 0 0.3em 1.5em}}
 @page{{size:A4;margin:12mm}}
 @media print{{body{{margin:0;max-width:none}}figure,tr{{break-inside:avoid}}
-.genes{{grid-template-columns:1fr 1fr}}h2{{break-after:avoid}}table{{font-size:9px}}}}
+h2{{break-after:avoid}}
+table{{font-size:8px;width:100%}}td,th{{padding:1px 3px}}}}
 </style></head><body>
 <h1>pgxguard cohort analysis</h1>
 <ul>{facts}</ul>
