@@ -12,7 +12,7 @@ Reads the per-sample x gene calls written by `pgxguard cohort` (Parquet dataset
     OUTDIR/frequencies/analysis.json        (counts, samples without info, provenance)
     OUTDIR/plots/phenotype_frequencies.png
     OUTDIR/plots/actionable_burden.png
-    OUTDIR/plots/cohort_report.html         (self-contained: inline PNG, no scripts)
+    OUTDIR/plots/cohort_report.html         (self-contained: inline SVG, no scripts, A4 print)
 
 Every table is given at three group levels: ``all`` (group ``all``), ``superpopulation`` and
 ``population``. Samples of the calls without a row in the samples info fall in group

@@ -377,7 +377,7 @@ class _Progress:
         self.failed = 0
         self._progress: Any = None
         self._task: Any = None
-        self._log = StepLog(log, "cohort: partitions", total, "partitions") if log else None
+        self._log = StepLog(log, "cohort:", total, "partitions") if log else None
 
     def __enter__(self) -> _Progress:
         if self.enabled:
