@@ -1038,7 +1038,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("samples_info")
     ap.add_argument("--no-plots", action="store_true")
     ns = ap.parse_args(argv)
-    s = analyse(ns.outdir, ns.samples_info, plots=not ns.no_plots)
+    import sys
+
+    s = analyse(ns.outdir, ns.samples_info, plots=not ns.no_plots,
+                progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps({"samples": s.n_samples, "genes": s.n_genes, "drugs": s.n_drugs,
                       "files": {k: str(v) for k, v in s.files.items()},
                       "warnings": list(s.warnings)}, indent=1))
