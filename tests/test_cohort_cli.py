@@ -62,6 +62,35 @@ def test_step_log_at_least_every_interval() -> None:
     assert duration(3725.4) == "1:02:05"
 
 
+def test_heartbeat_when_no_step_finishes() -> None:
+    """A slow first partition: a line once `every` seconds have passed without one."""
+    lines: list[str] = []
+    clock = FakeClock(1.0)
+    log = StepLog(lines.append, "work", 10, "items", every=60.0, clock=clock)
+    clock.t = 59.0
+    log.heartbeat()
+    assert lines == []
+    clock.t = 61.0
+    log.heartbeat()
+    assert lines == ["work 0/10 items (0 %), 0.0 items/s, elapsed 0:01:01, ETA unknown (running)"]
+    clock.t = 70.0
+    log.heartbeat()  # 9 s after the last line: nothing
+    clock.t = 80.0
+    log.step(10)  # all done: the final line, and no heartbeat after it
+    clock.t = 500.0
+    log.heartbeat()
+    assert len(lines) == 2 and lines[1].startswith("work 10/10 items (100 %)")
+
+
+def test_heartbeat_thread_stops() -> None:
+    from pgxguard.cohort.progress import Heartbeat
+
+    log = StepLog(lambda _line: None, "work", 1, "items")
+    with Heartbeat(log, interval=0.01) as beat:
+        pass
+    assert not beat._thread.is_alive()
+
+
 @pytest.fixture(scope="module")
 def small_cohort(kb: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from test_cohort_engine import _cohort_vcf

@@ -1,12 +1,13 @@
 """Progress of long cohort steps as plain log lines, for batch jobs whose output is a log file.
 
-A terminal gets a live bar (rich); a log gets one line at every tenth of the work and at least
-every `every` seconds while it runs, each with the count, the rate and an ETA, so a job's log
-shows where it is without flooding it.
+A terminal gets a live bar (rich); a log gets one line at every tenth of the work and, with
+`Heartbeat`, at least every `every` seconds while it runs, each with the count, the rate and an
+ETA, so a job's log shows where it is without flooding it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -33,16 +34,31 @@ class StepLog:
         self.start = clock()
         self.last = self.start
         self.done = 0
+        self.rate: str | None = None
+        self._lock = threading.Lock()
 
     def step(self, n: int = 1, *, rate: str | None = None, detail: str = "") -> None:
         """`n` more steps done; `rate` replaces the default "units/s" text."""
-        before = self.done
-        self.done += n
-        now = self.clock()
-        tenth = (self.done * 10 // self.total) > (before * 10 // self.total) if self.total else True
-        if not (tenth or self.done >= self.total or now - self.last >= self.every):
-            return
+        with self._lock:
+            before = self.done
+            self.done += n
+            self.rate = rate
+            now = self.clock()
+            tenth = (self.done * 10 // self.total) > (before * 10 // self.total) \
+                if self.total else True
+            if tenth or self.done >= self.total or now - self.last >= self.every:
+                self._emit(now, detail)
+
+    def heartbeat(self) -> None:
+        """A line if none for `every` seconds (a slow step must not leave the log silent)."""
+        with self._lock:
+            now = self.clock()
+            if now - self.last >= self.every and self.done < self.total:
+                self._emit(now, "running")
+
+    def _emit(self, now: float, detail: str) -> None:
         self.last = now
+        rate = self.rate
         elapsed = now - self.start
         per_s = self.done / elapsed if elapsed > 0 else 0.0
         pct = 100 * self.done / self.total if self.total else 100.0
@@ -55,4 +71,27 @@ class StepLog:
         self.emit(", ".join(parts) + (f" ({detail})" if detail else ""))
 
 
-__all__ = ["LogLine", "StepLog", "duration"]
+class Heartbeat:
+    """Calls `StepLog.heartbeat` every `interval` seconds from a daemon thread while open."""
+
+    def __init__(self, log: StepLog, interval: float = 5.0) -> None:
+        self.log = log
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pgxguard-progress", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.log.heartbeat()
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join()
+
+
+__all__ = ["Heartbeat", "LogLine", "StepLog", "duration"]

@@ -32,7 +32,7 @@ from pgxguard.cohort.engine import (
     done_path,
     run_partition,
 )
-from pgxguard.cohort.progress import LogLine, StepLog
+from pgxguard.cohort.progress import Heartbeat, LogLine, StepLog
 from pgxguard.cohort.schema import CALLS_DIR, part_path
 from pgxguard.errors import InputError, PgxError, VcfError
 from pgxguard.kb.model import GeneDefinition
@@ -378,6 +378,7 @@ class _Progress:
         self._progress: Any = None
         self._task: Any = None
         self._log = StepLog(log, "cohort:", total, "partitions") if log else None
+        self._beat = Heartbeat(self._log) if self._log is not None else None
 
     def __enter__(self) -> _Progress:
         if self.enabled:
@@ -396,6 +397,8 @@ class _Progress:
                 console=Console(stderr=True), transient=False)
             self._progress.__enter__()
             self._task = self._progress.add_task("cohort", total=self.total, rate="")
+        elif self._beat is not None:
+            self._beat.__enter__()
         return self
 
     def advance(self, samples: int, elapsed: float, failed: bool = False) -> None:
@@ -412,6 +415,8 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
+        if self._beat is not None:
+            self._beat.__exit__(None, None, None)
 
 
 __all__ = ["CohortError", "CohortSummary", "run_cohort"]
