@@ -178,3 +178,17 @@ def test_demo_patient_summary_prints_on_two_pages_at_most(  # type: ignore[no-un
     text = " ".join(" ".join(pages).split())
     assert "HLA-B" in text and "VKORC1" in text
     assert "Codeine is contra-indicated" not in text  # professional wording stays out
+
+
+def test_demo_review_alone_fits_a4_width(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`pgxguard review --format html`: its table stays inside the printable width too."""
+    pytest.importorskip("pgxguard.guidance.review")
+    from pgxguard import call
+    from pgxguard.report import parse_meds, run_review
+    from pgxguard.report.html import review_html
+
+    calls = call(EXAMPLES / "demo.vcf", samples=["PATIENT1"],
+                 outside_calls=EXAMPLES / "demo-outside-calls.tsv")
+    review = run_review(calls, parse_meds(EXAMPLES / "demo-medicines.txt"), "PATIENT1")
+    _pdf, wide = print_pdf(browser, tmp_path / "review.html", review_html(review))
+    assert wide == []
