@@ -248,3 +248,17 @@ def test_make_report_patient_summary_with_identifiers() -> None:
     # HLA-B and VKORC1 have results without a phenotype table entry: listed all the same
     for gene in ("HLA-B", "VKORC1", "CYP2D6"):
         assert f'<li data-gene="{gene}">' in page
+
+
+def test_summary_states_a_source_that_disagrees() -> None:
+    review = make_review()
+    page = clinician_html(make_calls(), review, SAMPLE)
+    assert "differs" not in text_of(summary_of(page))  # CPIC and DPWG agree on clopidogrel
+    items = tuple(
+        replace(m, recommendations=tuple(
+            replace(r, action=Action.ADJUST_DOSE) if r.source == "DPWG" else r
+            for r in m.recommendations)) if m.drug == "clopidogrel" else m
+        for m in review.items)
+    summary = summary_of(clinician_html(make_calls(), replace(review, items=items), SAMPLE))
+    row = re.search(r'data-drug="clopidogrel">.*?</tr>', summary, re.S)
+    assert row and '<div class="warn differs">DPWG differs: adjust dose</div>' in row.group(0)

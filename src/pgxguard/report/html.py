@@ -87,6 +87,16 @@ def headline(item: MedicineReview) -> Recommendation | None:
     return item.recommendations[0] if item.recommendations else None
 
 
+def differing(item: MedicineReview) -> list[tuple[str, str]]:
+    """Sources none of whose recommendations has the medicine's action class, with the classes
+    they do give ("DPWG", "adjust dose"): a disagreement the summary must not hide."""
+    by_source: dict[str, list[str]] = {}
+    for r in item.recommendations:
+        by_source.setdefault(r.source, []).append(r.action.value)
+    return [(src, ", ".join(dict.fromkeys(acts))) for src, acts in by_source.items()
+            if item.action.value not in acts]
+
+
 def patient_line(patient: PatientIds | None, sample: str) -> list[tuple[str, str]]:
     """The identifiers printed on every page, labelled; the sample always."""
     out: list[tuple[str, str]] = []
@@ -150,6 +160,7 @@ def clinician_html(calls: CallResult, review: ReviewResult | None, sample: str, 
         "unchanged": [m for m in items if m.action is Action.STANDARD],
         "no_guidance": [m for m in items if m.action is Action.NO_GUIDANCE],
         "headline": headline,
+        "differing": differing,
         "with_missing": [r for r in ctx["rows"] if r.missing_positions],
     })
     return _env().get_template("clinician.html.j2").render(ctx)
@@ -194,5 +205,5 @@ def patient_html(calls: CallResult, review: ReviewResult | None, sample: str, *,
     return _env().get_template("patient.html.j2").render(ctx)
 
 
-__all__ = ["DISCLAIMER", "NOT_SIGNED", "clinician_html", "css_string", "headline",
+__all__ = ["DISCLAIMER", "NOT_SIGNED", "clinician_html", "css_string", "differing", "headline",
            "patient_html", "review_html"]
