@@ -127,7 +127,8 @@ def test_summary_without_review_and_without_actions() -> None:
     quiet = replace(review, items=tuple(m for m in review.items
                                         if m.action is Action.STANDARD))
     t = text_of(summary_of(clinician_html(make_calls(), quiet, SAMPLE)))
-    assert "No medicine reviewed needs a change." in t and "no change omeprazole" in t
+    assert "No medicine reviewed has a recommendation to avoid it, use an alternative, " \
+        "change the dose or monitor." in t and "no change omeprazole" in t
 
 
 def test_identifiers_and_status_on_every_printed_page() -> None:
