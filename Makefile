@@ -12,6 +12,9 @@ ALDY_SHA256 := 2612e849b35bc3c11fd0ee5752c8c732ae7d39fe095975d5249ea1666e867acd
 
 .PHONY: demo test lint bench clean sources
 
+# a fictional patient: 943 476 5919 is an NHS test-data number (valid check digit), nobody real
+DEMO_PATIENT = --patient-name "DEMO, Patient" --nhs-number 9434765919 --birth-date 1970-01-01
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -22,8 +25,11 @@ demo: $(STAMP)
 	$(VENV)/bin/pgxguard call examples/demo.vcf --outside-calls examples/demo-outside-calls.tsv --format tsv
 	mkdir -p out
 	$(VENV)/bin/pgxguard report examples/demo.vcf --outside-calls examples/demo-outside-calls.tsv \
-	  --sample PATIENT1 --meds examples/demo-medicines.txt -o out/demo-report.html
-	@echo "clinician report: out/demo-report.html"
+	  --sample PATIENT1 --meds examples/demo-medicines.txt $(DEMO_PATIENT) -o out/demo-report.html
+	$(VENV)/bin/pgxguard report examples/demo.vcf --outside-calls examples/demo-outside-calls.tsv \
+	  --sample PATIENT1 --meds examples/demo-medicines.txt $(DEMO_PATIENT) --format patient \
+	  -o out/demo-patient.html
+	@echo "clinician report: out/demo-report.html; patient summary: out/demo-patient.html"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

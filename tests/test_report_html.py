@@ -13,6 +13,7 @@ from pgxguard.errors import InputError, SampleError
 from pgxguard.guidance.model import Action
 from pgxguard.report import make_report, parse_meds, render
 from pgxguard.report.html import DISCLAIMER, clinician_html, patient_html, review_html
+from pgxguard.report.view import PatientIds
 from pgxguard.results import GeneCall
 from test_report_support import (
     GENES,
@@ -61,8 +62,8 @@ def test_ties_all_shown_and_flagged(page: str) -> None:
     assert "tied" not in gene_row_html(page, "CYP2C19").split(">")[0]
 
 
-def positions_row_html(page: str, gene: str) -> str:
-    m = re.search(rf'<tr class="positions-row" data-positions-for="{re.escape(gene)}".*?</tr>',
+def appendix_html(page: str, gene: str) -> str:
+    m = re.search(rf'<li class="positions-gene" data-positions-for="{re.escape(gene)}".*?</li>',
                   page, re.S)
     assert m, gene
     return m.group(0)
@@ -70,14 +71,21 @@ def positions_row_html(page: str, gene: str) -> str:
 
 def test_missing_positions_count_and_list(page: str) -> None:
     assert "3 missing" in gene_row_html(page, "SLCO1B1")
-    details = positions_row_html(page, "SLCO1B1")
-    assert "<details" in details and "SLCO1B1: 3 missing positions" in details
+    # a short list prints in full in the appendix
+    short = appendix_html(page, "SLCO1B1")
+    assert "<details" not in short
     for p in MISSING_SLCO:
-        assert htmllib.escape(p) in details
+        assert htmllib.escape(p) in short
     nocall = gene_row_html(page, "TPMT")
     assert 'class="gene no-call has-missing"' in nocall and "no call" in nocall
     assert f"{len(MISSING_TPMT)} missing" in nocall
-    assert all(htmllib.escape(p) in positions_row_html(page, "TPMT") for p in MISSING_TPMT)
+    # a long one: every position on screen (collapsed), its span in print
+    long = appendix_html(page, "TPMT")
+    assert '<details class="missing screen-only">' in long
+    assert f"TPMT: {len(MISSING_TPMT)} missing positions" in long
+    assert all(htmllib.escape(p) in long for p in MISSING_TPMT)
+    positions = [int(p.split(":")[1].split()[0]) for p in MISSING_TPMT]
+    assert f'class="print-only positions-span">(chr6:{min(positions)}-{max(positions)})' in long
     assert "0 missing" in gene_row_html(page, "CYP3A5")
     assert 'data-positions-for="CYP3A5"' not in page
 
@@ -110,15 +118,16 @@ def test_review_table(page: str) -> None:
     for item in review.items:
         assert f'data-action="{item.action}" data-drug="{item.drug}"' in page
     # sorted by clinical priority
-    order = [m.group(1) for m in re.finditer(r'<tr class="review-item" data-action="([^"]+)"',
-                                             page)]
+    order = [m.group(1) for m in re.finditer(
+        r'<article class="review-item [^"]*" data-action="([^"]+)"', page)]
+    assert len(order) == len(review.items)
     assert order == sorted(order, key=lambda a: Action(a).priority)
     t = text_of(page)
     for item in review.items:
         for r in item.recommendations:
             assert r.text in t  # verbatim
     assert 'class="badge src">CPIC<' in page and 'class="badge src">DPWG<' in page
-    assert '<a href="https://cpicpgx.org/guidelines/example/">' in page
+    assert 'href="https://cpicpgx.org/guidelines/example/"' in page
     assert "pypgx 0.27.0" in t and "panno 0.3.1" in t and "strength: Strong" in t
     assert "CYP2C19: *2/*2 (Poor Metabolizer)" in t
     assert "TPMT: no result" in t and "no result for TPMT: consider testing" in t
@@ -140,8 +149,12 @@ def test_autoescape_allele_names() -> None:
 def test_self_contained_and_printable(page: str) -> None:
     assert "<link" not in page and "<script" not in page and "<img" not in page
     assert "@import" not in page and "url(" not in page
-    assert re.findall(r'(?:src|href)="([^"]+)"', page) == \
-        ["https://cpicpgx.org/guidelines/example/"] * page.count('<a href="https://cpicpgx')
+    external = [u for u in re.findall(r'(?:src|href)="([^"]+)"', page) if not u.startswith("#")]
+    assert external == \
+        ["https://cpicpgx.org/guidelines/example/"] * page.count('href="https://cpicpgx')
+    # in-page links point at elements that exist
+    for anchor in re.findall(r'href="#([^"]+)"', page):
+        assert f'id="{anchor}"' in page, anchor
     assert "@page" in page and "size: A4" in page and "@media print" in page
     assert "break-inside: avoid" in page and "table-header-group" in page
 
@@ -158,29 +171,59 @@ def test_review_html_alone() -> None:
     assert KB["version"] in page and DISCLAIMER in text_of(page)
 
 
+VOCAB_TSV = Path(__file__).resolve().parents[1] / "src/pgxguard/report/data/patient-vocabulary.tsv"
+
+
+def vocab_rows() -> dict[tuple[str, str], str]:
+    """The reviewed vocabulary file read plainly (not through pgxguard's loader)."""
+    lines = [ln for ln in VOCAB_TSV.read_text(encoding="utf-8").splitlines()
+             if ln and not ln.startswith("#")]
+    assert lines[0] == "action\tgene\tsentence"
+    return {(a, g): t for a, g, t in (ln.split("\t") for ln in lines[1:])}
+
+
 def test_patient_summary_uses_fixed_sentences_and_fields() -> None:
     calls, review = make_calls(), make_review()
-    t = text_of(patient_html(calls, review, SAMPLE, generated=WHEN))
+    page = patient_html(calls, review, SAMPLE, generated=WHEN)
+    t = text_of(page)
     assert f"You were tested for {len(GENES)} genes." in t
     assert f"A result was found for {len(GENES) - 1} of them." in t
     assert "No result could be given for 1 gene: TPMT." in t
-    assert "Results that may affect your medicines:" in t
-    for drug in ("clopidogrel", "abacavir", "capecitabine", "simvastatin"):
-        assert drug in t
+    # every gene with a result, with its phenotype or, without one, its result
+    listed = re.findall(r'<li data-gene="([^"]+)">', page)
+    assert listed == [g for g in GENES if g != "TPMT"]
     assert "CYP2C19: Poor Metabolizer" in t and "SLCO1B1: Decreased Function" in t
-    assert "azathioprine: no result for TPMT." in t
-    assert "does not suggest a change for your results: omeprazole." in t
-    assert "no pharmacogenomic guideline in this report: co-codamol." in t
-    assert "were not checked for: CYP2C19, CYP2D6." in t
+    assert "HLA-B: *57:01/*08:01" in t  # no phenotype table: the result itself
+    assert "CYP2D6: *1/*4 | *10/*4 (more than one result fits your data)" in t
+    # medicines most urgent first, each with the vocabulary's sentence for its class and gene
+    vocab = vocab_rows()
+    items = re.findall(r'<li class="medicine[^"]*" data-action="([^"]+)" data-drug="([^"]+)">'
+                       r'(.*?)</li>', page, re.S)
+    assert [d for _, d, _ in items] == ["abacavir", "clopidogrel", "capecitabine",
+                                        "simvastatin", "azathioprine", "omeprazole",
+                                        "paracetamol"]
+    for action, drug, body in items:
+        genes = {"abacavir": "HLA-B"}
+        expected = vocab.get((action, genes.get(drug, "")), vocab[(action, "*")])
+        assert htmllib.unescape(re.search(r'class="sentence">(.*?)<', body).group(1)) \
+            == expected, drug
+    assert "higher chance of a serious reaction" in vocab[("avoid", "HLA-B")]
     assert "Tell your pharmacist or GP" in t
-    # guideline text only verbatim, labelled with its source
+    assert "were not checked for: CYP2C19, CYP2D6." in t
+    # no guideline text in the leaflet: it points to the clinician report instead
     for item in review.items:
         for r in item.recommendations:
-            if item.action not in (Action.STANDARD, Action.NO_GUIDANCE):
-                assert r.text in t
-    # no clinical wording of our own beyond the fixed sentences
-    for word in ("dose", "avoid", "alternative", "safe", "risk", "toxic"):
-        assert word not in t.replace("SYNTHETIC", "").lower().split(), word
+            assert r.text not in t and htmllib.escape(r.text) not in page
+    assert "SYNTHETIC" not in t
+    assert "detailed report with the guideline advice" in t
+    linked = patient_html(calls, review, SAMPLE, clinician_report="report.html")
+    assert '<a href="report.html">clinician report</a>' in linked
+
+
+def test_patient_summary_identifiers() -> None:
+    ids = PatientIds(name="DOE, Jane", nhs_number="9434765919", birth_date="1970-01-01")
+    t = text_of(patient_html(make_calls(), make_review(), SAMPLE, patient=ids))
+    assert "Name DOE, Jane · NHS number 943 476 5919 · Date of birth 1970-01-01 · Sample S1" in t
 
 
 def test_parse_meds(tmp_path: Path) -> None:

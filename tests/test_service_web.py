@@ -315,6 +315,11 @@ def test_clinical_workflow_pages(svc: Svc) -> None:
     report = lab.get(f"/ui/results/{rid}/report")
     assert report.status_code == 200 and "Pharmacogenomic report" in report.text
     assert "style-src 'unsafe-inline'" in report.headers["content-security-policy"]
+    # the patient's identifiers and the sign-off status head the report (and every printed page)
+    assert '<dd data-id="Name">JONES, Mary</dd>' in report.text
+    assert '<dd data-id="NHS number">943 476 5919</dd>' in report.text
+    assert '<dd data-id="Date of birth">1961-03-04</dd>' in report.text
+    assert 'id="report-status">PROVISIONAL' in report.text
     # an outside-call TSV too
     with DEMO_OUTSIDE.open("rb") as fh:
         r = lab.post(f"/ui/patients/{pid}/results", files={"file": ("calls.tsv", fh)},

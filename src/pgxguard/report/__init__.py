@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pgxguard.errors import InputError
 from pgxguard.guidance.model import ReviewResult
+from pgxguard.report.view import PatientIds
 from pgxguard.results import CallResult
 
 REPORT_FORMAT = "pgxguard.report/1"
@@ -64,8 +65,10 @@ def run_review(calls: CallResult, medicines: list[str], sample: str) -> ReviewRe
 
 
 def render(calls: CallResult, review: ReviewResult | None, sample: str, fmt: str = "html", *,
-           generated: datetime | None = None) -> str:
-    """Render calls (+ review) of one sample in one format."""
+           generated: datetime | None = None, patient: PatientIds | None = None) -> str:
+    """Render calls (+ review) of one sample in one format. `patient` (name, NHS number, date
+    of birth) heads every page of the HTML reports; the JSON and FHIR outputs carry the sample
+    only (the service's FHIR API links the patient itself)."""
     from pgxguard.report.cards import cds_cards
     from pgxguard.report.fhir import report_bundle
     from pgxguard.report.html import clinician_html, patient_html
@@ -73,9 +76,9 @@ def render(calls: CallResult, review: ReviewResult | None, sample: str, fmt: str
 
     s = pick_sample(calls, sample)
     if fmt == "html":
-        return clinician_html(calls, review, s.sample, generated=generated)
+        return clinician_html(calls, review, s.sample, generated=generated, patient=patient)
     if fmt == "patient":
-        return patient_html(calls, review, s.sample, generated=generated)
+        return patient_html(calls, review, s.sample, generated=generated, patient=patient)
     if fmt == "fhir":
         return json.dumps(report_bundle(calls, review, s.sample, generated=generated),
                           indent=2, ensure_ascii=False) + "\n"
@@ -95,7 +98,8 @@ def make_report(input_vcf: str | Path | None,
                 meds: str | Path | Sequence[str] | None = None, sample: str | None = None,
                 fmt: str = "html", *, generated: datetime | None = None,
                 outside_sample: str | None = None, warnings: list[str] | None = None,
-                outside_format: str | Sequence[str] | None = None) -> str:
+                outside_format: str | Sequence[str] | None = None,
+                patient: PatientIds | None = None) -> str:
     """`pgxguard report`: call, review (when medicines are given) and render one sample.
 
     The call's warnings (refused outside-call rows, htslib's messages...) are appended to
@@ -116,7 +120,8 @@ def make_report(input_vcf: str | Path | None,
         warnings.extend(calls.warnings)
     s = pick_sample(calls, sample)
     review = run_review(calls, medicines, s.sample) if medicines else None
-    return render(calls, review, s.sample, fmt, generated=generated)
+    return render(calls, review, s.sample, fmt, generated=generated, patient=patient)
 
 
-__all__ = ["FORMATS", "REPORT_FORMAT", "make_report", "parse_meds", "render", "run_review"]
+__all__ = ["FORMATS", "REPORT_FORMAT", "PatientIds", "make_report", "parse_meds", "render",
+           "run_review"]

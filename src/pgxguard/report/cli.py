@@ -44,16 +44,27 @@ def report_cmd(
     ] = ReportFormat.html,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write here (atomically) instead of stdout")] = None,
+    patient_name: Annotated[str | None, typer.Option(
+        help="Patient's name, printed with the sample on every page of the HTML reports")
+    ] = None,
+    nhs_number: Annotated[str | None, typer.Option(
+        help="Patient's NHS number (10 digits), printed on every page")] = None,
+    birth_date: Annotated[str | None, typer.Option(
+        help="Patient's date of birth (YYYY-MM-DD), printed on every page")] = None,
 ) -> None:
     """Call, review the medicines and write one report (HTML, patient summary, JSON, FHIR)."""
     from pgxguard.pipeline import write_atomic
-    from pgxguard.report import make_report
+    from pgxguard.report import PatientIds, make_report
 
     try:
         warnings: list[str] = []
+        patient = None
+        if patient_name or nhs_number or birth_date:
+            patient = PatientIds(name=patient_name, nhs_number=nhs_number,
+                                 birth_date=birth_date)
         text = make_report(input, outside_calls=outside_calls or None, meds=meds, sample=sample,
                            fmt=str(fmt), outside_sample=outside_sample, warnings=warnings,
-                           outside_format=outside_format or None)
+                           outside_format=outside_format or None, patient=patient)
         if output is None:
             sys.stdout.write(text)
         else:

@@ -147,13 +147,92 @@ def provenance(calls: CallResult | None, review: ReviewResult | None) -> dict[st
         out["review_options"] = dict(review.options)
         out["review_tool"] = dict(review.tool)
     seen: list[Any] = []
+    keys: set[Any] = set()
     for src in out["sources"] + out.get("review_sources", []):
-        if src not in seen:
+        # the allele and the guidance knowledge bases both list files they share (pypgx):
+        # one row per file and version, whatever else (attribution, date) each recorded
+        key = (src.get("name"), src.get("version"), src.get("sha256")) \
+            if isinstance(src, dict) else src
+        if key not in keys:
+            keys.add(key)
             seen.append(src)
     out["all_sources"] = seen
+    out["source_groups"] = source_groups(seen)
     out["attributions"] = list(dict.fromkeys(
         s.get("attribution") for s in seen if isinstance(s, dict) and s.get("attribution")))
     return out
+
+
+def source_groups(sources: Iterable[Any]) -> list[dict[str, Any]]:
+    """Source files grouped by folder, version and licence ("pharmcat/guidelines", 118 files,
+    2024-05-29 30f8cfb7b3): the printed report lists groups, the screen every file."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for s in sources:
+        if not isinstance(s, dict):
+            s = {"name": str(s)}
+        name = str(s.get("name", ""))
+        folder = name.rsplit("/", 1)[0] if "/" in name else name
+        lic = str(s.get("licence", s.get("license", "")) or "")
+        key = (folder, str(s.get("version", "") or ""), lic)
+        g = groups.setdefault(key, {"group": folder, "version": key[1], "licence": lic,
+                                    "url": s.get("url", s.get("path", "")) or "", "files": 0})
+        g["files"] += 1
+    return list(groups.values())
+
+
+@dataclass(frozen=True, slots=True)
+class PatientIds:
+    """Who a report is about, as the requester knows them; every field optional (a report made
+    from a VCF alone has only the sample name). Printed on every page of the report."""
+
+    name: str | None = None
+    nhs_number: str | None = None
+    birth_date: str | None = None  # as given (ISO 8601 from the service)
+
+    def nhs_display(self) -> str | None:
+        """NHS number grouped 3-3-4 as the NHS prints it ("943 476 5919")."""
+        n = re.sub(r"\s+", "", self.nhs_number or "")
+        if len(n) == 10 and n.isdigit():
+            return f"{n[:3]} {n[3:6]} {n[6:]}"
+        return self.nhs_number or None
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s+(?:[A-Z(\d]|$))|[.!?]$")
+
+
+def first_sentence(text: str, limit: int = 200) -> tuple[str, bool]:
+    """The opening of a verbatim text for a one-line summary: its first sentence, or its first
+    words up to `limit` characters. A prefix of the source text, never a rewording; the flag
+    says whether anything was left out (the template then marks the cut and points to the
+    full text)."""
+    text = " ".join(text.split())
+    m = _SENTENCE_END.search(text)
+    head = text[: m.end()] if m else text
+    if len(head) > limit:
+        cut = head[:limit].rsplit(" ", 1)[0]
+        head = cut if cut else head[:limit]
+    return head, len(head) < len(text)
+
+
+_POS = re.compile(r"^(chr[^:\s]+):(\d+)")
+
+
+def positions_span(positions: Iterable[str]) -> str:
+    """'chr19:38433867-38595848' for a list of 'chrN:POS ...' positions (one chromosome), or
+    the chromosomes and counts when they span several: a compact print form of a long list."""
+    by_chrom: dict[str, list[int]] = {}
+    other = 0
+    for p in positions:
+        m = _POS.match(p)
+        if m:
+            by_chrom.setdefault(m.group(1), []).append(int(m.group(2)))
+        else:
+            other += 1
+    parts = [f"{c}:{min(v)}-{max(v)}" if len(v) > 1 else f"{c}:{v[0]}"
+             for c, v in by_chrom.items()]
+    if other:
+        parts.append(f"{other} other")
+    return ", ".join(parts)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+\-!|~])")
@@ -165,6 +244,7 @@ def markdown_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-__all__ = ["ACTIONABLE", "ACTION_SLUG", "GeneRow", "basis_text", "diplotype_str", "gene_row",
-           "guidance_kb", "markdown_escape", "phenotype_text", "pick_sample", "provenance",
-           "result_text", "sorted_items", "source_label"]
+__all__ = ["ACTIONABLE", "ACTION_SLUG", "GeneRow", "PatientIds", "basis_text", "diplotype_str",
+           "first_sentence", "gene_row", "guidance_kb", "markdown_escape", "phenotype_text",
+           "pick_sample", "positions_span", "provenance", "result_text", "sorted_items",
+           "source_groups", "source_label"]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from pgxguard.guidance.model import ReviewResult
 from pgxguard.report.html import clinician_html
-from pgxguard.report.view import gene_row, guidance_kb, sorted_items
+from pgxguard.report.view import PatientIds, gene_row, guidance_kb, sorted_items
 from pgxguard.results import CallResult
 from pgxguard.service.auth import service as auth_service
 from pgxguard.service.auth.permissions import Perm, Role
@@ -343,7 +343,10 @@ def result_report(result_id: RowId, ctx: Annotated[UiCtx, page(Perm.RESULTS_READ
     status = (f"Authorised by {so.username} on {so.at:%Y-%m-%d %H:%M} UTC (version {v.version})"
               if so is not None else f"PROVISIONAL: version {v.version} is not signed off by "
               "the laboratory")
-    html = clinician_html(calls, None, calls.samples[0].sample, status=status)
+    p = patients.get_patient(ctx.session, r.patient_id)
+    ids = PatientIds(name=f"{p.family_name.upper()}, {p.given_name}", nhs_number=p.nhs_number,
+                     birth_date=p.date_of_birth.isoformat())
+    html = clinician_html(calls, None, calls.samples[0].sample, status=status, patient=ids)
     ctx.audit("result.read", r.patient_id, detail=f"result {r.id} version {v.version} report")
     ctx.commit()
     return HTMLResponse(html, headers=security_headers(REPORT_CSP))
