@@ -19,8 +19,10 @@ import test_service_support as support
 from pgxguard.guidance.review import CONFLICT, review
 from pgxguard.pipeline import call
 from pgxguard.results import GeneCall
+from pgxguard.service.fhir.service import PROFILE_SYSTEM
 from pgxguard.service.models import GeneResolution, MedicationReview
 from pgxguard.service.results.profile import call_text, disagree
+from test_service_fhir import genotypes, get, matches
 from test_service_support import DEMO_VCF, Svc
 
 _fast_password_hashing = support._fast_password_hashing
@@ -269,6 +271,31 @@ def test_combined_upload_refuses_another_persons_calls(svc: Svc) -> None:
     r = post({"sample": "PATIENT1", "outside_sample": "LAB-0001"})
     assert r.status_code == 201, r.text
     assert r.json()["outside_calls"]["sample"] == "LAB-0001"
+
+
+def test_fhir_profile_report(svc: Svc) -> None:
+    """The FHIR search gives the profile's DiagnosticReport first (identifier naming the result
+    versions it merges), with the genotypes of both results; a conflict is a no call, said in
+    the conclusion."""
+    pid = svc.new_patient()
+    vcf = svc.upload_vcf(pid, "PATIENT1")
+    tsv = _upload_tsv(svc, pid, SCENARIO_TSV)
+    report = matches(get(svc, f"/fhir/DiagnosticReport?patient={pid}"))[0]
+    assert report["identifier"] == [{"system": PROFILE_SYSTEM,
+                                     "value": f"{pid}:{tsv['id']}/1,{vcf['id']}/1"}]
+    assert report["status"] == "final" and report["subject"]["reference"] == f"Patient/{pid}"
+    assert get(svc, f"/fhir/DiagnosticReport/{report['id']}") == report
+    observations = [get(svc, f"/fhir/{ref['reference']}") for ref in report["result"]]
+    geno = genotypes(observations)
+    assert geno["CYP2C19"] == "CYP2C19 *2/*17"
+    assert geno["HLA-B"] == "HLA-B *57:01/*08:01" and geno["CYP2D6"] == "CYP2D6 *1/*2x2"
+    assert svc.audit(patient_id=pid)[-1].action == "fhir.observation.read"
+    other = _upload_tsv(svc, pid, OTHER_CYP2C19, "other.tsv")
+    report = matches(get(svc, f"/fhir/DiagnosticReport?patient={pid}"))[0]
+    assert report["identifier"][0]["value"] == f"{pid}:{other['id']}/1,{tsv['id']}/1,{vcf['id']}/1"
+    assert "CYP2C19: signed-off results disagree" in report["conclusion"]
+    observations = [get(svc, f"/fhir/{ref['reference']}") for ref in report["result"]]
+    assert "CYP2C19" not in genotypes(observations)
 
 
 # ---- units ----------------------------------------------------------------------------------
