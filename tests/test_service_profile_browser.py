@@ -117,6 +117,13 @@ def test_vcf_then_outside_calls_profile(server: str, browser: Any, tmp_path: Pat
     row = page.locator('#profile-genes tr[data-gene="CYP2C19"]')
     assert "conflict: result incomplete" in row.inner_text()
     shots.take(page, "ui-profile-conflict")
+    page.click("#profile-report")
+    page.wait_for_selector("h1")
+    report = page.locator("body").inner_text()
+    assert "RESULT INCOMPLETE: signed-off results disagree on CYP2C19" in report
+    assert "CYP2C19: signed-off results disagree" in report
+    assert f"result {tsv_id} v1" in report and "*57:01/*08:01" in report
+    page.goto(patient_url)
     sign_out(page, base)
     sign_in(page, base, "pharm1")
     assert _review(page, patient_url, ["clopidogrel"]) == {"clopidogrel": "result incomplete"}
