@@ -272,7 +272,8 @@ def resolve_conflict(patient_id: RowId, body: ResolutionIn,
                            require_signoff=ctx.settings.require_signoff)
     ctx.audit("profile.resolve", p.id,
               detail=f"{row.gene}: result {body.result_id} v{body.version} stands "
-                     f"(over result versions {row.overrides}): {row.reason}"[:1000])
+                     f"(over result versions {row.overrides}); the reason is kept with the "
+                     "resolution")
     prof = profiles.patient_profile(ctx.session, p.id,
                                     require_signoff=ctx.settings.require_signoff)
     ctx.commit()

@@ -391,7 +391,7 @@ def resolve_conflict(patient_id: RowId, ctx: Annotated[UiCtx, action(Perm.RESULT
                            require_signoff=ctx.settings.require_signoff)
     ctx.audit("profile.resolve", p.id,
               detail=f"{row.gene}: result {rid} v{ver} stands (over result versions "
-                     f"{row.overrides}): {row.reason}"[:1000])
+                     f"{row.overrides}); the reason is kept with the resolution")
     ctx.commit()
     return _see_other(f"/ui/patients/{p.id}#profile")
 
