@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 import test_service_support as support
+from pgxguard.guidance.model import Action
 from pgxguard.guidance.review import CONFLICT, review
 from pgxguard.pipeline import call
-from pgxguard.results import GeneCall
+from pgxguard.results import CallResult, GeneCall, SampleCall
 from pgxguard.service.fhir.service import PROFILE_SYSTEM
 from pgxguard.service.models import GeneResolution, MedicationReview
 from pgxguard.service.results.profile import call_text, disagree
@@ -320,3 +321,18 @@ def test_call_text() -> None:
                               "Metabolizer")) == "*2/*17 (Intermediate Metabolizer)"
     assert call_text(GeneCall("HLA-B", phenotype="*57:01 positive")) == "*57:01 positive"
     assert call_text(GeneCall("CYP2D6", source="none")) == "no call"
+
+
+def test_review_of_a_conflicting_gene_is_result_incomplete() -> None:
+    """The guidance review never acts on a gene whose results disagree: result incomplete,
+    the gene named as missing, the conflict's own message shown, no recommendation matched."""
+    why = ("CYP2C19: signed-off results disagree (result 1 v1: *2/*17; result 2 v1: *1/*1); "
+           "result incomplete until the laboratory resolves it")
+    calls = CallResult(knowledge_base={}, samples=(SampleCall("S", (
+        GeneCall("CYP2C19", source=CONFLICT, warnings=(why,)),)),))
+    [item] = review(calls, ["clopidogrel"], sample="S").items
+    assert item.action is Action.RESULT_INCOMPLETE
+    assert item.missing_genes == ("CYP2C19",)
+    assert why in item.messages
+    assert item.basis["CYP2C19"] == "results disagree (unresolved)"
+    assert item.recommendations == ()
