@@ -299,6 +299,44 @@ def test_fhir_profile_report(svc: Svc) -> None:
     assert "CYP2C19" not in genotypes(observations)
 
 
+def test_ui_combined_upload_and_profile_page(svc: Svc) -> None:
+    """Through the UI (TestClient): outside calls go only with a VCF; the combined upload makes
+    two results and lands on the patient's profile; a prescriber sees the profile, not the
+    resolve forms; a sample mismatch is a 422 page naming both samples."""
+    from test_service_web import csrf_of, ui_client
+
+    lab = ui_client(svc, "lab_scientist")
+    pid = svc.new_patient()
+    page = lab.get(f"/ui/patients/{pid}")
+    csrf = csrf_of(page.text)
+    tsv = ("outside.tsv", SCENARIO_TSV.encode())
+    r = lab.post(f"/ui/patients/{pid}/results", files={"file": tsv, "outside_file": tsv},
+                 data={"kind": "outside_calls", "csrf_token": csrf})
+    assert r.status_code == 422 and "outside calls go with a VCF upload" in r.text
+    with DEMO_VCF.open("rb") as fh:
+        r = lab.post(f"/ui/patients/{pid}/results",
+                     files={"file": (DEMO_VCF.name, fh),
+                            "outside_file": ("o.tsv", SCENARIO_TSV.replace(
+                                "PATIENT1", "LAB-0001").encode())},
+                     data={"kind": "vcf", "sample": "PATIENT1", "csrf_token": csrf})
+    assert r.status_code == 422 and "LAB-0001" in r.text and "PATIENT1" in r.text
+    with DEMO_VCF.open("rb") as fh:
+        r = lab.post(f"/ui/patients/{pid}/results",
+                     files={"file": (DEMO_VCF.name, fh), "outside_file": tsv},
+                     data={"kind": "vcf", "sample": "PATIENT1", "csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["location"] == f"/ui/patients/{pid}#profile"
+    ids = [x["id"] for x in svc.client.get(f"/patients/{pid}/results",
+                                           headers=svc.h("lab_scientist")).json()]
+    assert len(ids) == 2
+    for rid in ids:
+        svc.sign_off(rid, 1)
+    _upload_tsv(svc, pid, OTHER_CYP2C19)
+    page = ui_client(svc, "prescriber").get(f"/ui/patients/{pid}")
+    assert 'id="profile-conflicts"' in page.text and 'data-gene="HLA-B"' in page.text
+    assert "resolve-form" not in page.text  # prescribers see the conflict, lab resolves it
+    assert "resolve-form" in lab.get(f"/ui/patients/{pid}").text
+
+
 # ---- units ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("a", "b", "differ"), [
