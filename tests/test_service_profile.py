@@ -113,26 +113,30 @@ def test_vcf_then_outside_calls_both_used(svc: Svc, combined_review: dict[str, s
     assert [a.action for a in svc.audit(patient_id=pid)][-1] == "review.create"
 
 
+def _order_select(svc: Svc, pid: int, names: list[str]) -> list[dict[str, Any]]:
+    meds = [{"fullUrl": f"urn:uuid:{n}", "resource": {
+        "resourceType": "MedicationRequest", "id": n, "status": "draft", "intent": "order",
+        "medicationCodeableConcept": {"text": n}}} for n in names]
+    body = {"hook": "order-select", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "fhirServer": "https://ehr.example/fhir",
+            "context": {"userId": "Practitioner/7", "patientId": str(pid),
+                        "selections": [f"MedicationRequest/{n}" for n in names],
+                        "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                                        "entry": meds}}}
+    r = svc.client.post("/cds-services/pgxguard-order-select", headers=svc.h("prescriber"),
+                        json=body)
+    assert r.status_code == 200, r.text
+    cards: list[dict[str, Any]] = r.json()["cards"]
+    return cards
+
+
 def test_cds_cards_use_the_profile(svc: Svc) -> None:
     """The critical abacavir card (HLA-B from the TSV) and the clopidogrel card (CYP2C19 from
     the VCF) in one order-select call."""
     pid = svc.new_patient()
     svc.upload_vcf(pid, "PATIENT1")
     _upload_tsv(svc, pid, SCENARIO_TSV)
-    meds = [{"fullUrl": f"urn:uuid:{n}", "resource": {
-        "resourceType": "MedicationRequest", "id": n, "status": "draft", "intent": "order",
-        "medicationCodeableConcept": {"text": n}}} for n in ("abacavir", "clopidogrel")]
-    body = {"hook": "order-select", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-            "fhirServer": "https://ehr.example/fhir",
-            "context": {"userId": "Practitioner/7", "patientId": str(pid),
-                        "selections": ["MedicationRequest/abacavir",
-                                       "MedicationRequest/clopidogrel"],
-                        "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                                        "entry": meds}}}
-    r = svc.client.post("/cds-services/pgxguard-order-select", headers=svc.h("prescriber"),
-                        json=body)
-    assert r.status_code == 200, r.text
-    cards = r.json()["cards"]
+    cards = _order_select(svc, pid, ["abacavir", "clopidogrel"])
     abacavir = [c for c in cards if c["summary"].lower().startswith("abacavir")]
     clopidogrel = [c for c in cards if c["summary"].lower().startswith("clopidogrel")]
     assert any(c["indicator"] == "critical" for c in abacavir)
@@ -160,6 +164,10 @@ def test_disagreeing_results_are_a_conflict_until_resolved(svc: Svc) -> None:
     text = " ".join(item["messages"])
     assert f"result {vcf['id']} v1" in text and f"result {other['id']} v1" in text
     assert "disagree" in text
+    # CDS: a warning card saying so, never the guidance of either call
+    cards = _order_select(svc, pid, ["clopidogrel"])
+    assert [c["indicator"] for c in cards] == ["warning"]
+    assert "disagree" in cards[0]["detail"]
     # the laboratory's worklist shows it; prescribers cannot see or resolve it
     r = svc.client.get("/results/conflicts", headers=svc.h("lab_scientist"))
     assert r.status_code == 200

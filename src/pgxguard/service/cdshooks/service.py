@@ -37,7 +37,7 @@ from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.load import load_guidance
 from pgxguard.guidance.medicines import MedicineIndex, default_index
 from pgxguard.guidance.model import Action, Medicine, ReviewResult
-from pgxguard.guidance.review import review
+from pgxguard.guidance.review import CONFLICT, review
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.report.cards import SUMMARY_MAX, cds_cards
 from pgxguard.report.view import guidance_kb, markdown_escape
@@ -470,7 +470,9 @@ def _in_progress_card(test: DirectoryTest, drug: str, order: OpenOrder) -> dict[
 def covered_genes(calls: CallResult | None) -> set[str]:
     if calls is None or not calls.samples:
         return set()
-    return {g.gene for g in calls.samples[0].genes if g.called and g.source != "none"}
+    # a gene whose signed-off results disagree (profile conflict) has results: no new test
+    return {g.gene for g in calls.samples[0].genes
+            if (g.called and g.source != "none") or g.source == CONFLICT}
 
 
 def _label_kb(cards: list[dict[str, Any]], rr: ReviewResult) -> list[dict[str, Any]]:
