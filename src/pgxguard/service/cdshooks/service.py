@@ -1,4 +1,4 @@
-"""CDS Hooks 2.0: turn an EHR's hook call into cards, from the patient's latest PGx result.
+"""CDS Hooks 2.0: turn an EHR's hook call into cards, from the patient's PGx profile.
 
 The flow of a call (see router.py): `service_for` + `check_request` (422 on a malformed call),
 `find_patient` (context.patientId or the NHS number of the prefetched Patient), `snapshot` (the
