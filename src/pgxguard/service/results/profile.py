@@ -23,7 +23,7 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -54,6 +54,7 @@ _VERSIONS = (select(ResultVersion.id, ResultVersion.result_id, ResultVersion.ver
              .outerjoin(ResultSignoff, ResultSignoff.result_version_id == ResultVersion.id)
              .where(Result.patient_id == bindparam("pid"))
              .order_by(ResultVersion.result_id, ResultVersion.version))
+_NEVER = datetime.min.replace(tzinfo=UTC)
 _CALLS = select(ResultVersion.calls_json).where(ResultVersion.id == bindparam("vid"))
 _RESOLUTIONS = (select(GeneResolution).where(GeneResolution.patient_id == bindparam("pid"))
                 .order_by(GeneResolution.id))
@@ -233,12 +234,10 @@ def _calls_json(conn: Connection, version_id: int) -> str | None:
     return text
 
 
-def _default_loader(session: Session) -> CallsLoader:
-    def load(version_id: int, text: Callable[[], str | None]) -> CallResult | None:
-        raw = text()
-        return CallResult.from_json(json.loads(raw), origin=f"result version {version_id}") \
-            if raw else None
-    return load
+def _parse(version_id: int, text: Callable[[], str | None]) -> CallResult | None:
+    raw = text()
+    return CallResult.from_json(json.loads(raw), origin=f"result version {version_id}") \
+        if raw else None
 
 
 def patient_profile(session: Session, patient_id: int, *, require_signoff: bool = True,
@@ -255,7 +254,7 @@ def patient_profile(session: Session, patient_id: int, *, require_signoff: bool 
             newest[row.result_id] = row
     pending = tuple(sorted((rid, int(r.version)) for rid, r in newest.items()
                            if in_use.get(rid) is None or r.version > in_use[rid].version))
-    loader = load_calls or _default_loader(session)
+    loader = load_calls or _parse
     sources: list[tuple[Source, CallResult]] = []
     for row in in_use.values():
         src = Source(int(row.result_id), int(row.version), int(row.id), str(row.kind),
@@ -263,9 +262,8 @@ def patient_profile(session: Session, patient_id: int, *, require_signoff: bool 
         calls = loader(src.version_id, functools.partial(_calls_json, conn, src.version_id))
         if calls is not None and calls.samples:
             sources.append((src, calls))
-    # newest sign-off first; unsigned (sign-off not required) by version id
-    sources.sort(key=lambda sc: (sc[0].signed_off_at is not None,
-                                 sc[0].signed_off_at or utcnow(), sc[0].version_id),
+    # newest sign-off first; unsigned ones (sign-off not required) after, newest version first
+    sources.sort(key=lambda sc: (sc[0].signed_off_at or _NEVER, sc[0].version_id),
                  reverse=True)
     resolutions: dict[str, Resolution] = {}
     res_ids: list[int] = []
