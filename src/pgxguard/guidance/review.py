@@ -49,6 +49,9 @@ from pgxguard.results import CallResult, GeneCall, SampleCall
 ACTIONABLE = frozenset({Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE, Action.MONITOR})
 NO_RESULT = "No Result"
 _INDETERMINATE = {"indeterminate", "n/a"}
+# `GeneCall.source` of a gene whose results disagree (the service's patient profile, until the
+# laboratory resolves it): the gene's warnings say which results and calls; never a call to act on.
+CONFLICT = "conflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,9 @@ def _state(sample: SampleCall, gene: str, kb: KnowledgeBase) -> _GeneState:
         g = sample.gene(gene)
     except KeyError:
         return _GeneState(gene, None, True, None)
+    if g.source == CONFLICT:
+        return _GeneState(gene, g, False, "; ".join(g.warnings) or (
+            f"{gene}: results disagree; the laboratory must resolve it"))
     if not g.called or g.source == "none":
         return _GeneState(gene, g, True, None)
     distinct = {p for p in g.phenotypes if p is not None}
@@ -147,6 +153,8 @@ def _basis(st: _GeneState) -> str:
     g = st.call
     if g is None or st.missing:
         return "no result"
+    if g.source == CONFLICT:
+        return "results disagree (unresolved)"
     dip = g.diplotype_text() or " + ".join(g.variants) or "no diplotype"
     facts = [g.phenotype or "no phenotype"]
     if g.activity_score is not None:
@@ -360,4 +368,4 @@ def review(calls: CallResult, medicines: Sequence[str] | str, *, sample: str | N
         options={"medicines": meds, "all_drugs": all_drugs})
 
 
-__all__ = ["ACTIONABLE", "review", "review_drug", "split_medicines"]
+__all__ = ["ACTIONABLE", "CONFLICT", "review", "review_drug", "split_medicines"]

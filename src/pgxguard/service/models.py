@@ -173,6 +173,27 @@ class MedicationReview(Base):
     review_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The patient's PGx profile the review used (`results.profile.Profile.to_json`: per gene
+    # the result and version it came from, conflicts); None for a review of one result.
+    profile_json: Mapped[str | None] = mapped_column(Text)
+
+
+class GeneResolution(Base):
+    """A laboratory scientist's decision on a gene whose signed-off results disagree: the call
+    of `chosen_version_id` stands, over the versions listed in `overrides`. It covers exactly
+    those versions: a later signed-off result that disagrees again reopens the conflict."""
+
+    __tablename__ = "gene_resolutions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    gene: Mapped[str] = mapped_column(String(32))
+    chosen_version_id: Mapped[int] = mapped_column(ForeignKey("result_versions.id"))
+    overrides: Mapped[str] = mapped_column(Text)  # comma-separated result_versions ids
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEvent(Base):
@@ -227,7 +248,8 @@ class LoginThrottle(Base):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-IMMUTABLE = (ResultVersion, ResultSignoff, MedicationReview, AuditEvent, OrderEvent)
+IMMUTABLE = (ResultVersion, ResultSignoff, MedicationReview, AuditEvent, OrderEvent,
+             GeneResolution)
 
 
 def _refuse_update(_mapper: object, _connection: object, target: object) -> None:
@@ -243,6 +265,7 @@ __all__ = [
     "IMMUTABLE",
     "ApiToken",
     "AuditEvent",
+    "GeneResolution",
     "LoginThrottle",
     "MedicationReview",
     "Order",

@@ -1,4 +1,4 @@
-"""CDS Hooks 2.0: turn an EHR's hook call into cards, from the patient's latest PGx result.
+"""CDS Hooks 2.0: turn an EHR's hook call into cards, from the patient's PGx profile.
 
 The flow of a call (see router.py): `service_for` + `check_request` (422 on a malformed call),
 `find_patient` (context.patientId or the NHS number of the prefetched Patient), `snapshot` (the
@@ -37,7 +37,7 @@ from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.load import load_guidance
 from pgxguard.guidance.medicines import MedicineIndex, default_index
 from pgxguard.guidance.model import Action, Medicine, ReviewResult
-from pgxguard.guidance.review import review
+from pgxguard.guidance.review import CONFLICT, review
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.report.cards import SUMMARY_MAX, cds_cards
 from pgxguard.report.view import guidance_kb, markdown_escape
@@ -45,11 +45,11 @@ from pgxguard.results import CallResult
 from pgxguard.service.cdshooks.schemas import DiscoveryOut, HookRequest, ServiceOut
 from pgxguard.service.errors import NotFoundError, ValidationFailedError
 from pgxguard.service.ids import MAX_ROW_ID
-from pgxguard.service.models import Order, Patient, Result, ResultSignoff, ResultVersion
+from pgxguard.service.models import Order, Patient
 from pgxguard.service.orders.directory import DirectoryTest, prompted_by_drug
 from pgxguard.service.orders.service import Status
 from pgxguard.service.patients.nhs import normalise_nhs_number
-from pgxguard.service.results import service as results
+from pgxguard.service.results import profile as profiles
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -157,14 +157,6 @@ class PatientRef:
 _PATIENT_BY_ID = select(Patient.id, Patient.nhs_number).where(Patient.id == bindparam("v"))
 _PATIENT_BY_NHS = select(Patient.id, Patient.nhs_number).where(
     Patient.nhs_number == bindparam("v"))
-_VERSIONS = (select(ResultVersion.id, ResultVersion.result_id, ResultVersion.version,
-                    ResultVersion.status, ResultVersion.calls_json.is_not(None),
-                    ResultSignoff.id.is_not(None))
-             .join(Result, Result.id == ResultVersion.result_id)
-             .outerjoin(ResultSignoff, ResultSignoff.result_version_id == ResultVersion.id)
-             .where(Result.patient_id == bindparam("pid"))
-             .order_by(ResultVersion.result_id, ResultVersion.version))
-_CALLS = select(ResultVersion.calls_json).where(ResultVersion.id == bindparam("vid"))
 _OPEN_ORDERS = (select(Order.id, Order.test_code, Order.status, Order.created_at)
                 .where(Order.patient_id == bindparam("pid"),
                        Order.status.in_([s.value for s in OPEN_ORDER]))
@@ -215,38 +207,34 @@ class Snapshot:
     open_orders: tuple[OpenOrder, ...] = ()
     # (result id, version) of a newer interpretation awaiting laboratory sign-off, if any
     pending: tuple[int, int] | None = None
+    # the profile's identity (versions in use, resolutions) and its results, as text
+    profile_key: Hashable = None
+    sources: str = ""
 
 
 def snapshot(session: Session, patient: PatientRef, *, orders: bool,
              cache: HookCache | None = None, require_signoff: bool = True) -> Snapshot:
-    """Read what the hook needs: the result version in use (as `results.latest_interpreted`
-    picks it: the newest signed-off one, but reading only ids and statuses, not the stored
-    inputs; the calls JSON only when `cache` does not hold them parsed) and open test orders."""
+    """Read what the hook needs: the patient's PGx profile (`results.profile`: every
+    signed-off result merged per gene, reading ids and statuses, not the stored inputs; the
+    calls JSON only when `cache` does not hold them parsed) and open test orders."""
     conn = session.connection()
-    usable: dict[int, Any] = {}
-    newest: Any = None
-    for row in conn.execute(_VERSIONS, {"pid": patient.id}):
-        if row[3] == results.INTERPRETED and row[4]:
-            if row[5] or not require_signoff:
-                usable[row[1]] = row  # ascending: the last one per result is its newest usable
-            if newest is None or (row[1], row[2]) > (newest[1], newest[2]):
-                newest = row
-    chosen = next((r for _, r in sorted(usable.items(), reverse=True)), None)
-    pending = None
-    if newest is not None and (chosen is None or (newest[1], newest[2]) > (chosen[1], chosen[2])):
-        pending = (int(newest[1]), int(newest[2]))
+    hc = cache or HookCache(1)
+    prof = profiles.patient_profile(
+        session, patient.id, require_signoff=require_signoff,
+        load_calls=lambda vid, load: hc.calls(vid, load, origin=f"result version {vid}"))
+    pending = prof.pending[-1] if prof.pending else None
     open_orders: tuple[OpenOrder, ...] = ()
     if orders:
         open_orders = tuple(OpenOrder(r[0], r[1], r[2], r[3].date().isoformat())
                             for r in conn.execute(_OPEN_ORDERS, {"pid": patient.id}))
-    if chosen is None:
+    if prof.calls is None:
         return Snapshot(patient.id, patient.nhs_number, open_orders=open_orders,
                         pending=pending)
-    calls = (cache or HookCache(1)).calls(
-        chosen[0], lambda: conn.execute(_CALLS, {"vid": chosen[0]}).scalar(),
-        origin=f"result {chosen[1]}")
-    return Snapshot(patient.id, patient.nhs_number, version_id=chosen[0], result_id=chosen[1],
-                    version=chosen[2], calls=calls, open_orders=open_orders, pending=pending)
+    newest = prof.sources[0]
+    return Snapshot(patient.id, patient.nhs_number, version_id=newest.version_id,
+                    result_id=newest.result_id, version=newest.version, calls=prof.calls,
+                    open_orders=open_orders, pending=pending, profile_key=prof.key,
+                    sources=prof.sources_text())
 
 
 class _LRU:
@@ -452,8 +440,10 @@ def _suggest_test_card(test: DirectoryTest, drug: str, med: Medicine, patient_re
 def _pending_card(snap: Snapshot) -> dict[str, Any]:
     assert snap.pending is not None
     rid, ver = snap.pending
-    uses = (f"Cards below use result {snap.result_id} version {snap.version}, the last one "
-            "signed off." if snap.calls is not None else
+    last = (f"result {snap.result_id} version {snap.version}, the last one signed off"
+            if snap.sources.count(",") == 0 else
+            f"the patient's profile ({snap.sources}), merged per gene")
+    uses = (f"Cards below use {last}." if snap.calls is not None else
             "No signed-off result is on record yet, so no PGx guidance is shown and no test is "
             "suggested.")
     return _with_uuid({
@@ -480,7 +470,9 @@ def _in_progress_card(test: DirectoryTest, drug: str, order: OpenOrder) -> dict[
 def covered_genes(calls: CallResult | None) -> set[str]:
     if calls is None or not calls.samples:
         return set()
-    return {g.gene for g in calls.samples[0].genes if g.called and g.source != "none"}
+    # a gene whose signed-off results disagree (profile conflict) has results: no new test
+    return {g.gene for g in calls.samples[0].genes
+            if (g.called and g.source != "none") or g.source == CONFLICT}
 
 
 def _label_kb(cards: list[dict[str, Any]], rr: ReviewResult) -> list[dict[str, Any]]:
@@ -504,7 +496,7 @@ class HookOutcome:
     medicines: list[str] = field(default_factory=list)
 
     def audit_detail(self, req: HookRequest, snap: Snapshot) -> str:
-        res = (f"result {snap.result_id} v{snap.version}" if snap.result_id is not None
+        res = (f"profile: {snap.sources}" if snap.result_id is not None
                else "no interpreted result")
         parts = [f"hookInstance {req.hookInstance}", res,
                  f"medicines: {', '.join(self.medicines) or 'none'}", f"{len(self.cards)} cards"]
@@ -580,7 +572,7 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
                                   _suggest_test_card(test, drug, med, patient_ref, snap))
         if calls is not None:
             prio, cards = cache.cards(
-                (snap.version_id, id(kb), id(gkb), query), (kb, gkb),
+                (snap.profile_key, id(kb), id(gkb), query), (kb, gkb),
                 functools.partial(_medicine_cards, calls, query, handled, gkb=gkb, kb=kb,
                                   index=index))
             groups.append((prio, med.name.lower(), cards))

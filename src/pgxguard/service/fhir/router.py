@@ -103,15 +103,17 @@ def search_service_requests(ctx: Annotated[Ctx, require(Perm.ORDERS_READ)],
 
 
 def _read_result_resource(ctx: Ctx, rtype: str, fhir_id: str) -> FhirResponse:
-    res, result = service.find_result_resource(ctx.session, rtype, fhir_id)
-    ctx.audit(f"fhir.{rtype.lower()}.read", result.patient_id, detail=f"{rtype}/{fhir_id}")
+    res, patient_id = service.find_result_resource(ctx.session, rtype, fhir_id,
+                                                   ctx.settings.require_signoff)
+    ctx.audit(f"fhir.{rtype.lower()}.read", patient_id, detail=f"{rtype}/{fhir_id}")
     ctx.commit()
     return FhirResponse(res)
 
 
 def _search_result_resources(ctx: Ctx, rtype: str, patient: str) -> FhirResponse:
     p = _patient_of(ctx, patient)
-    out = service.patient_result_resources(ctx.session, p.id, rtype) if p else []
+    out = service.patient_result_resources(ctx.session, p.id, rtype,
+                                           ctx.settings.require_signoff) if p else []
     ctx.audit(f"fhir.{rtype.lower()}.search", p.id if p else None,
               detail=f"by patient: {len(out)} {rtype}",
               outcome="ok" if out else "no match")
@@ -129,7 +131,8 @@ def read_diagnostic_report(report_id: FhirId,
 @router.get("/DiagnosticReport", responses=_OBJECT)
 def search_diagnostic_reports(ctx: Annotated[Ctx, require(Perm.RESULTS_READ)],
                               patient: PatientParam) -> FhirResponse:
-    """One DiagnosticReport per interpreted result (its latest version)."""
+    """The patient's PGx profile (when it merges several signed-off results: identifier
+    system urn:pgxguard:profile), then one DiagnosticReport per result (its latest version)."""
     return _search_result_resources(ctx, "DiagnosticReport", patient)
 
 
@@ -143,5 +146,6 @@ def read_observation(observation_id: FhirId,
 @router.get("/Observation", responses=_OBJECT)
 def search_observations(ctx: Annotated[Ctx, require(Perm.RESULTS_READ)],
                         patient: PatientParam) -> FhirResponse:
-    """Every Observation of the latest version of each of the patient's results."""
+    """Every Observation of the patient's profile (when it merges several results), then of
+    the latest version of each of the patient's results."""
     return _search_result_resources(ctx, "Observation", patient)

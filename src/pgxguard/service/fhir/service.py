@@ -8,6 +8,12 @@
   `subject` points at `Patient/{service patient id}` instead, and every id is prefixed with
   `r{result id}-v{version}-` so it is unique across results, stable across reads (the builder's
   ids are content-derived and `issued` is the version's time), and leads back to its version.
+- The patient's PGx profile (`results.profile`), when it merges two or more signed-off results:
+  the same resources built from the merged calls, ids prefixed `p{patient id}-`, the report's
+  identifier (system `urn:pgxguard:profile`, value `{patient id}:{result}/{version},...`,
+  newest sign-off first) naming the result versions it merges. A gene
+  whose results disagree is a no call there, and the conclusion says why. With one result the
+  profile is that result's in-use version, whose own report stands for it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pgxguard.service.ids import MAX_ROW_ID
 from pgxguard.service.models import Order, Patient, Result, ResultVersion, User
 from pgxguard.service.orders.service import Status
 from pgxguard.service.patients.nhs import normalise_nhs_number
+from pgxguard.service.results import profile as profiles
 from pgxguard.service.results import service as results
 from pgxguard.service.results.service import INTERPRETED
 
@@ -38,6 +45,7 @@ NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 TEST_DIRECTORY_SYSTEM = "urn:pgxguard:test-directory"
 USER_SYSTEM = "urn:pgxguard:user"
 RESULT_SYSTEM = "urn:pgxguard:result"
+PROFILE_SYSTEM = "urn:pgxguard:profile"
 ORDER_STATUS_EXT = "urn:pgxguard:fhir:order-status"
 FHIR_VERSION = "4.0.1"
 
@@ -48,6 +56,7 @@ ORDER_STATUS: dict[Status, str] = {
 }
 RESULT_TYPES = ("DiagnosticReport", "Observation")
 _RESULT_ID = re.compile(r"^r([0-9]+)-v([0-9]+)-[A-Za-z0-9.-]{1,40}$")
+_PROFILE_ID = re.compile(r"^p([0-9]+)-[A-Za-z0-9.-]{1,40}$")
 _PATIENT_REF = re.compile(r"^(?:Patient/)?([0-9]+)$")
 
 
@@ -195,21 +204,7 @@ def build_result_resources(session: Session, result: Result,
                            authorised=f"{so.username} on {so.at:%Y-%m-%d %H:%M} UTC"
                            if so is not None else None,
                            interpreter=so.username if so is not None else None)
-    patient = session.get(Patient, result.patient_id)
-    subject = (_patient_ref(patient) if patient
-               else {"reference": f"Patient/{result.patient_id}"})
-    prefix = f"r{result.id}-v{version.version}-"
-    mapping: dict[str, dict[str, str]] = {}
-    out: list[dict[str, Any]] = []
-    for e in bundle["entry"]:
-        res = e["resource"]
-        if res["resourceType"] == "Patient":
-            mapping[e["fullUrl"]] = subject
-            continue
-        res["id"] = prefix + res["id"]
-        mapping[e["fullUrl"]] = {"reference": f"{res['resourceType']}/{res['id']}"}
-        out.append(res)
-    _walk_refs(out, mapping)
+    out = _rehome(session, bundle, result.patient_id, f"r{result.id}-v{version.version}-")
     based_on = [{"reference": f"ServiceRequest/{oid}"} for oid in session.scalars(
         select(Order.id).where(Order.result_id == result.id).order_by(Order.id))]
     for res in out:
@@ -223,9 +218,58 @@ def build_result_resources(session: Session, result: Result,
     return ResultResources(result, version, out)
 
 
-def find_result_resource(session: Session, resource_type: str,
-                         fhir_id: str) -> tuple[dict[str, Any], Result]:
-    """A DiagnosticReport or Observation by id (from any version of any result)."""
+def _rehome(session: Session, bundle: dict[str, Any], patient_id: int,
+            prefix: str) -> list[dict[str, Any]]:
+    """The bundle's resources but its Patient, ids prefixed, every reference to the builder's
+    sample-derived Patient pointing at the service patient."""
+    patient = session.get(Patient, patient_id)
+    subject = _patient_ref(patient) if patient else {"reference": f"Patient/{patient_id}"}
+    mapping: dict[str, dict[str, str]] = {}
+    out: list[dict[str, Any]] = []
+    for e in bundle["entry"]:
+        res = e["resource"]
+        if res["resourceType"] == "Patient":
+            mapping[e["fullUrl"]] = subject
+            continue
+        res["id"] = prefix + res["id"]
+        mapping[e["fullUrl"]] = {"reference": f"{res['resourceType']}/{res['id']}"}
+        out.append(res)
+    _walk_refs(out, mapping)
+    return out
+
+
+def build_profile_resources(session: Session, patient_id: int,
+                            require_signoff: bool = True) -> list[dict[str, Any]]:
+    """Resources of `report_bundle` for the patient's profile when it merges two or more
+    results (none otherwise: one result's own report is its profile)."""
+    prof = profiles.patient_profile(session, patient_id, require_signoff=require_signoff)
+    if prof.calls is None or len(prof.sources) < 2:
+        return []
+    signed = [s for s in prof.sources if s.signed_off_at is not None]
+    bundle = report_bundle(
+        prof.calls, None, prof.calls.samples[0].sample,
+        generated=max((s.signed_off_at for s in signed if s.signed_off_at), default=None),
+        preliminary=len(signed) < len(prof.sources),
+        authorised="; ".join(f"{s.label()}: {s.signed_off_by} on "
+                             f"{s.signed_off_at:%Y-%m-%d %H:%M} UTC" for s in signed) or None)
+    out = _rehome(session, bundle, patient_id, f"p{patient_id}-")
+    for res in out:
+        if res["resourceType"] == "DiagnosticReport":
+            res["identifier"] = [{"system": PROFILE_SYSTEM, "value": f"{patient_id}:" + ",".join(
+                f"{s.result_id}/{s.version}" for s in prof.sources)}]
+    return out
+
+
+def find_result_resource(session: Session, resource_type: str, fhir_id: str,
+                         require_signoff: bool = True) -> tuple[dict[str, Any], int]:
+    """A DiagnosticReport or Observation by id (from any version of any result, or the
+    patient's current profile) and the id of the patient it is about."""
+    p = _PROFILE_ID.match(fhir_id)
+    pid = _row_id(p.group(1)) if p else None
+    if pid is not None and session.get(Patient, pid) is not None:
+        for res in build_profile_resources(session, pid, require_signoff):
+            if res["resourceType"] == resource_type and res["id"] == fhir_id:
+                return res, pid
     m = _RESULT_ID.match(fhir_id)
     rid, number = (_row_id(m.group(1)), _row_id(m.group(2))) if m else (None, None)
     if rid is not None and number is not None:
@@ -236,14 +280,16 @@ def find_result_resource(session: Session, resource_type: str,
             built = build_result_resources(session, result, version)
             for res in built.resources:
                 if res["resourceType"] == resource_type and res["id"] == fhir_id:
-                    return res, result
+                    return res, result.patient_id
     raise NotFoundError(f"no {resource_type} with id {fhir_id!r}")
 
 
-def patient_result_resources(session: Session, patient_id: int,
-                             resource_type: str) -> list[dict[str, Any]]:
-    """`resource_type` resources of the latest version of each of the patient's results."""
-    out: list[dict[str, Any]] = []
+def patient_result_resources(session: Session, patient_id: int, resource_type: str,
+                             require_signoff: bool = True) -> list[dict[str, Any]]:
+    """`resource_type` resources of the patient's profile (when it merges several results),
+    then of the latest version of each of the patient's results."""
+    out = [res for res in build_profile_resources(session, patient_id, require_signoff)
+           if res["resourceType"] == resource_type]
     for r in results.for_patient(session, patient_id):
         built = build_result_resources(session, r, results.latest(r))
         out.extend(res for res in built.resources if res["resourceType"] == resource_type)
@@ -307,8 +353,9 @@ def capability_statement(base_url: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["NHS_SYSTEM", "ORDER_STATUS", "RESULT_TYPES", "BadSearchError",
-           "ResultResources", "build_result_resources", "capability_statement",
+__all__ = ["NHS_SYSTEM", "ORDER_STATUS", "PROFILE_SYSTEM", "RESULT_TYPES", "BadSearchError",
+           "ResultResources", "build_profile_resources", "build_result_resources",
+           "capability_statement",
            "find_patients", "find_result_resource", "get_order", "get_patient", "orders_of",
            "patient_id_param", "patient_resource", "patient_result_resources", "searchset",
            "service_request"]

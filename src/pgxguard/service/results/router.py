@@ -13,11 +13,16 @@ from pgxguard.service.deps import Ctx, require
 from pgxguard.service.ids import RowId
 from pgxguard.service.models import Result
 from pgxguard.service.patients import service as patients
+from pgxguard.service.results import profile as profiles
 from pgxguard.service.results import service
 from pgxguard.service.results.prescan import UploadLimits
 from pgxguard.service.results.schemas import (
     AwaitingOut,
+    CombinedOut,
+    ConflictOut,
+    ProfileOut,
     ReinterpretOut,
+    ResolutionIn,
     ResultOut,
     ResultSummary,
     SignoffIn,
@@ -86,6 +91,56 @@ def upload_outside_calls(patient_id: RowId, ctx: Annotated[Ctx, require(Perm.RES
                    outside_format)
 
 
+def run_combined_upload(ctx: Ctx, patient_id: int, vcf: UploadFile, outside: UploadFile,
+                        sample: str | None, outside_sample: str | None, build: str | None,
+                        outside_format: str | None = None) -> tuple[Result, Result]:
+    """A VCF and an outside-call file in one request, for the API and the UI alike: both are
+    interpreted first, then stored as two results in one transaction (both or neither)."""
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.about(p.id)
+    limit = ctx.settings.max_upload_bytes
+    vcf_data = vcf.file.read(limit + 1)
+    outside_data = outside.file.read(limit + 1)
+    ctx.end_transaction()  # hold no database lock while calling
+    with within(ctx.work_budget("interpreting the upload")):
+        (vname, vint), (oname, oint) = service.prepare_combined(
+            vcf_data, vcf.filename, outside_data, outside.filename, sample=sample or None,
+            outside_sample=outside_sample or None, build=build or None,
+            kb=ctx.knowledge_base(), max_bytes=limit, limits=UploadLimits.of(ctx.settings),
+            outside_format=outside_format or None)
+    first = service.store_upload(ctx.session, p.id, Kind.VCF, vcf_data, vname, vint,
+                                 build=build or None, user_id=ctx.user.id)
+    second = service.store_upload(ctx.session, p.id, Kind.OUTSIDE_CALLS, outside_data, oname,
+                                  oint, build=None, user_id=ctx.user.id)
+    for res in (first, second):
+        ctx.audit("result.upload", p.id, detail=f"result {res.id} ({res.kind}; uploaded with "
+                  f"result {second.id if res is first else first.id})")
+    ctx.commit()
+    return first, second
+
+
+@router.post("/patients/{patient_id}/results/combined", status_code=201,
+             response_model=CombinedOut)
+def upload_combined(patient_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
+                    vcf: Annotated[UploadFile, File(description="VCF, VCF.gz or BCF")],
+                    outside_calls: Annotated[UploadFile, File(
+                        description="outside-call TSV or a caller's output, for the same "
+                                    "person")],
+                    sample: Annotated[str | None, Form(max_length=200)] = None,
+                    outside_sample: Annotated[str | None, Form(
+                        max_length=200, description="the outside calls' sample name when it "
+                        "differs from the VCF's")] = None,
+                    build: Annotated[str | None, Form(max_length=10)] = None,
+                    outside_format: Annotated[str | None, Form(max_length=100)] = None,
+                    ) -> CombinedOut:
+    """Upload a VCF and outside calls (e.g. CYP2D6, HLA-B) together: two results, each signed
+    off on its own; the patient's profile merges them per gene."""
+    a, b = run_combined_upload(ctx, patient_id, vcf, outside_calls, sample, outside_sample,
+                               build, outside_format)
+    rs = ctx.settings.require_signoff
+    return CombinedOut(vcf=ResultOut.of(a, rs), outside_calls=ResultOut.of(b, rs))
+
+
 @router.post("/patients/{patient_id}/results/fhir", status_code=201, response_model=ResultOut)
 def upload_fhir(patient_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_UPLOAD)],
                 file: Annotated[UploadFile, File(description="FHIR R4 Bundle (JSON)")],
@@ -115,6 +170,19 @@ def awaiting_signoff(ctx: Annotated[Ctx, require(Perm.RESULTS_SIGNOFF)]) -> list
                   detail=f"sign-off worklist: result {v.result_id} version {v.version}")
     ctx.commit()
     return [AwaitingOut.of(v) for v in rows]
+
+
+@router.get("/results/conflicts", response_model=list[ConflictOut])
+def conflicts(ctx: Annotated[Ctx, require(Perm.RESULTS_SIGNOFF)]) -> list[ConflictOut]:
+    """The laboratory's conflict worklist: patients whose signed-off results disagree on a
+    gene (each patient's entry is audited as a read)."""
+    rows = profiles.conflict_patients(ctx.session, ctx.settings.require_signoff)
+    for p, prof in rows:
+        ctx.audit("profile.read", p.id, detail="conflict worklist: "
+                  + ", ".join(g.gene for g in prof.conflicts))
+    ctx.commit()
+    return [ConflictOut(patient_id=p.id, genes=[g.to_json() for g in prof.conflicts])
+            for p, prof in rows]
 
 
 @router.get("/results/{result_id}", response_model=ResultOut)
@@ -177,3 +245,37 @@ def sign_off(result_id: RowId, version: RowId,
     ctx.audit("result.signoff", r.patient_id, detail=f"result {r.id} version {version}")
     ctx.commit()
     return ResultOut.of(r, ctx.settings.require_signoff)
+
+
+@router.get("/patients/{patient_id}/profile", response_model=ProfileOut)
+def read_profile(patient_id: RowId, ctx: Annotated[Ctx, require(Perm.RESULTS_READ)]) -> ProfileOut:
+    """The patient's current PGx profile: each gene's newest signed-off call with the result
+    and version it came from; genes whose signed-off results disagree are listed in
+    `conflicts` and count as "result incomplete" until the laboratory resolves them."""
+    p = patients.get_patient(ctx.session, patient_id)
+    prof = profiles.patient_profile(ctx.session, p.id,
+                                    require_signoff=ctx.settings.require_signoff)
+    ctx.audit("profile.read", p.id, detail=prof.sources_text())
+    ctx.commit()
+    return ProfileOut.model_validate(prof.to_json())
+
+
+@router.post("/patients/{patient_id}/profile/resolutions", response_model=ProfileOut)
+def resolve_conflict(patient_id: RowId, body: ResolutionIn,
+                     ctx: Annotated[Ctx, require(Perm.RESULTS_SIGNOFF)]) -> ProfileOut:
+    """Resolve a gene in conflict: the named result version's call stands over the signed-off
+    calls it disagrees with (a reason is required; recorded, audited, never changed)."""
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.about(p.id)
+    row = profiles.resolve(ctx.session, p.id, body.gene, body.result_id, body.version,
+                           reason=body.reason, user_id=ctx.user.id, username=ctx.user.username,
+                           require_signoff=ctx.settings.require_signoff)
+    ctx.audit("profile.resolve", p.id,
+              detail=f"{row.gene}: result {body.result_id} v{body.version} stands "
+                     f"(over result versions {row.overrides}); the reason is kept with the "
+                     "resolution")
+    prof = profiles.patient_profile(ctx.session, p.id,
+                                    require_signoff=ctx.settings.require_signoff)
+    ctx.commit()
+    return ProfileOut.model_validate(prof.to_json())
+

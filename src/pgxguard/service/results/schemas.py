@@ -124,3 +124,38 @@ class AwaitingOut(BaseModel):
         r = v.result
         return cls(result_id=r.id, patient_id=r.patient_id, version=v.version, kind=r.kind,
                    filename=r.filename, created_at=v.created_at, created_by=v.created_by)
+
+
+class ProfileOut(BaseModel):
+    """The patient's current PGx profile (`profile.Profile.to_json`)."""
+
+    patient_id: int
+    # the result versions in use, newest sign-off first
+    sources: list[dict[str, Any]]
+    # per gene: the call in use and the result/version it came from, every signed-off call of
+    # it ("candidates"), "conflict" (result incomplete until resolved) and any "resolution"
+    genes: list[dict[str, Any]]
+    conflicts: list[str]
+    # interpretations holding calls that await sign-off (not used yet)
+    pending: list[dict[str, int]]
+
+
+class ResolutionIn(BaseModel):
+    gene: str = Field(min_length=1, max_length=32)
+    result_id: int = Field(ge=1, le=2**31 - 1)
+    version: int = Field(ge=1, le=2**31 - 1)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ConflictOut(BaseModel):
+    """One patient of the laboratory's conflict worklist."""
+
+    patient_id: int
+    genes: list[dict[str, Any]]
+
+
+class CombinedOut(BaseModel):
+    """A VCF and outside calls uploaded together: two results, merged by the profile."""
+
+    vcf: ResultOut
+    outside_calls: ResultOut

@@ -178,6 +178,37 @@ def prepare_upload(kind: Kind, data: bytes, filename: str | None, *, sample: str
                            outside_format=outside_format)
 
 
+def prepare_combined(vcf: bytes, vcf_name: str | None, outside: bytes,
+                     outside_name: str | None, *, sample: str | None,
+                     outside_sample: str | None, build: str | None, kb: KnowledgeBase,
+                     max_bytes: int, limits: UploadLimits | None = None,
+                     outside_format: str | None = None
+                     ) -> tuple[tuple[str, Interpretation], tuple[str, Interpretation]]:
+    """Check and interpret a VCF and an outside-call file sent together (no database access).
+    They become two results of the patient, merged by the profile (`profile.py`). The outside
+    calls must be for the VCF's sample unless `outside_sample` names theirs: calls of another
+    person are never attached silently."""
+    if len(vcf) + len(outside) > max_bytes:
+        raise PayloadTooLargeError(f"upload of {len(vcf) + len(outside)} bytes exceeds the "
+                                   f"limit of {max_bytes} bytes")
+    first = prepare_upload(Kind.VCF, vcf, vcf_name, sample=sample, build=build, kb=kb,
+                           max_bytes=max_bytes, limits=limits)
+    vcf_sample = first[1].sample
+    try:
+        second = prepare_upload(Kind.OUTSIDE_CALLS, outside, outside_name,
+                                sample=outside_sample or vcf_sample, build=None, kb=kb,
+                                max_bytes=max_bytes, limits=limits,
+                                outside_format=outside_format)
+    except SampleError as e:
+        if outside_sample:
+            raise
+        raise SampleError(f"the outside-call file holds no calls for the VCF's sample "
+                          f"{vcf_sample!r}",
+                          hint=f"outside-call {e.hint or 'samples: none'}; if they are this "
+                          "patient's, name the sample in 'outside_sample'") from None
+    return first, second
+
+
 def store_upload(session: Session, patient_id: int, kind: Kind, data: bytes, name: str,
                  interp: Interpretation, *, build: str | None, user_id: int) -> Result:
     """Store the input exactly as received and its first interpretation (version 1)."""
@@ -380,6 +411,7 @@ def reinterpret(session: Session, result: Result, *, user_id: int,
 __all__ = ["INTERPRETED", "STORED_ONLY", "Interpretation", "Kind", "StoredInput",
            "awaiting_signoff", "calls_of", "count_awaiting_signoff",
            "for_patient", "get_result", "get_version", "interpret", "latest",
-           "latest_interpreted", "latest_usable", "prepare_upload", "reinterpret",
+           "latest_interpreted", "latest_usable", "prepare_combined", "prepare_upload",
+           "reinterpret",
            "reinterpret_input", "sign_off", "store_reinterpretation", "store_upload",
            "stored_input", "upload", "usable"]

@@ -26,8 +26,8 @@ def _out(ctx: Ctx, row: MedicationReview) -> ReviewOut:
 @router.post("/patients/{patient_id}/reviews", status_code=201, response_model=ReviewOut)
 def create_review(patient_id: RowId, body: ReviewIn,
                   ctx: Annotated[Ctx, require(Perm.REVIEWS_CREATE)]) -> ReviewOut:
-    """Check medicines against the patient's latest signed-off result (CPIC and DPWG guidance,
-    verbatim)."""
+    """Check medicines against the patient's PGx profile (every signed-off result merged per
+    gene; `result_id` reviews one result instead): CPIC and DPWG guidance, verbatim."""
     p = patients.get_patient(ctx.session, patient_id)
     ctx.about(p.id)
     row = service.create_review(ctx.session, p, body.medicines, user_id=ctx.user.id,

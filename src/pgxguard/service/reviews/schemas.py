@@ -30,10 +30,14 @@ class ReviewOut(BaseModel):
     created_by: int
     # The `ReviewResult` JSON exactly as stored and shown (format pgxguard.review/1).
     review: dict[str, Any]
+    # The patient's PGx profile the review used: per gene the result and version the call came
+    # from, genes in conflict (null for a review of one named result).
+    profile: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, row: MedicationReview, version: ResultVersion) -> ReviewOut:
         return cls(id=row.id, patient_id=row.patient_id, result_id=version.result_id,
                    result_version=version.version, medicines=json.loads(row.medicines),
                    created_at=row.created_at, created_by=row.created_by,
-                   review=review_of(row))
+                   review=review_of(row),
+                   profile=json.loads(row.profile_json) if row.profile_json else None)

@@ -1,5 +1,7 @@
-"""Medication reviews: run `pgxguard.guidance.review` on the patient's latest result and store
-the exact `ReviewResult` JSON shown. Stored reviews are immutable (see `models.IMMUTABLE`)."""
+"""Medication reviews: run `pgxguard.guidance.review` on the patient's PGx profile (every
+signed-off result merged per gene, `results.profile`) or on one named result, and store the
+exact `ReviewResult` JSON shown with the profile it used. Stored reviews are immutable (see
+`models.IMMUTABLE`)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pgxguard.results import CallResult
 from pgxguard.service.db import get_row, utcnow
 from pgxguard.service.errors import ConflictError, ValidationFailedError
 from pgxguard.service.models import MedicationReview, Patient, ResultVersion
+from pgxguard.service.results import profile as profiles
 from pgxguard.service.results import service as results
 
 
@@ -23,9 +26,11 @@ def create_review(session: Session, patient: Patient, medicines: Sequence[str], 
                   user_id: int, kb: KnowledgeBase, all_drugs: bool = False,
                   result_id: int | None = None, require_signoff: bool = True
                   ) -> MedicationReview:
-    """Review against the newest signed-off version (of `result_id`, or of the patient's most
-    recent result that has one): a provisional result never drives prescribing."""
+    """Review against the patient's PGx profile (each gene's newest signed-off call, genes in
+    conflict "result incomplete"), or against the newest signed-off version of `result_id`:
+    a provisional result never drives prescribing."""
     version: ResultVersion | None
+    profile_json: str | None = None
     waiting = "a laboratory scientist has not signed it off yet"
     if result_id is not None:
         res = results.get_result(session, result_id)
@@ -38,22 +43,29 @@ def create_review(session: Session, patient: Patient, medicines: Sequence[str], 
                                     "no calls to review against")
             raise ConflictError(f"result {result_id} is provisional: {waiting}",
                                 hint="ask the laboratory to sign it off")
+        calls = CallResult.from_json(json.loads(version.calls_json or "{}"),
+                                     origin=f"result {version.result_id}")
     else:
-        version = results.latest_interpreted(session, patient.id, require_signoff)
-        if version is None:
-            pending = results.latest_interpreted(session, patient.id, False) is not None
+        prof = profiles.patient_profile(session, patient.id, require_signoff=require_signoff)
+        newest = prof.newest_version_id()
+        if prof.calls is None or newest is None:
+            pending = bool(prof.pending)
             raise ConflictError(
                 f"patient {patient.id} has no signed-off PGx result"
                 + (f": the result on record is provisional ({waiting})" if pending else ""),
                 hint="ask the laboratory to sign it off" if pending else
                 "upload a result first, or order a test")
-    calls = CallResult.from_json(json.loads(version.calls_json or "{}"),
-                                 origin=f"result {version.result_id}")
+        # the row names the newest version used; `profile_json` names every one, per gene
+        version = session.get(ResultVersion, newest)
+        assert version is not None
+        calls = prof.calls
+        profile_json = json.dumps(prof.to_json(), indent=2)
     rr = review(calls, list(medicines), sample=calls.samples[0].sample if calls.samples else None,
                 all_drugs=all_drugs, kb=kb)
     row = MedicationReview(patient_id=patient.id, result_version_id=version.id,
                            medicines=json.dumps(list(medicines)),
                            review_json=json.dumps(rr.to_json(), indent=2),
+                           profile_json=profile_json,
                            created_at=utcnow(), created_by=user_id)
     session.add(row)
     session.flush()

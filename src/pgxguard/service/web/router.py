@@ -33,9 +33,14 @@ from pgxguard.service.orders import service as orders
 from pgxguard.service.orders.directory import directory
 from pgxguard.service.orders.service import TRANSITIONS, Status
 from pgxguard.service.patients import service as patients
+from pgxguard.service.results import profile as profiles
 from pgxguard.service.results import service as results
 from pgxguard.service.results.diff import diff_calls
-from pgxguard.service.results.router import run_reinterpretation, run_upload
+from pgxguard.service.results.router import (
+    run_combined_upload,
+    run_reinterpretation,
+    run_upload,
+)
 from pgxguard.service.results.service import Kind
 from pgxguard.service.reviews import service as reviews
 from pgxguard.service.settings import Settings
@@ -164,10 +169,16 @@ def home(request: Request, ctx: Annotated[UiCtx, page(Perm.SELF)]) -> Response:
         for v in to_sign:
             ctx.audit("result.list", v.result.patient_id,
                       detail=f"sign-off worklist: result {v.result_id} version {v.version}")
+    conflicts: list[tuple[Patient, profiles.Profile]] = []
+    if ctx.can(Perm.RESULTS_SIGNOFF):
+        conflicts = profiles.conflict_patients(ctx.session, ctx.settings.require_signoff)
+        for cp, prof in conflicts:
+            ctx.audit("profile.read", cp.id, detail="conflict worklist: "
+                      + ", ".join(g.gene for g in prof.conflicts))
     names = _patient_names(ctx.session, [o.patient_id for o in worklist]
                            + [v.result.patient_id for v in to_sign])
     out = render(request, "home.html", ctx, worklist=worklist, names=names, to_sign=to_sign,
-                 second_person=ctx.settings.signoff_second_person)
+                 second_person=ctx.settings.signoff_second_person, conflicts=conflicts)
     ctx.commit()
     return out
 
@@ -233,10 +244,13 @@ def patient_page(request: Request, patient_id: RowId,
     """Demographics, then what the role may see: results, orders, reviews."""
     p = patients.get_patient(ctx.session, patient_id)
     ctx.audit("patient.read", p.id)
-    res = revs = ords = None
+    res = revs = ords = prof = None
     if ctx.can(Perm.RESULTS_READ):
         res = [(r, results.latest(r)) for r in results.for_patient(ctx.session, p.id)]
         ctx.audit("result.list", p.id)
+        prof = profiles.patient_profile(ctx.session, p.id,
+                                        require_signoff=ctx.settings.require_signoff)
+        ctx.audit("profile.read", p.id, detail=prof.sources_text())
     if ctx.can(Perm.ORDERS_READ):
         ords = orders.for_patient(ctx.session, p.id)
         ctx.audit("order.list", p.id)
@@ -245,7 +259,7 @@ def patient_page(request: Request, patient_id: RowId,
         ctx.audit("review.list", p.id)
     tests = directory() if ctx.can(Perm.ORDERS_CREATE) else ()
     out = render(request, "patient.html", ctx, patient=p, results=res, orders=ords,
-                 reviews=revs, tests=tests)
+                 reviews=revs, tests=tests, profile=prof, call_text=profiles.call_text)
     ctx.commit()
     return out
 
@@ -257,14 +271,25 @@ def upload_result(patient_id: RowId, ctx: Annotated[UiCtx, action(Perm.RESULTS_U
                   file: Annotated[UploadFile, File()],
                   kind: Annotated[str, Form(max_length=20)] = "vcf",
                   sample: Annotated[str, Form(max_length=200)] = "",
-                  build: Annotated[str, Form(max_length=10)] = "") -> Response:
+                  build: Annotated[str, Form(max_length=10)] = "",
+                  outside_file: Annotated[UploadFile | None, File()] = None,
+                  outside_sample: Annotated[str, Form(max_length=200)] = "") -> Response:
     """VCF (called on upload), outside-call TSV or FHIR Bundle, exactly as POST
-    .../results/{vcf,outside-calls,fhir} do."""
+    .../results/{vcf,outside-calls,fhir} do; a VCF with an outside-call file as POST
+    .../results/combined (two results, then the patient's page)."""
     if kind not in {k.value for k in Kind}:
         raise ValidationFailedError(f"unknown result kind {kind!r}",
                                     hint="vcf, outside_calls or fhir_bundle")
     k = Kind(kind)
     build_ = (build or None) if k is Kind.VCF else None  # only a VCF is called with a build
+    if outside_file is not None and outside_file.filename:
+        if k is not Kind.VCF:
+            raise ValidationFailedError("outside calls go with a VCF upload",
+                                        hint="choose kind VCF, or upload the file on its own "
+                                             "as outside calls")
+        run_combined_upload(ctx, patient_id, file, outside_file, sample or None,
+                            outside_sample or None, build_)
+        return _see_other(f"/ui/patients/{patient_id}#profile")
     res = run_upload(ctx, patient_id, k, file, sample or None, build_)
     return _see_other(f"/ui/results/{res.id}")
 
@@ -352,6 +377,53 @@ def result_report(result_id: RowId, ctx: Annotated[UiCtx, page(Perm.RESULTS_READ
     return HTMLResponse(html, headers=security_headers(REPORT_CSP))
 
 
+@router.post("/patients/{patient_id}/profile/resolutions")
+def resolve_conflict(patient_id: RowId, ctx: Annotated[UiCtx, action(Perm.RESULTS_SIGNOFF)],
+                     gene: Annotated[str, Form(max_length=32)],
+                     result_id: Annotated[str, Form(max_length=20)],
+                     version: Annotated[str, Form(max_length=20)],
+                     reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """As POST /patients/{id}/profile/resolutions: this result's call of the gene stands."""
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.about(p.id)
+    rid, ver = _form_row_id(result_id, "result"), _form_row_id(version, "version")
+    if rid is None or ver is None:
+        raise ValidationFailedError("choose the result whose call stands")
+    row = profiles.resolve(ctx.session, p.id, gene, rid, ver, reason=reason,
+                           user_id=ctx.user.id, username=ctx.user.username,
+                           require_signoff=ctx.settings.require_signoff)
+    ctx.audit("profile.resolve", p.id,
+              detail=f"{row.gene}: result {rid} v{ver} stands (over result versions "
+                     f"{row.overrides}); the reason is kept with the resolution")
+    ctx.commit()
+    return _see_other(f"/ui/patients/{p.id}#profile")
+
+
+@router.get("/patients/{patient_id}/profile/report", response_class=HTMLResponse)
+def profile_report(patient_id: RowId,
+                   ctx: Annotated[UiCtx, page(Perm.RESULTS_READ)]) -> Response:
+    """The clinician HTML report of the patient's PGx profile (every signed-off result merged
+    per gene; a gene in conflict shows no call and says why)."""
+    p = patients.get_patient(ctx.session, patient_id)
+    ctx.about(p.id)
+    prof = profiles.patient_profile(ctx.session, p.id,
+                                    require_signoff=ctx.settings.require_signoff)
+    calls = prof.calls
+    if calls is None:
+        raise ValidationFailedError(f"patient {p.id} has no signed-off PGx result to report",
+                                    hint="the laboratory signs results off first")
+    status = f"PGx profile from {prof.sources_text()}" + "".join(
+        f"; {s.label()} authorised by {s.signed_off_by} on {s.signed_off_at:%Y-%m-%d %H:%M} UTC"
+        for s in prof.sources if s.signed_off_at is not None)
+    if prof.conflicts:
+        status += ("; RESULT INCOMPLETE: signed-off results disagree on "
+                   + ", ".join(g.gene for g in prof.conflicts))
+    html = clinician_html(calls, None, calls.samples[0].sample, status=status)
+    ctx.audit("profile.read", p.id, detail=f"report: {prof.sources_text()}")
+    ctx.commit()
+    return HTMLResponse(html, headers=security_headers(REPORT_CSP))
+
+
 # ---- medication reviews ------------------------------------------------------------------------
 
 def _medicines(text: str) -> list[str]:
@@ -387,7 +459,8 @@ def review_page(request: Request, review_id: RowId,
     version = ctx.session.get(ResultVersion, row.result_version_id)
     rr = ReviewResult.from_json(reviews.review_of(row))
     ctx.audit("review.read", row.patient_id, detail=f"review {row.id}")
-    out = render(request, "review.html", ctx, patient=p, row=row, version=version,
+    used = json.loads(row.profile_json) if row.profile_json else None
+    out = render(request, "review.html", ctx, patient=p, row=row, version=version, profile=used,
                  review=rr, items=sorted_items(rr), kb=guidance_kb(rr),
                  medicines=json.loads(row.medicines))
     ctx.commit()
