@@ -620,6 +620,7 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
 
     have = covered_genes(calls)
     subject = subject_of(req, snap)
+    subject_key = json.dumps(subject, sort_keys=True)
     test_cards: list[dict[str, Any]] = []
     suggested: set[str] = set()
     groups: list[tuple[int, str, list[dict[str, Any]]]] = []
@@ -640,7 +641,7 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
                                   _suggest_test_card(test, drug, med, subject, snap))
         if calls is not None:
             # everything the cards depend on besides the (immutable) result version
-            key = (snap.version_id, id(kb), id(gkb), query, json.dumps(subject, sort_keys=True),
+            key = (snap.version_id, id(kb), id(gkb), query, subject_key,
                    tuple(sorted((d, tuple(sorted(g))) for d, g in handled.items())),
                    tuple(sorted(o.test_code for o in snap.open_orders)), snap.pending)
             prio, cards = cache.cards(

@@ -67,10 +67,19 @@ def get_test(code: str) -> DirectoryTest:
                                 hint="codes: " + ", ".join(t.code for t in directory()))
 
 
+@functools.lru_cache(maxsize=1)
+def _by_trigger_drug() -> dict[str, tuple[DirectoryTest, ...]]:
+    out: dict[str, list[DirectoryTest]] = {}
+    for t in directory():
+        for d in t.trigger_drugs:
+            out.setdefault(d, []).append(t)
+    return {d: tuple(ts) for d, ts in out.items()}
+
+
 def prompted_by_drug(drug: str) -> list[DirectoryTest]:
-    """Directory tests a prescription of `drug` (generic name) should prompt."""
-    d = drug.strip().lower()
-    return [t for t in directory() if d in t.trigger_drugs]
+    """Directory tests a prescription of `drug` (generic name) should prompt (a CDS hook asks
+    this for every draft medicine: an index, not a scan)."""
+    return list(_by_trigger_drug().get(drug.strip().lower(), ()))
 
 
 def for_missing_genes(drug: str, genes: Iterable[str]) -> list[DirectoryTest]:
