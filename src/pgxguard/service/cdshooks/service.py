@@ -6,11 +6,14 @@ database reads: latest interpreted result and open test orders), then `run_hook`
 
 * order-select / order-sign: the draft MedicationRequests (order-select: only the `selections`)
   are resolved with the guidance medicine resolver (RxNorm, dm+d, ATC codes, then display and
-  text); an unrecognised one is skipped with a note. The guidance review of the resolved
-  medicines gives cards through `report.cards.cds_cards`. A medicine that prompts a directory
-  test (`test_directory.tsv` trigger_drugs) whose genes the patient has no result for gets a
-  warning card suggesting the test (a FHIR ServiceRequest to create), or an info card when an
-  order for it is already open.
+  text); an unrecognised one gets an info card saying it was not checked (never silence).
+  The guidance review of the resolved medicines gives one card per medicine (CPIC and DPWG
+  inside) through `report.cards.cds_cards`. A medicine that prompts a directory test
+  (`test_directory.tsv` trigger_drugs) whose genes the patient has no result for gets a
+  warning card suggesting the test (a FHIR R4 ServiceRequest to create: subject, status,
+  intent, the test coded in `DIRECTORY_SYSTEM`), or an info card when an order for it is
+  already open; a "result incomplete" card suggests the directory test of each gene the result
+  on record lacks.
 * patient-view: the "PGx passport" (review with all_drugs), avoid / use alternative / adjust dose
   items only, so the chart shows what matters and nothing else.
 
@@ -474,7 +477,7 @@ def _suggest_test_card(test: DirectoryTest, drug: str, med: Medicine, subject: d
 def unchecked_card(draft: DraftMedicine) -> dict[str, Any]:
     """An info card for a draft medication the service could not check (never silence)."""
     what = draft.candidates[-1] if draft.candidates else draft.ref
-    why = (f"pgxguard could not match {markdown_escape(what)!s} ({draft.ref}) to a medicine "
+    why = (f"pgxguard could not match {markdown_escape(what)} ({draft.ref}) to a medicine "
            "of its knowledge base by RxNorm, dm+d or ATC code, or by name"
            if draft.candidates else
            f"{draft.ref} has no medication code or text (medicationCodeableConcept)")
@@ -659,4 +662,5 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
 
 __all__ = ["SERVICES", "HookCache", "HookOutcome", "HookService", "PatientRef", "Snapshot",
            "check_request", "covered_genes", "discovery", "draft_medicines", "find_patient",
-           "printable", "resolve", "run_hook", "service_for", "snapshot"]
+           "order_suggestion", "printable", "resolve", "run_hook", "service_for", "snapshot",
+           "subject_of", "unchecked_card"]
