@@ -417,3 +417,25 @@ def test_suggestions_are_valid_fhir_service_requests(svc: Svc) -> None:
               _hook("order-sign", str(pm), [_med("d1", "codeine 30mg tablets")]))
     [card] = r.json()["cards"]
     assert "result incomplete" in card["summary"] and "suggestions" not in card
+
+
+def test_subject_is_the_ehrs_patient() -> None:
+    """The suggested ServiceRequest's subject is the patient as the EHR knows them."""
+    from pgxguard.service.cdshooks.schemas import HookRequest
+    from pgxguard.service.cdshooks.service import Snapshot, subject_of
+
+    snap = Snapshot(patient_id=7, nhs_number=VALID_NHS)
+    ident = {"system": NHS_NUMBER_SYSTEM, "value": VALID_NHS}
+    pat = {"resourceType": "Patient", "id": "ehr-9",
+           "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": VALID_NHS}]}
+    cases = [
+        (_hook("patient-view", "Patient/ehr-1"), {"reference": "Patient/ehr-1",
+                                                  "identifier": ident}),
+        (_hook("patient-view", None, prefetch={"patient": pat}),
+         {"reference": "Patient/ehr-9", "identifier": ident}),
+        # no id at all: the NHS number alone (never this service's own row id)
+        (_hook("patient-view", None, prefetch={"patient": {**pat, "id": None}}),
+         {"identifier": ident}),
+    ]
+    for body, want in cases:
+        assert subject_of(HookRequest.model_validate(body), snap) == want
