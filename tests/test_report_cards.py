@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import replace
+from typing import Any
 
-from pgxguard.guidance.model import Action
+from pgxguard.guidance.model import Action, MedicineReview
 from pgxguard.report.cards import INDICATOR, cds_cards
 from pgxguard.report.view import ACTIONABLE
 from test_report_support import make_review
@@ -41,22 +42,24 @@ def test_card_schema() -> None:
     assert len({c["uuid"] for c in cards}) == len(cards)
 
 
-def test_one_card_per_actionable_recommendation_and_indicators() -> None:
+def test_one_card_per_medicine_with_every_source_and_indicators() -> None:
     review = make_review()
     cards = cds_cards(review)
-    expected = [(m, r) for m in sorted(review.items, key=lambda m: m.action.priority)
-                if m.action in ACTIONABLE for r in m.recommendations]
-    rec_cards = [c for c in cards if "suggestions" not in c]
+    expected = [m for m in sorted(review.items, key=lambda m: m.action.priority)
+                if m.action in ACTIONABLE]
+    rec_cards = [c for c in cards if "result incomplete" not in c["summary"]]
     assert len(rec_cards) == len(expected)
-    for c, (m, r) in zip(rec_cards, expected, strict=True):
-        assert c["indicator"] == INDICATOR[r.action]
-        assert c["summary"].startswith(f"{m.drug}: {r.action}")
-        assert unescape_md(c["detail"]).startswith(r.text)  # verbatim, Markdown-escaped
+    for c, m in zip(rec_cards, expected, strict=True):
+        assert c["indicator"] == INDICATOR[m.action]
+        assert c["summary"].startswith(f"{m.drug}: {m.action}")
+        detail = unescape_md(c["detail"])
+        for r in m.recommendations:  # every source inside the one card, verbatim
+            assert r.text in detail
+            assert f"{r.source} {r.source_version}" in c["source"]["label"]
         assert "\\*2" in c["detail"]  # allele names are not emphasis
-        assert c["source"]["label"] == f"{r.source} {r.source_version}"
-        assert c["source"]["label"].split()[0] in ("CPIC", "DPWG")
-        if r.guideline_url:
-            assert c["source"]["url"] == r.guideline_url
+    [clop] = [c for c in rec_cards if c["summary"].startswith("clopidogrel")]
+    assert clop["source"]["label"] == "CPIC pypgx 0.27.0; DPWG panno 0.3.1"
+    assert "differ" not in clop["summary"] + clop["detail"]  # both say use alternative
     assert INDICATOR[Action.AVOID] == INDICATOR[Action.USE_ALTERNATIVE] == "critical"
     assert INDICATOR[Action.ADJUST_DOSE] == INDICATOR[Action.MONITOR] == "warning"
     summaries = " ".join(c["summary"] for c in cards)
@@ -64,17 +67,37 @@ def test_one_card_per_actionable_recommendation_and_indicators() -> None:
     assert "CYP2C19 Poor Metabolizer" in summaries
 
 
-def test_result_missing_card_suggests_a_test() -> None:
-    cards = [c for c in cds_cards(make_review()) if "suggestions" in c]
-    assert len(cards) == 1
-    c = cards[0]
+def test_sources_that_differ_are_stated_and_the_cautious_one_sets_the_indicator() -> None:
+    review = make_review()
+    clop = review.items[1]
+    cpic, dpwg = clop.recommendations
+    differ = replace(clop, action=Action.USE_ALTERNATIVE, recommendations=(
+        cpic, replace(dpwg, action=Action.ADJUST_DOSE)))
+    [card] = cds_cards(replace(review, items=(differ,)))
+    assert card["summary"].startswith("clopidogrel: use alternative (CPIC and DPWG differ)")
+    assert "CPIC: use alternative; DPWG: adjust dose" in card["detail"]
+    assert card["indicator"] == "critical"
+    assert card["detail"].count("SYNTHETIC") == 2
+    assert [link["label"] for link in card["links"]] == ["CPIC guideline"]
+
+
+def test_result_incomplete_card_takes_suggestions_from_the_caller() -> None:
+    [c] = [c for c in cds_cards(make_review()) if "result incomplete" in c["summary"]]
     assert c["summary"] == "azathioprine: result incomplete for TPMT – see details"
     assert "No result for TPMT." in c["detail"]
     assert c["indicator"] == "warning"
-    action = c["suggestions"][0]["actions"][0]
-    assert action["type"] == "create"
-    assert action["resource"]["resourceType"] == "ServiceRequest"
-    assert "TPMT" in action["resource"]["code"]["text"]
+    # no patient, no order: a report's cards carry no ServiceRequest without a subject
+    assert "suggestions" not in c and "selectionBehavior" not in c
+    seen = []
+
+    def suggest(item: MedicineReview) -> list[dict[str, Any]]:
+        seen.append(item.drug)
+        return [{"label": "Order", "uuid": str(uuid.uuid4()), "actions": []}]
+
+    [c] = [c for c in cds_cards(make_review(), suggest=suggest)
+           if "result incomplete" in c["summary"]]
+    assert seen == ["azathioprine"]
+    assert c["suggestions"][0]["label"] == "Order" and c["selectionBehavior"] == "at-most-one"
 
 
 def test_deterministic_and_truncated() -> None:

@@ -109,7 +109,7 @@ def test_migrations_match_the_models(svc: Svc) -> None:
     with engine.connect() as c:
         diff = compare_metadata(MigrationContext.configure(c), Base.metadata)
         assert diff == []
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
 
 
 def test_accepted_writes_are_committed_before_the_response(svc: Svc) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 import test_service_support as support
 from pgxguard.guidance.load import load_guidance
 from pgxguard.guidance.medicines import default_index
+from pgxguard.report.cards import INDICATOR
 from pgxguard.report.view import markdown_escape
 from pgxguard.service.cdshooks.service import NHS_NUMBER_SYSTEM, RXNORM
+from pgxguard.service.orders.directory import DIRECTORY_SYSTEM, get_test
 from test_service_support import VALID_NHS, Svc
 
 # Fixtures shared by the service tests (test_service_support.py).
@@ -110,19 +112,27 @@ def test_order_select_poor_metaboliser_clopidogrel(svc: Svc) -> None:
     cards = r.json()["cards"]
     _check_cards(cards)
     # Only the selection is considered: capecitabine (no DPYD result) gives no card here.
-    assert cards and all(c["summary"].startswith("clopidogrel") for c in cards)
-    # CPIC files its Poor Metabolizer recommendation once per population (CVI ACS PCI,
-    # CVI non-ACS non-PCI, NVI): one card each, all "avoid", so critical.
-    cpic = [c for c in cards if c["source"]["label"].startswith("CPIC")]
+    # One card for the medicine, with CPIC (its Poor Metabolizer recommendation filed once per
+    # population: CVI ACS PCI, CVI non-ACS non-PCI, NVI) and DPWG inside it, verbatim.
+    [card] = cards
+    assert card["summary"].startswith("clopidogrel: ")
     texts = _kb_texts("clopidogrel", "CPIC", "Poor Metabolizer")
-    assert len(texts) == 3 and len(cpic) == 3
-    assert all(c["indicator"] == "critical" for c in cpic)
-    for text in texts:
-        assert sum(markdown_escape(text) in c["detail"] for c in cpic) == 1
-    assert all(GKB.version in c["source"]["label"] for c in cpic)
-    dpwg = [c for c in cards if c["source"]["label"].startswith("DPWG")]
     [dpwg_text] = _kb_texts("clopidogrel", "DPWG", "Poor Metabolizer")
-    assert len(dpwg) == 1 and markdown_escape(dpwg_text) in dpwg[0]["detail"]
+    assert len(texts) == 3
+    for text in [*texts, dpwg_text]:
+        assert markdown_escape(text) in card["detail"]
+    label = card["source"]["label"]
+    assert label.startswith("CPIC ") and "; DPWG " in label and GKB.version in label
+    # The indicator follows the more cautious source; a difference between them is stated.
+    acts = {src: min((e.action for e in GKB.for_drug("clopidogrel") if e.source == src
+                      and [(c.gene, c.value) for c in e.conditions]
+                      == [("CYP2C19", "Poor Metabolizer")]), key=lambda a: a.priority)
+            for src in ("CPIC", "DPWG")}
+    cautious = min(acts.values(), key=lambda a: a.priority)
+    assert card["summary"].startswith(f"clopidogrel: {cautious}")
+    assert card["indicator"] == INDICATOR[cautious]
+    stated = f"CPIC: {acts['CPIC']}; DPWG: {acts['DPWG']}"
+    assert (stated in card["detail"]) == (acts["CPIC"] != acts["DPWG"])
     [row] = svc.audit(action="cds.order-select")
     assert (row.patient_id, row.outcome, row.username) == (pid, "ok", "user-prescriber")
     assert row.route == "/cds-services/{service_id}" and "clopidogrel" in (row.detail or "")
@@ -219,7 +229,12 @@ def test_order_sign_codes_and_unknown_medicine_skipped(svc: Svc) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     _check_cards(body["cards"])
-    assert {c["summary"].split(":")[0] for c in body["cards"]} == {"clopidogrel"}
+    # paracetamol was checked (no PGx guidance: no card); the others say they were not
+    assert [c["summary"] for c in body["cards"] if c["indicator"] == "info"] == [
+        "Could not check Frobnicol 10mg tablets against the PGx result",
+        "Could not check MedicationRequest/m4 against the PGx result"]
+    assert {c["summary"].split(":")[0] for c in body["cards"]
+            if c["indicator"] != "info"} == {"clopidogrel"}
     notes = body["extension"]["org.pgxguard.notes"]
     assert any("MedicationRequest/m2" in n and "Frobnicol" in n for n in notes)
     assert any("MedicationRequest/m4" in n for n in notes)
@@ -343,12 +358,84 @@ def test_odd_fhir_shapes_never_fail(svc: Svc) -> None:
     assert r.status_code == 200, r.text
     out = r.json()
     # o5 (FHIR R5 shape) resolves through the coding's display.
-    assert {c["summary"].split(":")[0] for c in out["cards"]} == {"clopidogrel"}
+    assert {c["summary"].split(":")[0] for c in out["cards"]
+            if not c["summary"].startswith("Could not check")} == {"clopidogrel"}
     notes = " ".join(out["extension"]["org.pgxguard.notes"])
+    unchecked = " ".join(c["summary"] for c in out["cards"])
     for ref in ("MedicationRequest/o1", "MedicationRequest/o2", "MedicationRequest/o3"):
-        assert ref in notes
+        assert ref in notes and f"Could not check {ref} " in unchecked
     [row] = svc.audit(action="cds.order-sign")
     assert "\x00" not in (row.detail or "")
     # The same call again gives the same cards (the cache changes nothing but the cost).
     again = _call(svc, "pgxguard-order-sign", body).json()
     assert again == out
+
+
+def _validate_service_request(res: dict[str, Any]) -> None:
+    """A suggested ServiceRequest is a valid FHIR R4 resource with what an EHR needs to file
+    it: subject, status, intent and a coded test from the directory's CodeSystem."""
+    from fhir.resources.R4B.servicerequest import ServiceRequest
+
+    sr = ServiceRequest.model_validate(res)
+    assert sr.subject is not None and (sr.subject.reference or sr.subject.identifier)
+    assert sr.status == "draft" and sr.intent == "proposal"
+    [coding] = sr.code.coding
+    assert coding.system == DIRECTORY_SYSTEM and coding.system.startswith("https://")
+    assert get_test(coding.code).name == coding.display
+
+
+def test_suggestions_are_valid_fhir_service_requests(svc: Svc) -> None:
+    # no result at all: the directory test the medicine prompts (NHS-style indication)
+    pid = svc.new_patient()
+    r = _call(svc, "pgxguard-order-sign",
+              _hook("order-sign", str(pid), [_med("c1", display="Capecitabine")]))
+    [card] = r.json()["cards"]
+    _validate_service_request(card["suggestions"][0]["actions"][0]["resource"])
+    # a result on record without CYP2D6: codeine's card says the result is incomplete and
+    # suggests the CYP2D6 test, as a FHIR ServiceRequest for the EHR's patient id
+    pm = _poor_metaboliser(svc, OTHER_NHS)
+    r = _call(svc, "pgxguard-order-sign",
+              _hook("order-sign", "ehr-77", [_med("d1", "codeine 30mg tablets")],
+                    prefetch={"patient": {"resourceType": "Patient", "identifier": [
+                        {"system": NHS_NUMBER_SYSTEM, "value": OTHER_NHS}]}}))
+    assert r.status_code == 200, r.text
+    [card] = r.json()["cards"]
+    _check_cards([card])
+    assert card["summary"] == "codeine: result incomplete for CYP2D6 – see details"
+    [suggestion] = card["suggestions"]
+    res = suggestion["actions"][0]["resource"]
+    _validate_service_request(res)
+    assert res["code"]["coding"][0]["code"] == "PGX-CYP2D6"
+    assert res["subject"] == {"reference": "Patient/ehr-77", "identifier": {
+        "system": NHS_NUMBER_SYSTEM, "value": OTHER_NHS}}
+    assert res["reasonCode"][0]["text"] == "codeine"
+    # with an order for it open, the card no longer suggests ordering it again
+    r = svc.client.post(f"/patients/{pm}/orders", headers=svc.h("prescriber"),
+                        json={"test_code": "PGX-CYP2D6"})
+    assert r.status_code == 201, r.text
+    r = _call(svc, "pgxguard-order-sign",
+              _hook("order-sign", str(pm), [_med("d1", "codeine 30mg tablets")]))
+    [card] = r.json()["cards"]
+    assert "result incomplete" in card["summary"] and "suggestions" not in card
+
+
+def test_subject_is_the_ehrs_patient() -> None:
+    """The suggested ServiceRequest's subject is the patient as the EHR knows them."""
+    from pgxguard.service.cdshooks.schemas import HookRequest
+    from pgxguard.service.cdshooks.service import Snapshot, subject_of
+
+    snap = Snapshot(patient_id=7, nhs_number=VALID_NHS)
+    ident = {"system": NHS_NUMBER_SYSTEM, "value": VALID_NHS}
+    pat = {"resourceType": "Patient", "id": "ehr-9",
+           "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": VALID_NHS}]}
+    cases = [
+        (_hook("patient-view", "Patient/ehr-1"), {"reference": "Patient/ehr-1",
+                                                  "identifier": ident}),
+        (_hook("patient-view", None, prefetch={"patient": pat}),
+         {"reference": "Patient/ehr-9", "identifier": ident}),
+        # no id at all: the NHS number alone (never this service's own row id)
+        (_hook("patient-view", None, prefetch={"patient": {**pat, "id": None}}),
+         {"identifier": ident}),
+    ]
+    for body, want in cases:
+        assert subject_of(HookRequest.model_validate(body), snap) == want

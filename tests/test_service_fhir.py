@@ -275,3 +275,44 @@ def test_report_status_follows_the_sign_off(svc: Svc) -> None:
     assert report["resultsInterpreter"] == [{"display": "user-checker"}]
     assert {o["status"] for o in matches(get(svc, f"/fhir/Observation?patient={pid}"))} == {
         "final"}
+
+
+def test_an_independent_fhir_client_reads_patient_reports_and_observations(svc: Svc) -> None:
+    """SMART on FHIR's Python client (`fhirclient`, its own R4 models, which refuse unknown or
+    ill-typed elements) reads the CapabilityStatement, the Patient, and searches the
+    DiagnosticReports and Observations over HTTP, with a bearer token."""
+    pytest.importorskip("fhirclient")
+    from fhirclient import client
+    from fhirclient.models.diagnosticreport import DiagnosticReport
+    from fhirclient.models.observation import Observation
+    from fhirclient.models.patient import Patient
+
+    from live_server import serve
+
+    pid = svc.new_patient()
+    upload_tsv(svc, pid, CYP2C19_TSV)
+    with serve(svc.app) as base:
+        smart = client.FHIRClient(settings={"app_id": "pgxguard-test", "api_base":
+                                            f"{base}/fhir/"})
+        smart.server.session.headers["Authorization"] = svc.h("prescriber")["Authorization"]
+        smart.prepare()  # reads /fhir/metadata into its CapabilityStatement model
+        assert smart.server.capabilityStatement.fhirVersion.startswith("4.0")
+        patient = Patient.read(str(pid), smart.server)
+        assert [(i.system, i.value) for i in patient.identifier] == [(NHS_SYSTEM, VALID_NHS)]
+        assert (patient.name[0].family, patient.name[0].given) == ("Smith", ["Ann"])
+        assert patient.birthDate.isostring == "1970-01-02"
+        reports = list(DiagnosticReport.where(struct={"patient": str(pid)})
+                       .perform_resources_iter(smart.server))
+        [report] = reports
+        assert report.subject.reference.endswith(f"Patient/{pid}")
+        assert report.status == "final"  # signed off
+        observations = list(Observation.where(struct={"patient": str(pid)})
+                            .perform_resources_iter(smart.server))
+        # the genotype Observation carries the diplotype the test uploaded
+        assert genotypes([o.as_json() for o in observations]) == {"CYP2C19": "CYP2C19 *2/*17"}
+        one = Observation.read(observations[0].id, smart.server)
+        assert one.as_json() == observations[0].as_json()
+        # without a token the server refuses (401), and the client says so
+        del smart.server.session.headers["Authorization"]
+        with pytest.raises(Exception, match="401"):
+            Patient.read(str(pid), smart.server)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 import test_service_support as support
-from pgxguard.service.orders.directory import directory, parse_directory, prompted_by_drug
+from pgxguard.guidance.load import load_guidance
+from pgxguard.service.orders.directory import (
+    directory,
+    for_missing_genes,
+    parse_directory,
+    prompted_by_drug,
+)
 from pgxguard.service.orders.service import TRANSITIONS, Status
 from test_service_support import Svc
 
@@ -17,9 +23,24 @@ svc = support.svc
 
 def test_directory_is_data_with_the_expected_tests() -> None:
     tests = {t.code: t for t in directory()}
-    assert {t.genes for t in tests.values()} == {("DPYD",), ("TPMT", "NUDT15"), ("CYP2C19",),
-                                                 ("MT-RNR1",), ("HLA-B",)}
+    assert {t.genes for t in tests.values() if t.trigger_drugs} == {
+        ("DPYD",), ("TPMT", "NUDT15"), ("CYP2C19",), ("MT-RNR1",), ("HLA-B",)}
     assert all("not an official extract" in t.source_note for t in tests.values())
+    # every gene a guideline of the guidance knowledge base names is orderable
+    gkb = load_guidance()
+    needed = {g for gl in gkb.guidelines for g in gl.genes}
+    needed |= {c.gene for e in gkb.entries for c in e.conditions}
+    assert "CYP2D6" in needed
+    assert needed <= {g for t in tests.values() for g in t.genes}
+    assert [t.code for t in for_missing_genes("codeine", ["CYP2D6"])] == ["PGX-CYP2D6"]
+    # the drug's own indication first, else the general test, one per gene
+    assert [t.code for t in for_missing_genes("clopidogrel", ["CYP2C19"])] == ["PGX-CYP2C19"]
+    assert [t.code for t in for_missing_genes("citalopram", ["CYP2C19"])] == [
+        "PGX-CYP2C19-GENO"]
+    assert [t.code for t in for_missing_genes("warfarin", ["CYP2C9", "VKORC1"])] == [
+        "PGX-CYP2C9", "PGX-VKORC1"]
+    assert [t.code for t in for_missing_genes("mercaptopurine", ["TPMT", "NUDT15"])] == [
+        "PGX-TPMT-NUDT15"]
     assert [t.code for t in prompted_by_drug("Capecitabine")] == ["PGX-DPYD"]
     assert [t.code for t in prompted_by_drug("mercaptopurine")] == ["PGX-TPMT-NUDT15"]
     assert [t.code for t in prompted_by_drug("clopidogrel")] == ["PGX-CYP2C19"]

@@ -45,7 +45,7 @@ from pgxguard.service.results.router import router as results_router
 from pgxguard.service.reviews.router import router as reviews_router
 from pgxguard.service.settings import Settings
 from pgxguard.service.stats.router import router as stats_router
-from pgxguard.service.transport import SecurityHeaders
+from pgxguard.service.transport import CdsCors, SecurityHeaders
 from pgxguard.service.web.render import error_response as ui_error_response
 from pgxguard.service.web.render import is_ui
 from pgxguard.service.web.router import router as web_router
@@ -104,6 +104,8 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes,
                        max_json_bytes=settings.max_json_bytes)
     app.add_middleware(SecurityHeaders, production=settings.production)
+    # Outside the security headers: CORS answers preflights itself (CDS Hooks paths only).
+    app.add_middleware(CdsCors, origins=settings.cors_origins)  # type: ignore[arg-type]
     if settings.trusted_proxies:
         # Outermost: the client address and scheme come from a trusted proxy's X-Forwarded-*
         # headers before anything (throttle, audit, Secure-cookie check) reads them.

@@ -248,6 +248,17 @@ class LoginThrottle(Base):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CdsJwtReplay(Base):
+    """(iss, jti) of CDS client JWTs already accepted, kept until they expire (auth/cds_jwt.py):
+    a second use of a token is a replay. `key` is a SHA-256 of iss and jti."""
+
+    __tablename__ = "cds_jwt_replay"
+    __table_args__ = (Index("ix_cds_jwt_replay_expires_at", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 IMMUTABLE = (ResultVersion, ResultSignoff, MedicationReview, AuditEvent, OrderEvent,
              GeneResolution)
 
@@ -265,6 +276,7 @@ __all__ = [
     "IMMUTABLE",
     "ApiToken",
     "AuditEvent",
+    "CdsJwtReplay",
     "GeneResolution",
     "LoginThrottle",
     "MedicationReview",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,16 @@ class Settings:
     # URL (https://pgx.example.nhs.uk) makes FHIR absolute references; required in production.
     trusted_proxies: tuple[str, ...] = ()
     public_base_url: str | None = None
+    # Origins (https://ehr.example.nhs.uk) whose browser pages may call the CDS Hooks services
+    # (CORS); none by default. Never "*".
+    cors_origins: tuple[str, ...] = ()
+    # CDS Hooks JWT bearer authentication (auth/cds_jwt.py): the issuers (`iss`) whose signed
+    # JWTs the CDS services accept (none by default: API tokens only), the JWK Set holding
+    # their public keys (a file path or an https URL), and the service account (a prescriber)
+    # such calls act as.
+    cds_jwt_issuers: tuple[str, ...] = ()
+    cds_jwks: str | None = None
+    cds_jwt_user: str | None = None
     # Interactive API docs (/docs, /redoc): on in development, off in production unless set.
     api_docs: bool | None = None
     # Result sign-off: a result version is used for medication reviews and CDS cards only once a
@@ -147,15 +158,16 @@ class Settings:
         if f"{p}DATA_DIR" in env:
             kw["data_dir"] = Path(env[f"{p}DATA_DIR"])
         for name in ("db_url", "db_schema", "secret", "admin_user", "admin_password",
-                     "public_base_url"):
+                     "public_base_url", "cds_jwks", "cds_jwt_user"):
             if env.get(p + name.upper()):
                 kw[name] = env[p + name.upper()]
         for name in INT_SETTINGS:
             if env.get(p + name.upper()):
                 kw[name] = _int(p + name.upper(), env[p + name.upper()])
-        if env.get(f"{p}TRUSTED_PROXIES", "").strip():
-            kw["trusted_proxies"] = tuple(
-                x.strip() for x in env[f"{p}TRUSTED_PROXIES"].split(",") if x.strip())
+        for name in ("trusted_proxies", "cors_origins", "cds_jwt_issuers"):
+            if env.get(p + name.upper(), "").strip():
+                kw[name] = tuple(x.strip() for x in env[p + name.upper()].split(",")
+                                 if x.strip())
         for name in ("allow_sqlite_in_production", "run_migrations", "require_signoff",
                      "signoff_second_person", "api_docs"):
             if p + name.upper() in env:
@@ -178,6 +190,19 @@ class Settings:
             except ValueError as e:
                 raise SettingsError(f"PGXGUARD_TRUSTED_PROXIES: {proxy!r} is not an IP "
                                     "address or network", hint="e.g. 10.0.0.5,10.1.0.0/16") from e
+        for origin in self.cors_origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise SettingsError(f"PGXGUARD_CORS_ORIGINS: {origin!r} is not an origin",
+                                    hint="scheme, host and optional port, no path and no '*': "
+                                         "e.g. https://ehr.example.nhs.uk")
+        if self.cds_jwt_issuers and not (self.cds_jwks and self.cds_jwt_user):
+            raise SettingsError("PGXGUARD_CDS_JWT_ISSUERS is set without PGXGUARD_CDS_JWKS and "
+                                "PGXGUARD_CDS_JWT_USER",
+                                hint="give the EHR's JWK Set (file or https URL) and the "
+                                     "prescriber account its CDS calls act as")
+        if self.cds_jwks and self.cds_jwks.startswith("http://") and self.production:
+            raise SettingsError("PGXGUARD_CDS_JWKS must be an https URL (or a file) in "
+                                "production", hint="keys fetched in clear text can be replaced")
         if self.public_base_url is not None and not (
                 self.public_base_url.startswith(("https://", "http://"))
                 and "?" not in self.public_base_url and "#" not in self.public_base_url):
@@ -219,6 +244,7 @@ INT_SETTINGS = ("max_upload_bytes", "max_json_bytes", "max_decompressed_bytes",
                 "max_json_depth", "interpret_seconds", "token_ttl_hours", "login_max_failures",
                 "login_window_minutes", "login_max_delay_minutes",
                 "login_address_max_failures", "login_global_max_failures")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 _SECRET_HINT = ("set PGXGUARD_SECRET to a random value, e.g. "
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
 

@@ -9,6 +9,12 @@ identifiers, and the checks `pgxguard serve` makes of where it listens.
   is replaced by `[redacted]` before the line is written.
 - `listen_warning`: serving on a non-loopback address without TLS and without a trusted TLS
   proxy in front sends passwords and patient data in clear text.
+- `CdsCors` (pure ASGI): CORS for the CDS Hooks endpoints only (`/cds-services...`), which
+  browser-based CDS clients call across origins (CDS Hooks 2.0, "Cross-Origin Resource
+  Sharing"). Preflights are always answered; only the configured origins
+  (`PGXGUARD_CORS_ORIGINS`, none by default) are allowed, never `*`, without credentials
+  (CDS clients send a bearer token, not cookies), as the OWASP HTML5 cheat sheet the
+  specification refers to advises. The web UI (cookie sessions) and the REST API get no CORS.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HSTS = "max-age=31536000; includeSubDomains"
+CORS_PREFIX = "/cds-services"
+CORS_METHODS = ("GET", "POST")
+CORS_HEADERS = ("Authorization", "Content-Type")
+CORS_MAX_AGE = 600
 CACHEABLE_PREFIX = "/ui/static/"
 
 
@@ -55,6 +65,27 @@ class SecurityHeaders:
             await send(msg)
 
         await self.app(scope, receive, with_headers)
+
+
+class CdsCors:
+    """Starlette's CORS middleware, applied to the CDS Hooks paths only."""
+
+    def __init__(self, app: ASGIApp, *, origins: tuple[str, ...]) -> None:
+        from starlette.middleware.cors import CORSMiddleware
+
+        self.app = app
+        self.cors = CORSMiddleware(app, allow_origins=list(origins),  # type: ignore[arg-type]
+                                   allow_methods=list(CORS_METHODS),
+                                   allow_headers=list(CORS_HEADERS), allow_credentials=False,
+                                   max_age=CORS_MAX_AGE)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and (path == CORS_PREFIX
+                                        or path.startswith(CORS_PREFIX + "/")):
+            await self.cors(scope, receive, send)  # type: ignore[arg-type]
+        else:
+            await self.app(scope, receive, send)
 
 
 _QUERY_VALUE = re.compile(r"([?&][^=&#\s]*)=[^&#\s]*")
@@ -109,5 +140,5 @@ def listen_warning(host: str, *, tls: bool, trusted_proxies: tuple[str, ...]) ->
             "'Behind a TLS proxy') or pass --ssl-certfile/--ssl-keyfile")
 
 
-__all__ = ["HSTS", "RedactQuery", "SecurityHeaders", "is_loopback", "listen_warning",
-           "log_config", "redact_query"]
+__all__ = ["CORS_PREFIX", "HSTS", "CdsCors", "RedactQuery", "SecurityHeaders", "is_loopback",
+           "listen_warning", "log_config", "redact_query"]

@@ -30,8 +30,8 @@ def issue_token(body: TokenIn, request: Request,
 @router.delete("/auth/token", status_code=204)
 def revoke_token(ctx: Annotated[Ctx, require(Perm.SELF)]) -> Response:
     """Revoke the token this request was made with (sign out)."""
-    service.revoke(ctx.session, ctx.token)
-    ctx.audit("auth.signout", None, detail=f"token {ctx.token.id}")
+    service.revoke(ctx.session, ctx.api_token)
+    ctx.audit("auth.signout", None, detail=f"token {ctx.api_token.id}")
     ctx.commit()
     return Response(status_code=204)
 

@@ -1,5 +1,6 @@
 """CDS Hooks 2.0 endpoints: public discovery, and the services an EHR calls with the bearer
-token of its service account (a prescriber-role user)."""
+token of its service account (a prescriber-role user) or, as the specification has it, a JWT
+it signs per call (auth/cds_jwt.py)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def discovery() -> DiscoveryOut:
 @router.post("/cds-services/{service_id}", response_model=CardsOut,
              response_model_exclude_none=True)
 def call_service(service_id: str, body: HookRequest,
-                 ctx: Annotated[Ctx, require(Perm.CDS_INVOKE, read_first=True)]) -> CardsOut:
+                 ctx: Annotated[Ctx, require(Perm.CDS_INVOKE, read_first=True, cds_jwt=True)],
+                 ) -> CardsOut:
     """Cards for the patient's PGx result; no cards (not an error) when the patient is not
     known here."""
     svc = service.service_for(service_id)

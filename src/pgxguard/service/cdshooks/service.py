@@ -6,11 +6,14 @@ database reads: latest interpreted result and open test orders), then `run_hook`
 
 * order-select / order-sign: the draft MedicationRequests (order-select: only the `selections`)
   are resolved with the guidance medicine resolver (RxNorm, dm+d, ATC codes, then display and
-  text); an unrecognised one is skipped with a note. The guidance review of the resolved
-  medicines gives cards through `report.cards.cds_cards`. A medicine that prompts a directory
-  test (`test_directory.tsv` trigger_drugs) whose genes the patient has no result for gets a
-  warning card suggesting the test (a FHIR ServiceRequest to create), or an info card when an
-  order for it is already open.
+  text); an unrecognised one gets an info card saying it was not checked (never silence).
+  The guidance review of the resolved medicines gives one card per medicine (CPIC and DPWG
+  inside) through `report.cards.cds_cards`. A medicine that prompts a directory test
+  (`test_directory.tsv` trigger_drugs) whose genes the patient has no result for gets a
+  warning card suggesting the test (a FHIR R4 ServiceRequest to create: subject, status,
+  intent, the test coded in `DIRECTORY_SYSTEM`), or an info card when an order for it is
+  already open; a "result incomplete" card suggests the directory test of each gene the result
+  on record lacks.
 * patient-view: the "PGx passport" (review with all_drugs), avoid / use alternative / adjust dose
   items only, so the chart shows what matters and nothing else.
 
@@ -36,7 +39,7 @@ from pgxguard.errors import PgxError
 from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.load import load_guidance
 from pgxguard.guidance.medicines import MedicineIndex, default_index
-from pgxguard.guidance.model import Action, Medicine, ReviewResult
+from pgxguard.guidance.model import Action, Medicine, MedicineReview, ReviewResult
 from pgxguard.guidance.review import CONFLICT, review
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.report.cards import SUMMARY_MAX, cds_cards
@@ -46,7 +49,12 @@ from pgxguard.service.cdshooks.schemas import DiscoveryOut, HookRequest, Service
 from pgxguard.service.errors import NotFoundError, ValidationFailedError
 from pgxguard.service.ids import MAX_ROW_ID
 from pgxguard.service.models import Order, Patient
-from pgxguard.service.orders.directory import DirectoryTest, prompted_by_drug
+from pgxguard.service.orders.directory import (
+    DIRECTORY_SYSTEM,
+    DirectoryTest,
+    for_missing_genes,
+    prompted_by_drug,
+)
 from pgxguard.service.orders.service import Status
 from pgxguard.service.patients.nhs import normalise_nhs_number
 from pgxguard.service.results import profile as profiles
@@ -55,7 +63,9 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
 DMD = ("https://dmd.nhs.uk", "http://snomed.info/sct")  # dm+d codes are SNOMED CT ids
-DIRECTORY_SYSTEM = "urn:pgxguard:test-directory"
+# FHIR R4 ServiceRequest category (value set servicerequest-category): SNOMED CT
+LAB_PROCEDURE = {"system": "http://snomed.info/sct", "code": "108252007",
+                 "display": "Laboratory procedure"}
 OPEN_ORDER = (Status.REQUESTED, Status.SAMPLE_RECEIVED, Status.IN_ANALYSIS)
 PASSPORT_ACTIONS = frozenset({Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE})
 _NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/pgxguard/cds-hooks/service")
@@ -356,22 +366,20 @@ def draft_medicines(req: HookRequest, *, selected_only: bool) -> tuple[list[Draf
         seen.add(ref)
         if rtype != "MedicationRequest":
             continue
-        cands = _candidates(res)
-        if not cands:
-            notes.append(f"{ref}: no medicationCodeableConcept (code or text); skipped")
-            continue
-        found.append(DraftMedicine(ref, cands))
+        # no medicationCodeableConcept (code or text): kept, so it gets a "could not check" card
+        found.append(DraftMedicine(ref, _candidates(res)))
     for missing in sorted((wanted or set()) - seen):
         notes.append(f"selection {missing} is not in context.draftOrders; skipped")
     return found, notes
 
 
 def resolve(drafts: Iterable[DraftMedicine], index: MedicineIndex,
-            cache: HookCache | None = None) -> tuple[list[tuple[str, Medicine]], list[str]]:
-    """(name as resolved, Medicine) per draft, de-duplicated; unrecognised ones noted."""
+            cache: HookCache | None = None
+            ) -> tuple[list[tuple[str, Medicine]], list[DraftMedicine]]:
+    """(name as resolved, Medicine) per draft, de-duplicated; and the drafts not recognised."""
     cache = cache or HookCache(64)
     out: list[tuple[str, Medicine]] = []
-    notes: list[str] = []
+    notes: list[DraftMedicine] = []
     names: set[str] = set()
     for d in drafts:
         for c in d.candidates:
@@ -383,7 +391,7 @@ def resolve(drafts: Iterable[DraftMedicine], index: MedicineIndex,
                 out.append((c, med))
             break
         else:
-            notes.append(f"{d.ref}: medicine {d.candidates[-1]!r} not recognised; skipped")
+            notes.append(d)
     return out, notes
 
 
@@ -403,20 +411,43 @@ def _test_concept(test: DirectoryTest) -> dict[str, Any]:
             "text": test.name}
 
 
-def _suggest_test_card(test: DirectoryTest, drug: str, med: Medicine, patient_ref: str,
-                       snap: Snapshot) -> dict[str, Any]:
-    genes = ", ".join(test.genes)
+def subject_of(req: HookRequest, snap: Snapshot) -> dict[str, Any]:
+    """The FHIR Reference to the patient as the EHR knows them: its context.patientId (else the
+    id of the prefetched Patient), with the NHS number as identifier."""
+    ident = {"system": NHS_NUMBER_SYSTEM, "value": snap.nhs_number}
+    pid = (req.context.patientId or "").removeprefix("Patient/").strip()
+    if not pid:
+        pat = (req.prefetch or {}).get("patient")
+        pid = str(pat.get("id") or "") if isinstance(pat, dict) else ""
+    return {"reference": f"Patient/{pid}", "identifier": ident} if pid else {"identifier": ident}
+
+
+def order_suggestion(test: DirectoryTest, drug: str, med: Medicine | None,
+                     subject: dict[str, Any], snap: Snapshot) -> dict[str, Any]:
+    """A CDS Hooks suggestion creating a FHIR R4 ServiceRequest (draft proposal) for `test`:
+    coded from the test directory, with the patient as subject and the medicine as reason."""
     reason: dict[str, Any] = {"text": drug}
-    if med.rxnorm and med.components == (drug,):
+    if med is not None and med.rxnorm and med.components == (drug,):
         reason["coding"] = [{"system": RXNORM, "code": med.rxnorm, "display": drug}]
     resource = {
         "resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
-        "category": [{"text": "Pharmacogenomic test"}],
+        "category": [{"coding": [LAB_PROCEDURE], "text": "Pharmacogenomic test"}],
         "code": _test_concept(test),
-        "subject": {"reference": patient_ref,
-                    "identifier": {"system": NHS_NUMBER_SYSTEM, "value": snap.nhs_number}},
+        "subject": subject,
         "reasonCode": [reason],
     }
+    return {
+        "label": _cut(f"Order {test.name}"),
+        "uuid": str(uuid.uuid5(_NS, f"suggest|{test.code}|{drug}|{snap.patient_id}")),
+        "isRecommended": True,
+        "actions": [{"type": "create", "description": f"Order {test.code}: {test.name}",
+                     "resource": resource}],
+    }
+
+
+def _suggest_test_card(test: DirectoryTest, drug: str, med: Medicine, subject: dict[str, Any],
+                       snap: Snapshot) -> dict[str, Any]:
+    genes = ", ".join(test.genes)
     detail = [f"{markdown_escape(test.name)} ({test.code}) is offered "
               f"{markdown_escape(test.clinical_context)}.",
               f"No {markdown_escape(genes)} result is on record for this patient and no order "
@@ -426,14 +457,25 @@ def _suggest_test_card(test: DirectoryTest, drug: str, med: Medicine, patient_re
         "indicator": "warning",
         "detail": "\n".join(detail),
         "source": {"label": "pgxguard test directory", "topic": _test_concept(test)["coding"][0]},
-        "suggestions": [{
-            "label": _cut(f"Order {test.name}"),
-            "uuid": str(uuid.uuid5(_NS, f"suggest|{test.code}|{drug}|{snap.patient_id}")),
-            "isRecommended": True,
-            "actions": [{"type": "create", "description": f"Order {test.code}: {test.name}",
-                         "resource": resource}],
-        }],
+        "suggestions": [order_suggestion(test, drug, med, subject, snap)],
         "selectionBehavior": "at-most-one",
+    })
+
+
+def unchecked_card(draft: DraftMedicine) -> dict[str, Any]:
+    """An info card for a draft medication the service could not check (never silence)."""
+    what = draft.candidates[-1] if draft.candidates else draft.ref
+    why = (f"pgxguard could not match {markdown_escape(what)} ({draft.ref}) to a medicine "
+           "of its knowledge base by RxNorm, dm+d or ATC code, or by name"
+           if draft.candidates else
+           f"{draft.ref} has no medication code or text (medicationCodeableConcept)")
+    return _with_uuid({
+        "summary": _cut(f"Could not check {what} against the PGx result"),
+        "indicator": "info",
+        "detail": f"{why}, so it was **not checked** against the patient's pharmacogenomic "
+                  "result. Check the medicine's name or code; a PGx recommendation may "
+                  "still apply.",
+        "source": {"label": "pgxguard"},
     })
 
 
@@ -505,18 +547,36 @@ class HookOutcome:
         return printable("; ".join(parts))[:1000]
 
 
-def _medicine_cards(calls: CallResult, query: str, handled: dict[str, set[str]], *,
-                    gkb: GuidanceKB, kb: KnowledgeBase, index: MedicineIndex
+def _medicine_cards(calls: CallResult, query: str, med: Medicine, handled: dict[str, set[str]],
+                    *, gkb: GuidanceKB, kb: KnowledgeBase, index: MedicineIndex,
+                    subject: dict[str, Any], snap: Snapshot
                     ) -> tuple[int, list[dict[str, Any]]]:
-    """(priority of the most urgent item, cards) of one medicine."""
+    """(priority of the most urgent item, cards) of one medicine: one card per ingredient with
+    guidance (CPIC and DPWG inside it). A "result incomplete" card suggests the directory tests
+    of the genes the result on record lacks (not of genes tested without a usable call: the
+    same test would not help), unless an order for them is open."""
     sample = calls.samples[0].sample if calls.samples else None
     rr = review(calls, [query], sample=sample, guidance=gkb, kb=kb, index=index)
-    # A "result missing" item that a test card already speaks for would say it twice.
+    # A "result incomplete" item that a test card speaks for would say it twice.
     kept = tuple(i for i in rr.items if not (
-        i.action is Action.RESULT_MISSING and i.drug in handled
+        i.action is Action.RESULT_INCOMPLETE and i.drug in handled
         and set(i.missing_genes) <= handled[i.drug]))
     priority = min((i.action.priority for i in rr.items), default=len(Action))
-    return priority, _label_kb(cds_cards(dataclasses.replace(rr, items=kept)), rr)
+    have = covered_genes(calls)
+    open_codes = {o.test_code for o in snap.open_orders}
+
+    def suggest(item: MedicineReview) -> list[dict[str, Any]]:
+        if snap.pending is not None:
+            return []  # a newer result awaits sign-off: do not order again
+        lacking = [g for g in item.missing_genes if g not in have]
+        tests = [t for t in for_missing_genes(item.drug, lacking) if t.code not in open_codes]
+        return [order_suggestion(t, item.drug, med, subject, snap) for t in tests]
+
+    cards = cds_cards(dataclasses.replace(rr, items=kept), suggest=suggest)
+    for c in cards:  # several tests (one per missing gene) may each be chosen
+        if len(c.get("suggestions", ())) > 1:
+            c["selectionBehavior"] = "any"
+    return priority, _label_kb(cards, rr)
 
 
 def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBase,
@@ -544,14 +604,18 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
     index = default_index(kb, gkb)
     drafts, out.notes = draft_medicines(req, selected_only=svc.hook == "order-select")
     meds, unresolved = resolve(drafts, index, cache)
-    out.notes += unresolved
+    out.notes += [f"{d.ref}: medicine {d.candidates[-1]!r} not recognised" if d.candidates
+                  else f"{d.ref}: no medicationCodeableConcept (code or text)"
+                  for d in unresolved]
     out.medicines = [m.name for _, m in meds]
+    unchecked = [unchecked_card(d) for d in unresolved]
     if not meds:
+        out.cards = unchecked
         return out
 
     have = covered_genes(calls)
-    patient_ref = (f"Patient/{req.context.patientId.removeprefix('Patient/')}"
-                   if req.context.patientId else f"Patient/{snap.patient_id}")
+    subject = subject_of(req, snap)
+    subject_key = json.dumps(subject, sort_keys=True)
     test_cards: list[dict[str, Any]] = []
     suggested: set[str] = set()
     groups: list[tuple[int, str, list[dict[str, Any]]]] = []
@@ -569,15 +633,19 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
                 if order is None and snap.pending is not None:
                     continue  # the result is there, awaiting sign-off: do not order it again
                 test_cards.append(_in_progress_card(test, drug, order) if order else
-                                  _suggest_test_card(test, drug, med, patient_ref, snap))
+                                  _suggest_test_card(test, drug, med, subject, snap))
         if calls is not None:
+            # everything the cards depend on besides the (immutable) result version
+            key = (snap.profile_key, id(kb), id(gkb), query, subject_key,
+                   tuple(sorted((d, tuple(sorted(g))) for d, g in handled.items())),
+                   tuple(sorted(o.test_code for o in snap.open_orders)), snap.pending)
             prio, cards = cache.cards(
-                (snap.profile_key, id(kb), id(gkb), query), (kb, gkb),
-                functools.partial(_medicine_cards, calls, query, handled, gkb=gkb, kb=kb,
-                                  index=index))
+                key, (kb, gkb),
+                functools.partial(_medicine_cards, calls, query, med, handled, gkb=gkb, kb=kb,
+                                  index=index, subject=subject, snap=snap))
             groups.append((prio, med.name.lower(), cards))
     groups.sort(key=lambda g: (g[0], g[1]))
-    out.cards = [card for g in groups for card in g[2]] + test_cards
+    out.cards = [card for g in groups for card in g[2]] + test_cards + unchecked
     if snap.pending is not None:
         out.cards.append(_pending_card(snap))
     out.cards.sort(key=lambda c: _INDICATOR_ORDER.get(str(c.get("indicator")), 3))
@@ -586,4 +654,5 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
 
 __all__ = ["SERVICES", "HookCache", "HookOutcome", "HookService", "PatientRef", "Snapshot",
            "check_request", "covered_genes", "discovery", "draft_medicines", "find_patient",
-           "printable", "resolve", "run_hook", "service_for", "snapshot"]
+           "order_suggestion", "printable", "resolve", "run_hook", "service_for", "snapshot",
+           "subject_of", "unchecked_card"]

@@ -35,6 +35,7 @@ from pgxguard.results import CallResult
 from pgxguard.service.errors import NotFoundError, ServiceError
 from pgxguard.service.ids import MAX_ROW_ID
 from pgxguard.service.models import Order, Patient, Result, ResultVersion, User
+from pgxguard.service.orders.directory import DIRECTORY_SYSTEM
 from pgxguard.service.orders.service import Status
 from pgxguard.service.patients.nhs import normalise_nhs_number
 from pgxguard.service.results import profile as profiles
@@ -42,7 +43,7 @@ from pgxguard.service.results import service as results
 from pgxguard.service.results.service import INTERPRETED
 
 NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
-TEST_DIRECTORY_SYSTEM = "urn:pgxguard:test-directory"
+TEST_DIRECTORY_SYSTEM = DIRECTORY_SYSTEM
 USER_SYSTEM = "urn:pgxguard:user"
 RESULT_SYSTEM = "urn:pgxguard:result"
 PROFILE_SYSTEM = "urn:pgxguard:profile"

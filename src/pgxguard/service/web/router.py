@@ -145,8 +145,8 @@ def login(request: Request,
 @router.post("/logout")
 def logout(ctx: Annotated[UiCtx, action(Perm.SELF)]) -> Response:
     """Revoke the session's token (as DELETE /auth/token does) and drop the cookie."""
-    auth_service.revoke(ctx.session, ctx.token)
-    ctx.audit("auth.signout", None, detail=f"token {ctx.token.id}")
+    auth_service.revoke(ctx.session, ctx.api_token)
+    ctx.audit("auth.signout", None, detail=f"token {ctx.api_token.id}")
     ctx.commit()
     resp = _see_other("/ui/login")
     clear_session_cookie(resp, ctx.settings)
