@@ -68,7 +68,8 @@ def call_cmd(
                                                 help="Write here instead of stdout")] = None,
 ) -> None:
     """Call star-allele diplotypes and phenotypes for every sample."""
-    from pgxguard.pipeline import call, to_json_text, to_tsv, write_atomic
+    from pgxguard.call.pipeline import call
+    from pgxguard.call.writers import to_json_text, to_tsv, write_atomic
 
     if build is not None and build not in ("GRCh37", "GRCh38"):
         _fail(PgxError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38"))
@@ -161,8 +162,8 @@ def review_cmd(
                                                 help="Write here instead of stdout")] = None,
 ) -> None:
     """Check a medication list against a patient's calls (CPIC and DPWG guidance)."""
+    from pgxguard.call.writers import write_atomic
     from pgxguard.guidance.render import review_from_cli
-    from pgxguard.pipeline import write_atomic
 
     try:
         text = review_from_cli(calls, meds, sample=sample, all_drugs=all_drugs, fmt=str(fmt))

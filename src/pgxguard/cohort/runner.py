@@ -111,7 +111,7 @@ def _open_input(path: str | Path, build: str | None) -> _Input:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    from pgxguard.pipeline import write_atomic
+    from pgxguard.call.writers import write_atomic
 
     write_atomic(path, json.dumps(data, indent=2) + "\n")
 
@@ -191,8 +191,8 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
                build: str | None = None, progress: bool = False,
                definitions: str | Path | None = None) -> CohortSummary:
     """Call every sample x gene of a cohort into `OUTDIR/calls` (Parquet); see module doc."""
+    from pgxguard.call.pipeline import definitions_in_use, resolve_genes
     from pgxguard.kb.load import load_knowledge_base
-    from pgxguard.pipeline import definitions_in_use, resolve_genes
 
     t0 = time.perf_counter()
     if chunk_samples < 1:

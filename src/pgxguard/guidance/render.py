@@ -77,8 +77,8 @@ def read_meds(meds: str | None) -> str | list[str]:
 
 def review_from_cli(calls: Path, meds: str | None, *, sample: str | None, all_drugs: bool,
                     fmt: str) -> str:
+    from pgxguard.call.results import CallResult
     from pgxguard.guidance.review import review
-    from pgxguard.results import CallResult
 
     result = review(CallResult.load(calls), read_meds(meds), sample=sample, all_drugs=all_drugs)
     return render_review(result, fmt)

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.errors import InputError, SampleError
 from pgxguard.guidance.knowledge import (
     Condition,
@@ -44,7 +45,6 @@ from pgxguard.guidance.model import (
 )
 from pgxguard.io.notation import statuses_of
 from pgxguard.kb.model import KnowledgeBase
-from pgxguard.results import CallResult, GeneCall, SampleCall
 
 ACTIONABLE = frozenset({Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE, Action.MONITOR})
 NO_RESULT = "No Result"

@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pgxguard.call.results import CallResult
 from pgxguard.errors import InputError
 from pgxguard.guidance.model import ReviewResult
-from pgxguard.results import CallResult
 
 REPORT_FORMAT = "pgxguard.report/1"
 Fmt = Literal["html", "json", "fhir", "patient"]
@@ -101,7 +101,7 @@ def make_report(input_vcf: str | Path | None,
     The call's warnings (refused outside-call rows, htslib's messages...) are appended to
     `warnings` when a list is given, for the command line to print.
     """
-    from pgxguard.pipeline import call
+    from pgxguard.call.pipeline import call
     from pgxguard.report.view import pick_sample
 
     if fmt not in FORMATS:

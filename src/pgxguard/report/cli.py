@@ -46,7 +46,7 @@ def report_cmd(
         "--output", "-o", help="Write here (atomically) instead of stdout")] = None,
 ) -> None:
     """Call, review the medicines and write one report (HTML, patient summary, JSON, FHIR)."""
-    from pgxguard.pipeline import write_atomic
+    from pgxguard.call.writers import write_atomic
     from pgxguard.report import make_report
 
     try:

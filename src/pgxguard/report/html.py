@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from pgxguard.call.results import CallResult
 from pgxguard.guidance.model import Action, ReviewResult
 from pgxguard.report.view import (
     ACTION_SLUG,
@@ -26,7 +27,6 @@ from pgxguard.report.view import (
     sorted_items,
     source_label,
 )
-from pgxguard.results import CallResult
 
 DISCLAIMER = (
     "This report was produced by software from the genotype data and knowledge-base versions "

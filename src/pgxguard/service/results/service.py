@@ -26,9 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pgxguard.call.results import CallResult
 from pgxguard.errors import InputError, PgxError, SampleError
 from pgxguard.kb.model import KnowledgeBase
-from pgxguard.results import CallResult
 from pgxguard.service.db import get_row, utcnow
 from pgxguard.service.errors import (
     ConflictError,
@@ -107,7 +107,7 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
 
     `outside_format`: the format of outside calls (a caller's output is otherwise recognised
     by content, `pgxguard.io.callers`)."""
-    from pgxguard.pipeline import call
+    from pgxguard.call.pipeline import call
 
     if kind is Kind.FHIR_BUNDLE:
         if limits is not None:

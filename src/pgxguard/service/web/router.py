@@ -14,10 +14,10 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from pgxguard.call.results import CallResult
 from pgxguard.guidance.model import ReviewResult
 from pgxguard.report.html import clinician_html
 from pgxguard.report.view import gene_row, guidance_kb, sorted_items
-from pgxguard.results import CallResult
 from pgxguard.service.auth import service as auth_service
 from pgxguard.service.auth.permissions import Perm, Role
 from pgxguard.service.auth.security import MIN_PASSWORD_LENGTH

@@ -6,34 +6,33 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pgxguard import __version__, priorities
-from pgxguard import copynumber as cn
+from pgxguard import __version__
 from pgxguard.alleles import sort_alleles, sort_key
 from pgxguard.budget import checkpoint
-from pgxguard.errors import InputError, OutsideCallError, VcfError
-from pgxguard.io.vcf import GeneGenotypes, VcfReader
-from pgxguard.kb.model import GeneDefinition, KnowledgeBase
-from pgxguard.match.lowest_function import (
-    LowestFunctionCall,
-    call_lowest_function,
-    is_combination,
-)
-from pgxguard.match.matcher import MatchResult, match_gene
-from pgxguard.match.types import SiteCall
-from pgxguard.phenotype import (
+from pgxguard.call.phenotype import (
     lowest_function_phenotype,
     lowest_of,
     phenotype_for,
     strand_phenotype,
 )
-from pgxguard.results import CallResult, GeneCall, SampleCall, origin_label
-from pgxguard.snapshot import atomic_write_bytes
+from pgxguard.call.results import CallResult, GeneCall, SampleCall, origin_label
+from pgxguard.call.rules import copy_number as cn
+from pgxguard.call.rules import priorities
+from pgxguard.call.rules.lowest_function import (
+    LowestFunctionCall,
+    call_lowest_function,
+    is_combination,
+)
+from pgxguard.errors import InputError, OutsideCallError, VcfError
+from pgxguard.io.vcf import GeneGenotypes, VcfReader
+from pgxguard.kb.model import GeneDefinition, KnowledgeBase
+from pgxguard.match.matcher import MatchResult, match_gene
+from pgxguard.match.types import SiteCall
 
 _SUBALLELE = re.compile(r"^(\*\d+)\.\d+$")
 _TIE = re.compile(r"^\d+ diplotypes tie at score")
@@ -528,48 +527,4 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
     )
 
 
-# --- writers -----------------------------------------------------------------------------------
-
-TSV_COLUMNS = ("sample", "gene", "diplotypes", "variants", "phenotype", "activity_score",
-               "missing_positions", "not_assessed", "source", "warnings")
-
-
-def to_tsv(result: CallResult) -> str:
-    lines = ["\t".join(TSV_COLUMNS)]
-
-    def clean(x: str) -> str:
-        return x.replace("\t", " ").replace("\n", " ")
-
-    for s in result.samples:
-        for g in s.genes:
-            row = [s.sample, g.gene, g.diplotype_text(), ", ".join(g.variants),
-                   g.phenotype or "", "" if g.activity_score is None else f"{g.activity_score:g}",
-                   "; ".join(g.missing_positions), ", ".join(g.not_assessed), g.source,
-                   "; ".join(g.warnings)]
-            lines.append("\t".join(clean(x) for x in row))
-    return "\n".join(lines) + "\n"
-
-
-def to_json_text(result: CallResult) -> str:
-    return json.dumps(result.to_json(), indent=2) + "\n"
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write via a temporary file and rename, so a failure never leaves a half-written file."""
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        raise InputError("output directory does not exist", path=str(p.parent))
-    atomic_write_bytes(p, text.encode("utf-8"))
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-__all__ = ["call", "default_genes", "definitions_in_use", "to_json_text", "to_tsv",
-           "write_atomic"]
-
+__all__ = ["call", "default_genes", "definitions_in_use", "pattern_call", "resolve_genes"]
