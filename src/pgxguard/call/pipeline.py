@@ -6,37 +6,21 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pgxguard import __version__
-from pgxguard.alleles import sort_alleles, sort_key
+from pgxguard.alleles import sort_alleles
 from pgxguard.budget import checkpoint
-from pgxguard.call.phenotype import (
-    lowest_function_phenotype,
-    lowest_of,
-    phenotype_for,
-    strand_phenotype,
-)
+from pgxguard.call.phenotype import phenotype_for, phenotype_step
 from pgxguard.call.results import CallResult, GeneCall, SampleCall, origin_label
-from pgxguard.call.rules import copy_number as cn
-from pgxguard.call.rules import priorities
-from pgxguard.call.rules.lowest_function import (
-    LowestFunctionCall,
-    call_lowest_function,
-    is_combination,
-)
+from pgxguard.call.rules import priorities, rules_for
+from pgxguard.call.rules.base import Draft, GeneContext, RuleWarning
 from pgxguard.errors import InputError, OutsideCallError, VcfError
 from pgxguard.io.vcf import GeneGenotypes, VcfReader
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
-from pgxguard.match.matcher import MatchResult, match_gene
 from pgxguard.match.types import SiteCall
-
-_SUBALLELE = re.compile(r"^(\*\d+)\.\d+$")
-_TIE = re.compile(r"^\d+ diplotypes tie at score")
-_CORE_NAME_GENES = frozenset({"SLCO1B1"})
 
 
 def default_genes(kb: KnowledgeBase) -> list[str]:
@@ -66,199 +50,56 @@ def resolve_genes(kb: KnowledgeBase, definitions: dict[str, dict[str, GeneDefini
     return out
 
 
-def _copy_number_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | None],
-                      warnings: list[str], copy_number: int, has_phenotypes: bool,
-                      not_assessed: tuple[str, ...]) -> GeneCall:
-    """Copy number 0: both copies deleted; anything the input calls inside contradicts it."""
-    deletion = cn.DELETION_ALLELE[defn.gene]
-    contradicting = cn.variant_sites(defn, sites)
-    if contradicting:
-        warnings.append(
-            f"copy number 0 from the input but variant calls at {', '.join(contradicting)}: "
-            "no call; check the copy-number and variant calls")
-        return GeneCall(gene=defn.gene, warnings=tuple(dict.fromkeys(warnings)), source="none",
-                        not_assessed=not_assessed, copy_number=copy_number)
-    diplotype = (deletion, deletion)
-    phenotype = activity = key = None
-    if has_phenotypes:
-        ph = phenotype_for(kb, defn.gene, diplotype)
-        phenotype, activity, key = ph.phenotype, ph.activity_score, ph.lookup_key
-        if ph.note:
-            warnings.append(ph.note)
-    return GeneCall(gene=defn.gene, diplotypes=(diplotype,), phenotype=phenotype,
-                    activity_score=activity, warnings=tuple(dict.fromkeys(warnings)),
-                    source="vcf", not_assessed=not_assessed, copy_number=copy_number,
-                    lookup_key=key)
+def _definition_notes(ctx: GeneContext) -> list[RuleWarning]:
+    """What the definitions in use say about every call of the gene."""
+    defn = ctx.defn
+    notes = []
+    if defn.research:
+        notes.append(ctx.warn("definitions.research", f"{defn.gene}: research use only (pypgx "
+                              "definitions; no CPIC or DPWG guidance)"))
+    if defn.unmapped_positions:
+        notes.append(ctx.warn(
+            "definitions.unmapped",
+            f"{len(defn.unmapped_positions)} {defn.gene} positions have no {defn.build} "
+            "coordinate in the sources: listed as missing"
+            + (f"; alleles defined only there not assessed ({', '.join(defn.unmapped_alleles)})"
+               if defn.unmapped_alleles else "")))
+    return notes
 
 
-def _unphased_priority(defn: GeneDefinition, m: MatchResult,
-                       diplotypes: tuple[tuple[str, ...], ...], warnings: list[str],
-                       ) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
-    """PharmCAT's unphased priority rule (NAT2): (diplotypes, the alternatives a pick replaced)."""
-    table = priorities.table_for(defn.gene)
-    if table is None or m.phased or m.haploid or len(m.candidates) < 2:
-        return diplotypes, ()
-    if not table.fits(defn.allele_names):
-        if len(diplotypes) > 1:
-            warnings.append(f"PharmCAT's unphased {defn.gene} priority table was not applied: "
-                            f"these {defn.gene} definitions do not use the nomenclature it is "
-                            "written for (PharmVar)")
-        return diplotypes, ()
-    rows = table.rows_within(m.candidates)
-    if len(rows) > 1:
-        warnings.append(f"the {defn.gene} genotypes fit {len(rows)} rows of PharmCAT's unphased "
-                        "priority table (missing positions?): no diplotype chosen")
-        return diplotypes, ()
-    if not rows:
-        return diplotypes, ()
-    pick = rows[0].pick
-    others = tuple(d for d in m.candidates if d != pick)
-    tie_note = f"{len(diplotypes)} diplotypes tie at score"
-    warnings[:] = [w for w in warnings if not w.startswith(tie_note)]
-    warnings.append(
-        f"unphased {defn.gene} genotypes fit {len(m.candidates)} diplotypes "
-        f"({', '.join('/'.join(d) for d in m.candidates)}): {'/'.join(pick)} reported, chosen by "
-        f"PharmCAT's unphased priority table (population frequencies; "
-        f"{table.source['name']}, PharmCAT commit {table.source['commit'][:10]})")
-    return (pick,), others
-
-
-def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: list[SiteCall | None],
+def _gene_call(kb: KnowledgeBase, defn: GeneDefinition, sites: Sequence[SiteCall | None],
                extra_warnings: Sequence[str], has_phenotypes: bool,
                copy_number: int | None = None) -> GeneCall:
-    warnings = list(extra_warnings)
+    """One gene's call: the gene's rules in order (`call.rules.rules_for`), then the phenotype
+    step; warnings a later rule supersedes (by code) are left out."""
+    ctx = GeneContext(kb, defn, has_phenotypes)
+    warnings = [ctx.warn("input", w) for w in extra_warnings] + _definition_notes(ctx)
+    superseded: set[str] = set()
     # "MALE" is the source's marker for hemizygous G6PD, not a structural allele.
-    not_assessed = tuple(sort_alleles([*defn.structural_alleles, *defn.unmapped_alleles]))
-    if defn.research:
-        warnings.append(f"{defn.gene}: research use only (pypgx definitions; no CPIC or DPWG "
-                        "guidance)")
-    if defn.unmapped_positions:
-        warnings.append(f"{len(defn.unmapped_positions)} {defn.gene} positions have no "
-                        f"{defn.build} coordinate in the sources: listed as missing"
-                        + (f"; alleles defined only there not assessed "
-                           f"({', '.join(defn.unmapped_alleles)})" if defn.unmapped_alleles
-                           else ""))
-    use_cn = copy_number is not None and cn.interprets(defn.gene)
-    if copy_number is not None and not use_cn:
-        if copy_number != 2:
-            warnings.append(f"input copy number {copy_number} is not interpreted for "
-                            f"{defn.gene}: the call assumes two copies")
-        copy_number = None
-    if use_cn:
-        assert copy_number is not None
-        deletion = cn.DELETION_ALLELE[defn.gene]
-        # Whole-gene deletions and duplications are now assessed; hybrids still are not.
-        not_assessed = tuple(a for a in not_assessed if a != deletion)
-        warnings.append(f"copy number {copy_number} from the input (FORMAT/CN)")
-        if not_assessed:
-            warnings.append(
-                f"hybrid and partial structural alleles not assessed ({', '.join(not_assessed)})"
-                ": the input copy number shows whole-gene deletions and duplications only")
-        if copy_number == 0:
-            return _copy_number_call(kb, defn, sites, warnings, copy_number, has_phenotypes,
-                                     not_assessed)
-        if copy_number == 1:
-            sites, hemi_warnings = cn.hemizygous_sites(defn, sites)
-            warnings.extend(hemi_warnings)
-    elif not_assessed:
-        how = " or input copy number (FORMAT/CN)" if cn.interprets(defn.gene) else ""
-        warnings.append(
-            f"alleles not assessed ({', '.join(not_assessed)}): structural variants "
-            f"(deletions, duplications, hybrids) and alleles without an SNV/indel definition "
-            f"need an outside call (--outside-calls){how}")
-    m: MatchResult = match_gene(defn, sites)
-    warnings.extend(m.warnings)
-    missing = m.missing_positions + defn.unmapped_positions
-    if m.missing_positions:
-        warnings.append(f"{len(m.missing_positions)} of {len(defn.positions)} positions missing")
-    diplotypes = m.diplotypes
-    alternatives: tuple[tuple[str, ...], ...] = ()
-    if use_cn and copy_number == 1:
-        diplotypes = tuple(tuple(sorted((d[0], cn.DELETION_ALLELE[defn.gene]), key=sort_key))
-                           for d in diplotypes)
-    elif use_cn and copy_number is not None and copy_number >= 3:
-        diplotypes = cn.with_copies(diplotypes, copy_number)
-    variants: tuple[str, ...] = ()
-    phenotype = None
-    activity = None
-    lookup_key: str | None = None
-    phenotypes: tuple[str | None, ...] = ()
-    lowest: LowestFunctionCall | None = None
-    if defn.rule == "lowest_function" and not m.haploid and m.reason_code in (None, "no_match"):
-        # PharmCAT's DPYD/RYR1 rule: per-strand variants and combinations, or the variant list.
-        lowest = call_lowest_function(defn, sites, m)
-        warnings = [w for w in warnings if w != m.no_call_reason and not _TIE.match(w)]
-        warnings.extend(lowest.warnings)
-        diplotypes = lowest.diplotypes
-        variants = lowest.variants
-        if not diplotypes and not variants:  # not expected; never a silent no call
-            warnings.append(f"no {defn.gene} named variant could be listed: no call")
-    if lowest is not None and variants:
-        warnings.append(f"unphased {defn.gene} data ({lowest.free_blocks} heterozygous sites or "
-                        "blocks of unknown relative phase): no diplotype; the named variants "
-                        "found are listed, a homozygous one twice")
-        if has_phenotypes:
-            ph, pair = lowest_function_phenotype(kb, defn.gene, variants)
-            phenotype, activity, lookup_key = ph.phenotype, ph.activity_score, ph.lookup_key
-            warnings.append(f"phenotype from the two lowest-function variants: {'/'.join(pair)} "
-                            f"({defn.gene} rule)")
-            if ph.note:
-                warnings.append(ph.note)
-    elif lowest is not None and diplotypes:
-        if any(is_combination(x) for d in diplotypes for x in d):
-            warnings.append(f"a {defn.gene} strand carries several named variants: written "
-                            "[a + b] (PharmCAT's combination notation)")
-        if len(diplotypes) > 1:
-            warnings.append(f"{len(diplotypes)} {defn.gene} diplotypes possible: phase blocks "
-                            "(FORMAT/PS) of unknown relative orientation")
-        if has_phenotypes:
-            found = [strand_phenotype(kb, defn.gene, s) for s in lowest.strands]
-            k = lowest_of(kb, defn.gene, [pair for _, pair in found])
-            ph, pair = found[k]
-            phenotype, activity, lookup_key = ph.phenotype, ph.activity_score, ph.lookup_key
-            if len(found) > 1 or any(len(x) > 1 for s in lowest.strands for x in s):
-                how = ("the lowest-function variant on each strand" if len(found) == 1 else
-                       "the lowest-function variant on each strand, of the lowest-function "
-                       "possible diplotype")
-                warnings.append(f"phenotype from {how}: {'/'.join(pair)} ({defn.gene} rule)")
-            if len(found) > 1 and len({f[0].phenotype for f in found}) > 1:
-                warnings.append("the possible diplotypes give " + "; ".join(
-                    f"{'/'.join(p)}: {x.phenotype or 'no phenotype'}" for x, p in found))
-            if ph.note:
-                warnings.append(ph.note)
-    elif diplotypes:
-        diplotypes, alternatives = _unphased_priority(defn, m, diplotypes, warnings)
-        if defn.gene in _CORE_NAME_GENES:
-            diplotypes = tuple(dict.fromkeys(
-                tuple(sorted((_SUBALLELE.sub(r"\1", a) for a in d), key=sort_key))
-                for d in diplotypes))
-        if has_phenotypes:
-            results = [phenotype_for(kb, defn.gene, d, haploid_chrom=defn.haploid_chrom)
-                       for d in diplotypes]
-            phenotypes = tuple(r.phenotype for r in results)
-            terms = set(phenotypes)
-            scores = {r.activity_score for r in results}
-            if len(terms) == 1:
-                phenotype = phenotypes[0]
-            else:
-                warnings.append("tied diplotypes have different phenotypes: no single phenotype")
-            if len(scores) == 1:
-                activity = results[0].activity_score
-            keys = {r.lookup_key for r in results}
-            if len(keys) == 1:
-                lookup_key = results[0].lookup_key
-            notes = {r.note for r in results if r.note}
-            warnings.extend(sorted(notes))
+    draft = Draft(sites=tuple(sites), copy_number=copy_number,
+                  not_assessed=tuple(sort_alleles([*defn.structural_alleles,
+                                                   *defn.unmapped_alleles])))
+    for rule in rules_for(defn):
+        r = rule(ctx, draft)
+        draft = r.draft
+        warnings.extend(r.warnings)
+        superseded |= r.supersedes
+        if draft.final:
+            break
+    ph = phenotype_step(ctx, draft)
+    warnings.extend(ph.warnings)
+    m = draft.match
+    called = bool(draft.diplotypes or draft.variants)
     return GeneCall(
-        gene=defn.gene, diplotypes=diplotypes, variants=variants, phenotype=phenotype,
-        activity_score=activity, missing_positions=missing,
-        warnings=tuple(dict.fromkeys(warnings)), source="vcf" if diplotypes or variants else
-        "none", phased=m.phased,
-        score=None if alternatives or (lowest is not None and diplotypes != m.diplotypes)
-        else m.score,
-        not_assessed=not_assessed,
-        phenotypes=phenotypes if len(set(phenotypes)) > 1 else (), copy_number=copy_number,
-        alternatives=alternatives, lookup_key=lookup_key)
+        gene=defn.gene, diplotypes=draft.diplotypes, variants=draft.variants,
+        phenotype=ph.phenotype, activity_score=ph.activity_score,
+        missing_positions=() if m is None else m.missing_positions + defn.unmapped_positions,
+        warnings=tuple(dict.fromkeys(w.message for w in warnings if w.code not in superseded)),
+        source="vcf" if called else "none", phased=m is not None and m.phased,
+        score=None if m is None or draft.rescored else m.score,
+        not_assessed=draft.not_assessed, phenotypes=ph.phenotypes,
+        copy_number=draft.copy_number, alternatives=draft.alternatives,
+        lookup_key=ph.lookup_key)
 
 
 def _origin_text(oc: Any, alleles: tuple[str, ...]) -> tuple[dict[str, str] | None, str | None]:
