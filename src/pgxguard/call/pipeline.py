@@ -13,6 +13,7 @@ from typing import Any
 from pgxguard import __version__
 from pgxguard.alleles import sort_alleles
 from pgxguard.budget import checkpoint
+from pgxguard.call.options import CallOptions
 from pgxguard.call.phenotype import phenotype_for, phenotype_step
 from pgxguard.call.results import CallResult, GeneCall, SampleCall, origin_label
 from pgxguard.call.rules import priorities, rules_for
@@ -120,8 +121,7 @@ def _origin_text(oc: Any, alleles: tuple[str, ...]) -> tuple[dict[str, str] | No
     return prov, text
 
 
-def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
-                       use_kb_phenotypes: bool) -> GeneCall:
+def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None) -> GeneCall:
     alleles = tuple(
         a if c == 1 else f"{a}x{c}" for a, c in zip(oc.diplotype, oc.copies, strict=True))
     origin, origin_line = _origin_text(oc, alleles)
@@ -142,7 +142,7 @@ def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
     activity = oc.activity_score
     key: str | None = None
     rules = kb.phenotypes.get(oc.gene)
-    if alleles and use_kb_phenotypes:
+    if alleles:
         ph = phenotype_for(kb, oc.gene, alleles)
         if phenotype is None or phenotype == ph.phenotype:
             phenotype = ph.phenotype
@@ -210,48 +210,21 @@ def definitions_in_use(kb: KnowledgeBase, definitions: str | Path | None,
     return defs_by_gene, prov
 
 
-def _outside_paths(outside_calls: str | Path | Sequence[str | Path]) -> list[str | Path]:
-    if isinstance(outside_calls, str | Path):
-        return [outside_calls]
-    return list(outside_calls)
-
-
-def _outside_formats(outside_format: str | Sequence[str] | None, n: int) -> list[str | None]:
-    """One format per outside-call file (None: recognised by content)."""
-    if outside_format is None:
-        return [None] * n
-    formats: list[str | None] = (
-        [outside_format] if isinstance(outside_format, str) else list(outside_format))
-    if not formats:
-        return [None] * n
-    if len(formats) != n:
-        raise InputError(f"{len(formats)} --outside-format values for {n} --outside-calls "
-                         "files", hint="give one --outside-format per --outside-calls file, in "
-                                       "the same order, or none")
-    return formats
-
-
-def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
-         genes: Sequence[str] | None = None,
-         outside_calls: str | Path | Sequence[str | Path] | None = None,
-         definitions: str | Path | None = None, assume_reference: bool = False,
-         build: str | None = None, kb: KnowledgeBase | None = None,
-         outside_sample: str | None = None,
-         outside_format: str | Sequence[str] | None = None) -> CallResult:
+def call(input: str | Path | None, options: CallOptions | None = None, *,
+         kb: KnowledgeBase | None = None, **option_fields: Any) -> CallResult:
     """Call diplotypes and phenotypes for every sample of a VCF/BCF (and/or outside calls).
 
-    `outside_sample`: the outside-call file's sample whose rows belong to the (one) called VCF
-    sample, when the two name the patient differently. `outside_calls`: one file or several
-    (e.g. a CYP2D6 caller's and an HLA typer's output; a gene given by two files is an error).
-    `outside_format`: the format of each file (`pgxguard.io.callers.FORMATS`, ``NAME=VERSION``
-    to state a caller's version); None recognises it by content.
+    `options` says what to call (`CallOptions`); keyword arguments naming its fields replace
+    them (`call(vcf, genes=["CYP2C19"])`). `outside_calls` may be several files (e.g. a CYP2D6
+    caller's and an HLA typer's output; a gene given by two files is an error).
     """
     from pgxguard.kb.load import load_knowledge_base
 
+    opts = CallOptions.of(options, **option_fields)
+    samples, build, assume_reference = opts.samples, opts.build, opts.assume_reference
     kb = kb or load_knowledge_base()
-    defs_by_gene, kb_prov = definitions_in_use(kb, definitions)
-    use_kb_phenotypes = True
-    gene_list = resolve_genes(kb, defs_by_gene, genes)
+    defs_by_gene, kb_prov = definitions_in_use(kb, opts.definitions)
+    gene_list = resolve_genes(kb, defs_by_gene, opts.genes)
 
     result_warnings: list[str] = []
     sample_names: list[str] = []
@@ -299,11 +272,11 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
             for j, s in enumerate(sample_names):
                 per_sample[s].append(pattern_calls[int(gg.sample_pattern[j])])
 
-    if outside_calls is not None:
+    if opts.outside_calls is not None:
         from pgxguard.outside_calls import assign_samples, read_for_call
 
-        paths = _outside_paths(outside_calls)
-        formats = _outside_formats(outside_format, len(paths))
+        paths = opts.outside_paths()
+        formats = opts.outside_formats()
         ocs = [read_for_call(kb, defs_by_gene, p, f) for p, f in zip(paths, formats, strict=True)]
         called, known = list(sample_names), vcf_samples
         if input is None and len(ocs) > 1:
@@ -318,7 +291,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                 sources.append(dict(oc.source))
             by_sample, sample_warnings = assign_samples(
                 oc, called, vcf_samples=known, vcf_path=str(input) if input else None,
-                outside_sample=outside_sample)
+                outside_sample=opts.outside_sample)
             result_warnings.extend(sample_warnings)
             for s, rows in by_sample.items():
                 if s not in per_sample:
@@ -334,15 +307,14 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                             hint="pass one result per gene: leave out one of the files or "
                                  "the gene's row")
                     idx = next((i for i, g in enumerate(calls) if g.gene == c.gene), None)
-                    new = _outside_gene_call(kb, c, calls[idx] if idx is not None else None,
-                                             use_kb_phenotypes)
+                    new = _outside_gene_call(kb, c, calls[idx] if idx is not None else None)
                     if idx is None:
                         calls.append(new)
                     else:
                         calls[idx] = new
         if sources:
             input_info = {**input_info, "outside_calls": sources}
-    if input is None and outside_calls is None:
+    if input is None and opts.outside_calls is None:
         raise InputError("nothing to call", hint="pass a VCF/BCF and/or --outside-calls TSV")
 
     out_samples = tuple(
@@ -352,16 +324,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
         knowledge_base=kb_prov,
         tool={"name": "pgxguard", "version": __version__},
         build=detected_build,
-        options={"genes": gene_list, "assume_reference": assume_reference,
-                 "definitions": str(definitions) if definitions else None,
-                 "outside_calls": (None if outside_calls is None else
-                                   [str(p) for p in _outside_paths(outside_calls)]
-                                   if not isinstance(outside_calls, str | Path)
-                                   else str(outside_calls)),
-                 "outside_sample": outside_sample,
-                 "outside_format": (outside_format if outside_format is None or
-                                    isinstance(outside_format, str) else list(outside_format)),
-                 "samples": list(samples) if samples else None},
+        options=opts.record(gene_list),
         input=input_info,
         samples=out_samples,
         warnings=tuple(result_warnings),

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from pgxguard.call.results import CallResult
+from pgxguard.guidance.medicines import split_medicines
 from pgxguard.guidance.model import ReviewResult
 from pgxguard.report.html import clinician_html
 from pgxguard.report.view import gene_row, guidance_kb, sorted_items
@@ -352,7 +353,7 @@ def result_report(result_id: RowId, ctx: Annotated[UiCtx, page(Perm.RESULTS_READ
 # ---- medication reviews ------------------------------------------------------------------------
 
 def _medicines(text: str) -> list[str]:
-    meds = [m.strip() for m in re.split(r"[\n,;]+", text) if m.strip()]
+    meds = split_medicines(text)
     if not meds:
         raise ValidationFailedError("enter at least one medicine (one a line)")
     if len(meds) > MAX_MEDICINES:
