@@ -135,7 +135,8 @@ def test_commands_reading_a_vcf_declare_the_same_flags() -> None:
         assert call[flag] == report[flag], flag
     # one sample for a report, any number for a call: the same flag names
     assert call["--sample"][0] == report["--sample"][0] == ("--sample", "-s")
-    assert options("review")["--meds"] == report["--meds"]
+    review = options("review")
+    assert review["--meds"] == report["--meds"] and review["--sample"] == report["--sample"]
 
 
 # --- exit codes ----------------------------------------------------------------------------------

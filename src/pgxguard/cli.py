@@ -123,9 +123,7 @@ class ReviewFormat(StrEnum):
 def review_cmd(
     calls: Annotated[Path, typer.Option("--calls", help="JSON written by `pgxguard call`")],
     meds: opt.Meds = None,
-    sample: Annotated[str | None, typer.Option("--sample", "-s",
-                                               help="Sample (needed when the calls hold "
-                                                    "several)")] = None,
+    sample: opt.OneSample = None,
     all_drugs: Annotated[bool, typer.Option(
         "--all", help="Add every medicine with actionable guidance (PGx passport)")] = False,
     fmt: Annotated[ReviewFormat, typer.Option("--format", "-f")] = ReviewFormat.json,
