@@ -103,3 +103,10 @@ def test_copy_number_zero_is_the_whole_call() -> None:
     assert r.draft.diplotypes == (("*5", "*5"),)
     assert "*5" not in r.draft.not_assessed
     assert r.warnings[0].code == "copy_number.used"
+
+
+def test_pgxguard_call_stays_the_function() -> None:
+    """`pgxguard.call` is the documented function although `pgxguard/call/` is a package: the
+    package's modules are imported with `from pgxguard.call import ...`."""
+    assert pgxguard.call is call_pipeline.call
+    assert "call" in pgxguard.__all__ and "CallOptions" in pgxguard.__all__
