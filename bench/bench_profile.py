@@ -24,8 +24,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from pgxguard.call.results import CallResult
 from pgxguard.kb.load import load_knowledge_base
-from pgxguard.results import CallResult
 from pgxguard.service.auth import service as auth_service
 from pgxguard.service.cdshooks.service import HookCache, PatientRef, snapshot
 from pgxguard.service.db import make_engine, migrate, session_factory

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pgxguard.call.results import GeneCall
 from pgxguard.kb.model import GeneDefinition
-from pgxguard.results import GeneCall
 from vcfbuilder import VcfBuilder
 
 

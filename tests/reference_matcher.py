@@ -1,6 +1,6 @@
 """Test oracle: an independent, brute-force reading of design.md "Matching semantics".
 
-It imports nothing from `pgxguard.match` or `pgxguard.pipeline`, only the knowledge-base model
+It imports nothing from `pgxguard.match` or `pgxguard.call`, only the knowledge-base model
 types, so it can judge the real matcher. Two entry points:
 
 * `call_literal` enumerates literally: every combination of phase-block orientations -> the two

@@ -143,7 +143,7 @@ def test_bad_build_option(tmp_vcf: WriteVcf, tmp_path: Path) -> None:
     path = tmp_vcf(two_gene_vcf())
     out = tmp_path / "o.json"
     result = runner.invoke(app, ["call", str(path), "--build", "hg99", "-o", str(out)])
-    assert result.exit_code != 0
+    assert result.exit_code == 2  # README: input errors exit 2
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "hg99" in lines[0]
     assert not out.exists()

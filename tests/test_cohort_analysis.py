@@ -14,10 +14,10 @@ pq = pytest.importorskip("pyarrow.parquet")
 pytest.importorskip("polars")
 pytest.importorskip("matplotlib")
 
+from pgxguard.call.results import CallResult, GeneCall, SampleCall  # noqa: E402
 from pgxguard.cohort.analysis import analyse, read_samples_info  # noqa: E402
 from pgxguard.errors import InputError  # noqa: E402
 from pgxguard.guidance.review import review  # noqa: E402
-from pgxguard.results import CallResult, GeneCall, SampleCall  # noqa: E402
 
 SCHEMA = pa.schema([
     ("sample", pa.string()), ("gene", pa.string()),

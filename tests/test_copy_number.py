@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 import pgxguard
 from pgxguard.alleles import sort_key
+from pgxguard.call.pipeline import _gene_call
 from pgxguard.cli import app
 from pgxguard.match.types import SiteCall
-from pgxguard.pipeline import _gene_call
 from reference_matcher import Genotype, call_factorised
 from vcfbuilder import VcfBuilder, allele_sequences, from_definition, record_alleles
 

@@ -15,9 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 import pgxguard
+from pgxguard.call.results import RESULT_FORMAT, CallResult
 from pgxguard.cli import app
 from pgxguard.errors import InputError, PgxError, VcfError
-from pgxguard.results import RESULT_FORMAT, CallResult
 from vcfbuilder import VcfBuilder, from_definition
 
 KB = pgxguard.load_knowledge_base()

@@ -37,8 +37,8 @@ import pysam
 import pytest
 
 from pgxguard.alleles import sort_key
+from pgxguard.call.results import GeneCall
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
-from pgxguard.results import GeneCall
 from reference_matcher import Genotype, OracleCall, call_factorised, effectively_phased
 from vcfbuilder import CONTIG_LENGTHS, allele_sequences, from_definition, record_alleles
 

@@ -22,6 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 import pgxguard
+from pgxguard.call.phenotype import phenotype_for
+from pgxguard.call.pipeline import default_genes
 from pgxguard.cli import app
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.kb import build as kbbuild
@@ -29,7 +31,6 @@ from pgxguard.kb.load import SNAPSHOT_NAME, kb_info, load_knowledge_base
 from pgxguard.kb.model import IUPAC, KnowledgeBase
 from pgxguard.kb.pharmcat import load_pharmcat_definition
 from pgxguard.kb.sources import SourceTree, default_sources_dir
-from pgxguard.phenotype import phenotype_for
 from vcfbuilder import VcfBuilder, from_definition
 
 SNAPSHOT = Path(kbbuild.__file__).parent / "data" / SNAPSHOT_NAME
@@ -62,7 +63,7 @@ def test_clinical_genes_and_research_genes(snap: KnowledgeBase) -> None:
     for g in research:
         assert all(d.research for d in snap.definitions[g].values())
         assert g not in snap.phenotypes  # no clinical phenotype for research genes
-    assert pgxguard.pipeline.default_genes(snap) == sorted(CLINICAL)
+    assert default_genes(snap) == sorted(CLINICAL)
     assert {"HLA-A", "HLA-B"} <= set(snap.outside_only_genes)
 
 

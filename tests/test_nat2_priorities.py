@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import pgxguard
-from pgxguard import priorities
+from pgxguard.call.rules import priorities
 from pgxguard.cli import app
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.kb.pharmcat import load_pharmcat_definition
@@ -27,7 +27,7 @@ from pgxguard.match.types import SiteCall
 from vcfbuilder import VcfBuilder, allele_sequences, from_definition
 
 DEFS = Path(__file__).parent / "data" / "pharmcat" / "nat2"
-RAW = json.loads((Path(priorities.__file__).parent / "kb" / "data" /
+RAW = json.loads((Path(pgxguard.__file__).parent / "kb" / "data" /
                   priorities.DATA_NAME).read_text())
 ROWS = [[tuple(d.split("/")) for d in row] for row in RAW["genes"]["NAT2"]]
 RSID_POS = {"rs1801279": 18400194, "rs1801280": 18400344, "rs1799930": 18400593,

@@ -25,13 +25,13 @@ from typer.testing import CliRunner
 
 import pgxguard
 from kbfacts import C19, WriteVcf
+from pgxguard.call.phenotype import activity_of
 from pgxguard.cli import app
 from pgxguard.errors import InputError, OutsideCallError
 from pgxguard.io.callers import detect_format
 from pgxguard.io.notation import NotationError
 from pgxguard.io.starnames import StarMapper, Unresolved
 from pgxguard.outside_calls import kb_vocabulary
-from pgxguard.phenotype import activity_of
 from vcfbuilder import from_definition
 
 runner = CliRunner()

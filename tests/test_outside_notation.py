@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 
 import pgxguard
 import test_service_support as support
+from pgxguard.call.phenotype import phenotype_for
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.cli import app
 from pgxguard.guidance.model import Action
 from pgxguard.io.notation import (
@@ -30,9 +32,7 @@ from pgxguard.io.notation import (
 )
 from pgxguard.io.outside import OutsideCalls, read_outside_calls
 from pgxguard.outside_calls import kb_vocabulary
-from pgxguard.phenotype import phenotype_for
 from pgxguard.report.fhir import report_bundle
-from pgxguard.results import CallResult, GeneCall, SampleCall
 from test_service_support import DEMO_VCF, Svc
 
 KB = pgxguard.load_knowledge_base()

@@ -25,7 +25,7 @@ import pytest
 
 import pgxguard
 from kbfacts import KB
-from pgxguard.results import GeneCall
+from pgxguard.call.results import GeneCall
 from pharmcat_lowest_function_cases import CASES, HAPB3, HAPB3_INTRONIC, Case, hapb3_cases
 from pharmcat_style import Sample, pharmcat_calls, pharmcat_samples
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from pgxguard.match.lowest_function import combination_members
+from pgxguard.call.rules.lowest_function import combination_members
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
@@ -45,7 +45,7 @@ _GENERIC_WARNING = re.compile(r"^(--assume-reference:|structural variants not as
 
 @dataclass(frozen=True)
 class Cohort:
-    main: object  # pgxguard.results.CallResult
+    main: object  # pgxguard.call.results.CallResult
     dpyd: object
     genes: tuple[str, ...]
     meta: dict[str, dict[str, str]]
@@ -55,7 +55,7 @@ class Cohort:
 @pytest.fixture(scope="module")
 def cohort(kgp_dir: Path, kb) -> Cohort:  # type: ignore[no-untyped-def]
     import pgxguard
-    from pgxguard.pipeline import default_genes
+    from pgxguard.call.pipeline import default_genes
 
     # DPYD is not in the main panel (data README): it is called from its own file.
     genes = sorted((set(default_genes(kb)) | set(FREQ_GENES) | {"G6PD"}) - {"DPYD"})

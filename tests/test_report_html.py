@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from pgxguard.call.results import GeneCall
 from pgxguard.errors import InputError, SampleError
 from pgxguard.guidance.model import Action
 from pgxguard.report import make_report, parse_meds, render
 from pgxguard.report.html import DISCLAIMER, clinician_html, patient_html, review_html
 from pgxguard.report.view import PatientIds
-from pgxguard.results import GeneCall
 from test_report_support import (
     GENES,
     KB,

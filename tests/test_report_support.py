@@ -6,6 +6,7 @@ provenance, not clinical content. Expectations about real guidance live in the r
 
 from __future__ import annotations
 
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.guidance.model import (
     Action,
     Medicine,
@@ -13,7 +14,6 @@ from pgxguard.guidance.model import (
     Recommendation,
     ReviewResult,
 )
-from pgxguard.results import CallResult, GeneCall, SampleCall
 
 SAMPLE = "S1"
 KB = {"version": "kb-test-1.2.3",

@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from kbfacts import table_row
 from pgxguard import call
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.cli import app
 from pgxguard.errors import InputError, SampleError, UnknownMedicineError
 from pgxguard.guidance.load import load_guidance
 from pgxguard.guidance.model import Action, MedicineReview, ReviewResult
 from pgxguard.guidance.review import review
-from pgxguard.results import CallResult, GeneCall, SampleCall
 
 
 def calls(*genes: GeneCall, sample: str = "P1") -> CallResult:

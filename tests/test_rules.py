@@ -33,6 +33,7 @@ from kbfacts import (
     table_row,
 )
 from pgxguard.alleles import sort_key
+from pgxguard.call.writers import to_tsv
 from vcfbuilder import VcfBuilder, from_definition
 
 
@@ -462,7 +463,7 @@ def test_dpyd_phased_combination_as_the_issue_writes_it(tmp_vcf: WriteVcf) -> No
     assert gc.variants == () and gc.phased and gc.score is None
     js = result.to_json()["samples"][0]["genes"][0]
     assert js["diplotypes"] == [["Reference", combo]]
-    assert f"Reference/{combo}" in pgxguard.pipeline.to_tsv(result)
+    assert f"Reference/{combo}" in to_tsv(result)
     # Lowest activity per strand: Reference 1.0, and 1.0 on the combined strand -> 2.0.
     assert gc.phenotype == table_row("DPYD", "Reference", "c.85T>C (*9A)").phenotype
     assert gc.activity_score == 2.0
@@ -484,7 +485,7 @@ def test_dpyd_phase_sets_give_every_pairing(tmp_vcf: WriteVcf) -> None:
     assert gc.diplotypes == (("Reference", "[c.1774C>T + c.2657G>A (*9B)]"),
                              ("c.1774C>T", "c.2657G>A (*9B)"))
     assert not gc.phased and gc.score is None
-    assert " | " in gc.diplotype_text() and gc.diplotype_text() in pgxguard.pipeline.to_tsv(result)
+    assert " | " in gc.diplotype_text() and gc.diplotype_text() in to_tsv(result)
     assert any("2 DPYD diplotypes possible" in w and "FORMAT/PS" in w for w in gc.warnings)
     # Both pairings: lowest values 0.0 and 1.0 -> activity 1.0.
     assert gc.activity_score == 1.0
@@ -557,7 +558,7 @@ def test_ryr1_combination_with_an_unclassified_variant_has_no_phenotype(
 
 
 def test_too_many_phase_blocks_fall_back_to_the_variant_list(tmp_vcf: WriteVcf) -> None:
-    from pgxguard.match.lowest_function import MAX_FREE_BLOCKS
+    from pgxguard.call.rules.lowest_function import MAX_FREE_BLOCKS
 
     singles = [a.name for a in DPYD.alleles[1:] if len(own_variants(DPYD, a.name)) == 1]
     sites = sorted({single_variant(DPYD, n) for n in singles})[:MAX_FREE_BLOCKS + 1]

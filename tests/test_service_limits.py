@@ -19,9 +19,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 import pgxguard
-import pgxguard.pipeline
 import test_service_support as support
 from pgxguard import budget
+from pgxguard.call import pipeline as call_pipeline
 from pgxguard.report.fhir import report_bundle
 from pgxguard.service.results import prescan
 from pgxguard.service.settings import Settings
@@ -108,7 +108,7 @@ def test_record_and_sample_limits(small: Svc) -> None:
 def test_multi_sample_vcf_without_sample_is_refused_before_calling(
         small: Svc, monkeypatch: pytest.MonkeyPatch) -> None:
     called: list[object] = []
-    monkeypatch.setattr(pgxguard.pipeline, "call", lambda *a, **k: called.append(a))
+    monkeypatch.setattr(call_pipeline, "call", lambda *a, **k: called.append(a))
     _assert_refused(_upload(small, DEMO_VCF.read_bytes()), 422, "holds 2 samples", "'sample'")
     r = _upload(small, DEMO_VCF.read_bytes(), sample="NOBODY")
     _assert_refused(r, 422, "'NOBODY' is not in the VCF")

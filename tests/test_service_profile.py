@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 import test_service_support as support
+from pgxguard import call
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.guidance.model import Action
 from pgxguard.guidance.review import CONFLICT, review
-from pgxguard.pipeline import call
-from pgxguard.results import CallResult, GeneCall, SampleCall
 from pgxguard.service.fhir.service import PROFILE_SYSTEM
 from pgxguard.service.models import GeneResolution, MedicationReview
 from pgxguard.service.results.profile import call_text, disagree

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from browser_support import needs_chromium
+from pgxguard import call
 from pgxguard.guidance.review import review
-from pgxguard.pipeline import call
 from test_service_support import DEMO_VCF
 from test_service_web_browser import Shots, register_and_upload, server, sign_in, sign_out
 

@@ -8,8 +8,8 @@ import pytest
 
 import pgxguard
 import test_service_support as support
+from pgxguard.call.results import CallResult
 from pgxguard.guidance.review import review
-from pgxguard.results import CallResult
 from pgxguard.service.models import MedicationReview
 from test_service_support import DEMO_VCF, Svc
 

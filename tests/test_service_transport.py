@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import pgxguard.pipeline
 import test_service_support as support
+from pgxguard.call import pipeline as call_pipeline
 from pgxguard.service import cli as service_cli
 from pgxguard.service import transport
 from pgxguard.service.app import create_app
@@ -48,14 +48,14 @@ def test_database_and_upload_files_are_private(tmp_path: Path,
     s = next(gen)
     try:
         seen: list[tuple[int, int]] = []
-        real = pgxguard.pipeline.call
+        real = call_pipeline.call
 
         def spy(path: Any, *a: Any, **kw: Any) -> Any:
             p = Path(path if path is not None else kw["outside_calls"])
             seen.append((_mode(p), _mode(p.parent)))
             return real(path, *a, **kw)
 
-        monkeypatch.setattr(pgxguard.pipeline, "call", spy)
+        monkeypatch.setattr(call_pipeline, "call", spy)
         s.upload_vcf(s.new_patient())
         assert seen == [(0o600, 0o700)]
         assert _mode(data) == 0o700

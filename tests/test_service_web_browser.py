@@ -24,8 +24,8 @@ import pytest
 
 import test_service_support as support
 from browser_support import needs_chromium
+from pgxguard.call.pipeline import call
 from pgxguard.guidance.review import review
-from pgxguard.pipeline import call
 from pgxguard.report.view import diplotype_str, sorted_items, source_label
 from pgxguard.service.auth import service as auth_service
 from pgxguard.service.db import make_engine, session_factory

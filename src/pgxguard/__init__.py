@@ -4,10 +4,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from pgxguard.call.options import CallOptions
+from pgxguard.call.pipeline import call
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.errors import PgxError
 from pgxguard.kb.load import load_knowledge_base
-from pgxguard.pipeline import call
-from pgxguard.results import CallResult, GeneCall, SampleCall
 
-__all__ = ["CallResult", "GeneCall", "PgxError", "SampleCall", "__version__", "call",
-           "load_knowledge_base"]
+__all__ = ["CallOptions", "CallResult", "GeneCall", "PgxError", "SampleCall", "__version__",
+           "call", "load_knowledge_base"]

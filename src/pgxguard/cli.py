@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pgxguard import cli_options as opt
 from pgxguard.errors import PgxError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -30,53 +31,31 @@ def _fail(e: PgxError) -> None:
     raise typer.Exit(e.exit_code)
 
 
-def _split(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    out = [x.strip() for v in values for x in v.split(",") if x.strip()]
-    return out or None
-
-
 @app.command("call")
 def call_cmd(
     input: Annotated[Path | None, typer.Argument(help="VCF, VCF.gz or BCF (omit to use only "
                                                  "--outside-calls)")] = None,
-    sample: Annotated[list[str] | None, typer.Option("--sample", "-s",
-                                                     help="Sample name(s); default all")] = None,
-    genes: Annotated[list[str] | None, typer.Option(
-        "--genes", "-g", help="Comma-separated genes, or 'all'; default: clinical genes")] = None,
-    outside_calls: Annotated[list[Path] | None, typer.Option(
-        help="Outside calls: a pgxguard outside-call TSV, or the output of Cyrius, DRAGEN's "
-             "CYP2D6 caller, Aldy, StellarPGx, PyPGx, PharmCAT (outside-call file), OptiType, "
-             "HLA*LA or arcasHLA, recognised by content (docs/outside-calls.md); repeatable, "
-             "e.g. a CYP2D6 caller's and an HLA typer's output")] = None,
-    outside_format: Annotated[list[str] | None, typer.Option(
-        help="Force the --outside-calls format (pgxguard, pharmcat, cyrius, dragen-cyp2d6, "
-             "aldy, stellarpgx, pypgx, optitype, hla-la, arcashla); NAME=VERSION also states "
-             "the caller's version when its output does not; one per --outside-calls file")] = None,
-    outside_sample: Annotated[str | None, typer.Option(
-        help="Sample of the outside-call TSV whose rows belong to the called VCF sample "
-             "(when the two name the patient differently)")] = None,
-    definitions: Annotated[Path | None, typer.Option(
-        help="Directory of PharmCAT-format *_translation.json definitions")] = None,
-    assume_reference: Annotated[bool, typer.Option(
-        help="Treat positions absent from the VCF as homozygous reference")] = False,
-    build: Annotated[str | None, typer.Option(help="GRCh37 or GRCh38 when the header "
-                                              "does not say")] = None,
+    sample: opt.Samples = None,
+    genes: opt.Genes = None,
+    outside_calls: opt.OutsideCalls = None,
+    outside_format: opt.OutsideFormat = None,
+    outside_sample: opt.OutsideSample = None,
+    definitions: opt.Definitions = None,
+    assume_reference: opt.AssumeReference = False,
+    build: opt.Build = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.json,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Write here instead of stdout")] = None,
+    output: opt.Output = None,
 ) -> None:
     """Call star-allele diplotypes and phenotypes for every sample."""
-    from pgxguard.pipeline import call, to_json_text, to_tsv, write_atomic
+    from pgxguard.call.pipeline import call
+    from pgxguard.call.writers import to_json_text, to_tsv, write_atomic
 
-    if build is not None and build not in ("GRCh37", "GRCh38"):
-        _fail(PgxError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38"))
     try:
-        result = call(input, samples=_split(sample), genes=_split(genes),
-                      outside_calls=outside_calls or None, definitions=definitions,
-                      assume_reference=assume_reference, build=build,
-                      outside_sample=outside_sample, outside_format=outside_format or None)
+        options = opt.call_options(
+            genes=genes, samples=sample, build=build, assume_reference=assume_reference,
+            definitions=definitions, outside_calls=outside_calls,
+            outside_format=outside_format, outside_sample=outside_sample)
+        result = call(input, options)
         text = to_json_text(result) if fmt is Format.json else to_tsv(result)
         if output is None:
             sys.stdout.write(text)
@@ -95,10 +74,8 @@ def cohort_cmd(
                                           "fileset")],
     outdir: Annotated[Path, typer.Option("--output", "-o", help="Output directory (Parquet "
                                          "calls, manifest.json)")],
-    genes: Annotated[list[str] | None, typer.Option(
-        "--genes", "-g", help="Comma-separated genes, or 'all'; default: clinical genes")] = None,
-    assume_reference: Annotated[bool, typer.Option(
-        help="Treat positions absent from the input as homozygous reference")] = False,
+    genes: opt.Genes = None,
+    assume_reference: opt.AssumeReference = False,
     samples_info: Annotated[Path | None, typer.Option(
         help="TSV sample -> population/superpopulation/sex, for frequency tables")] = None,
     scheduler: Annotated[str | None, typer.Option(
@@ -107,24 +84,20 @@ def cohort_cmd(
         help="Local worker processes (default: number of CPUs)")] = None,
     chunk_samples: Annotated[int, typer.Option(
         help="Samples per partition (memory is bounded by this)")] = 10_000,
-    build: Annotated[str | None, typer.Option(help="GRCh37 or GRCh38 when the input does "
-                                              "not say")] = None,
+    build: opt.Build = None,
     overwrite: Annotated[bool, typer.Option(
         help="Replace results of a different run in OUTDIR")] = False,
-    definitions: Annotated[Path | None, typer.Option(
-        help="Directory of PharmCAT-format *_translation.json definitions to match against "
-             "instead of the built-in knowledge base")] = None,
+    definitions: opt.Definitions = None,
 ) -> None:
     """Call every sample x gene of a cohort into Parquet (restartable, on Dask)."""
     from pgxguard.cohort import run_cohort
 
-    if build is not None and build not in ("GRCh37", "GRCh38"):
-        _fail(PgxError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38"))
     try:
-        s = run_cohort(input, outdir, genes=_split(genes), assume_reference=assume_reference,
-                       scheduler=scheduler, workers=workers, chunk_samples=chunk_samples,
-                       overwrite=overwrite, samples_info=samples_info, build=build,
-                       progress=sys.stderr.isatty(), definitions=definitions, log=_log_line)
+        options = opt.call_options(genes=genes, build=build, assume_reference=assume_reference,
+                                   definitions=definitions)
+        s = run_cohort(input, outdir, options, scheduler=scheduler, workers=workers,
+                       chunk_samples=chunk_samples, overwrite=overwrite,
+                       samples_info=samples_info, progress=sys.stderr.isatty(), log=_log_line)
     except PgxError as e:
         _fail(e)
         return
@@ -174,20 +147,16 @@ class ReviewFormat(StrEnum):
 @app.command("review")
 def review_cmd(
     calls: Annotated[Path, typer.Option("--calls", help="JSON written by `pgxguard call`")],
-    meds: Annotated[str | None, typer.Option(
-        "--meds", help="A file with one medicine per line, or 'a, b, c'")] = None,
-    sample: Annotated[str | None, typer.Option("--sample", "-s",
-                                               help="Sample (needed when the calls hold "
-                                                    "several)")] = None,
+    meds: opt.Meds = None,
+    sample: opt.OneSample = None,
     all_drugs: Annotated[bool, typer.Option(
         "--all", help="Add every medicine with actionable guidance (PGx passport)")] = False,
     fmt: Annotated[ReviewFormat, typer.Option("--format", "-f")] = ReviewFormat.json,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Write here instead of stdout")] = None,
+    output: opt.Output = None,
 ) -> None:
     """Check a medication list against a patient's calls (CPIC and DPWG guidance)."""
+    from pgxguard.call.writers import write_atomic
     from pgxguard.guidance.render import review_from_cli
-    from pgxguard.pipeline import write_atomic
 
     try:
         text = review_from_cli(calls, meds, sample=sample, all_drugs=all_drugs, fmt=str(fmt))

@@ -20,11 +20,11 @@ import functools
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+from pgxguard.call.phenotype import HAPLOID_MARKER, phenotype_for
 from pgxguard.errors import InputError, OutsideCallError
 from pgxguard.io.notation import is_hla
 from pgxguard.io.outside import OutsideCall, OutsideCalls, Vocabulary, read_outside_calls
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
-from pgxguard.phenotype import HAPLOID_MARKER, phenotype_for
 
 __all__ = ["assign_samples", "kb_vocabulary", "read_for_call"]
 
@@ -143,8 +143,8 @@ def read_for_call(kb: KnowledgeBase, definitions: dict[str, dict[str, GeneDefini
     `fmt`: the format (`pgxguard.io.callers.FORMATS`), optionally ``NAME=VERSION`` to state
     the caller's version when its output does not; None: recognised by content.
     """
+    from pgxguard.call.phenotype import activity_of
     from pgxguard.io.callers import FORMATS, detect_format, read_caller_output
-    from pgxguard.phenotype import activity_of
 
     vocab = kb_vocabulary(kb, definitions)
     name, _, version = (fmt or "").partition("=")

@@ -55,12 +55,12 @@ import numpy as np
 import polars as pl
 
 from pgxguard.alleles import sort_key
+from pgxguard.call.results import GeneCall, SampleCall
 from pgxguard.cohort.progress import LogLine, StepLog, duration
 from pgxguard.errors import InputError
 from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.model import Action, Medicine
 from pgxguard.kb.model import KnowledgeBase
-from pgxguard.results import GeneCall, SampleCall
 
 LEVELS: tuple[str, ...] = ("all", "superpopulation", "population")
 UNKNOWN_GROUP = "unknown"

@@ -2,7 +2,7 @@
 
 The semantics are those of `pgxguard.call`, by construction: records are turned into the same
 `_GeneArrays` (`pgxguard.io.vcf`), samples with identical arrays share one genotype pattern, and
-each pattern goes through the same kernel, `pgxguard.pipeline._gene_call` (matcher, gene rules,
+each pattern goes through the same kernel, `pgxguard.call.pipeline._gene_call` (matcher, gene rules,
 phenotype). Rows are then expanded per sample with Arrow `take`, so a block of 10,000 samples
 with a few hundred patterns costs a few hundred kernel calls.
 
@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pgxguard.call.results import GeneCall
 from pgxguard.cohort.records import GeneRecords, gene_genotypes
 from pgxguard.cohort.schema import CALLS_SCHEMA, part_path
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.io.vcf import GeneGenotypes
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
-from pgxguard.results import GeneCall
 
 DONE_DIR = "_partitions"
 
@@ -128,7 +128,7 @@ def call_patterns(kb: KnowledgeBase, d: GeneDefinition,
                   gg: GeneGenotypes) -> list[GeneCall | BaseException]:
     """One `GeneCall` per genotype pattern, by `pgxguard.call`'s own `pattern_call`; a pattern
     that raises is returned as its exception (one bad genotype must not stop the cohort)."""
-    from pgxguard.pipeline import pattern_call
+    from pgxguard.call.pipeline import pattern_call
 
     out: list[GeneCall | BaseException] = []
     for k in range(len(gg.patterns)):

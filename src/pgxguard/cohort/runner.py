@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pgxguard import __version__
+from pgxguard.call.options import CallOptions
 from pgxguard.cohort.engine import (
     DONE_DIR,
     PartitionResult,
@@ -112,7 +113,7 @@ def _open_input(path: str | Path, build: str | None) -> _Input:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    from pgxguard.pipeline import write_atomic
+    from pgxguard.call.writers import write_atomic
 
     write_atomic(path, json.dumps(data, indent=2) + "\n")
 
@@ -185,21 +186,26 @@ def _partitions_to_fail() -> Collection[str]:
     return ()
 
 
-def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | None = None,
-               assume_reference: bool = False, scheduler: str | None = None,
-               workers: int | None = None, chunk_samples: int = 10_000,
-               overwrite: bool = False, samples_info: str | Path | None = None,
-               build: str | None = None, progress: bool = False,
-               definitions: str | Path | None = None,
-               log: LogLine | None = None) -> CohortSummary:
+def run_cohort(input: str | Path, outdir: str | Path, options: CallOptions | None = None, *,
+               scheduler: str | None = None, workers: int | None = None,
+               chunk_samples: int = 10_000, overwrite: bool = False,
+               samples_info: str | Path | None = None, progress: bool = False,
+               log: LogLine | None = None, **option_fields: Any) -> CohortSummary:
     """Call every sample x gene of a cohort into `OUTDIR/calls` (Parquet); see module doc.
 
-    `progress`: a live bar on stderr (a terminal). `log`: progress as log lines (partitions
-    done, rate, ETA; the bar replaces them when `progress`) and the analysis's steps.
-    """
+    `options` (and keyword arguments naming its fields) as for `pgxguard.call`; a cohort calls
+    every sample and takes no outside calls. `progress`: a live bar on stderr (a terminal).
+    `log`: progress as log lines (partitions done, rate, ETA; the bar replaces them when
+    `progress`) and the analysis's steps."""
+    from pgxguard.call.pipeline import definitions_in_use, resolve_genes
     from pgxguard.kb.load import load_knowledge_base
-    from pgxguard.pipeline import definitions_in_use, resolve_genes
 
+    opts = CallOptions.of(options, **option_fields)
+    if opts.samples is not None or opts.outside_calls is not None:
+        raise InputError("a cohort run calls every sample and takes no outside calls",
+                         hint="leave out --sample and --outside-calls (use `pgxguard call`)")
+    genes, assume_reference = opts.genes, opts.assume_reference
+    build, definitions = opts.build, opts.definitions
     t0 = time.perf_counter()
     if chunk_samples < 1:
         raise InputError("--chunk-samples must be at least 1")
@@ -221,10 +227,10 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
         raise InputError("no gene to call", hint="check --genes and the input's build")
     if any("/" in d.gene or d.gene.startswith(".") for d in defs):
         raise InputError("a gene name cannot be used as a directory name")
-    options = {"genes": [d.gene for d in defs], "assume_reference": assume_reference,
-               "chunk_samples": chunk_samples, "build": inp.build}
+    recorded = {"genes": [d.gene for d in defs], "assume_reference": assume_reference,
+                "chunk_samples": chunk_samples, "build": inp.build}
     identity = {"input": {"path": inp.path, "kind": inp.kind, **inp.identity},
-                "options": options, "knowledge_base": kb_prov["version"], "tool": __version__}
+                "options": recorded, "knowledge_base": kb_prov["version"], "tool": __version__}
     fingerprint = _fingerprint(identity)
     out = Path(outdir)
     _prepare_outdir(out, fingerprint, overwrite)
@@ -259,7 +265,7 @@ def run_cohort(input: str | Path, outdir: str | Path, *, genes: Sequence[str] | 
         "build": inp.build,
         "input": {"path": inp.path, "kind": inp.kind, "samples": n,
                   "build_detected": inp.build_detected, **inp.identity},
-        "options": {**options, "workers": workers, "scheduler": scheduler},
+        "options": {**recorded, "workers": workers, "scheduler": scheduler},
         "genes": [d.gene for d in defs],
         "warnings": warnings,
         "partitions_planned": len(done) + len(pending),

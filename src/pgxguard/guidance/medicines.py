@@ -24,9 +24,10 @@ import csv
 import difflib
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from pathlib import Path
 
 from pgxguard.errors import InputError, UnknownMedicineError
 from pgxguard.guidance.knowledge import GuidanceKB
@@ -264,4 +265,35 @@ def resolve_medicine(query: str, index: MedicineIndex | None = None) -> Medicine
     return (index or default_index()).resolve(query)
 
 
-__all__ = ["MedicineIndex", "build_index", "clean_text", "default_index", "resolve_medicine"]
+def split_medicines(text: str) -> list[str]:
+    """`"a, b; c\nd"` -> `["a", "b", "c", "d"]` (commas, semicolons and new lines separate;
+    an item starting with '#' is a comment)."""
+    return [p.strip() for line in text.splitlines() for p in line.replace(";", ",").split(",")
+            if p.strip() and not p.strip().startswith("#")]
+
+
+def parse_medicine_list(meds: str | Path | Sequence[str | Path] | None) -> list[str]:
+    """The one reader of a medication list as given (`--meds` of `review` and `report`, the
+    Python API): a file (one medicine a line, '#' comments), a `"a, b; c"` string, or a
+    sequence of either."""
+    if meds is None:
+        return []
+    values = [meds] if isinstance(meds, str | Path) else list(meds)
+    out: list[str] = []
+    for v in values:
+        p = Path(v)
+        text = str(v)
+        if isinstance(v, Path) or (len(text) < 4096 and "\n" not in text and p.is_file()):
+            try:
+                lines = p.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as e:
+                raise InputError(f"cannot read the medication list ({e})", path=str(p),
+                                 hint="pass a UTF-8 text file, one medicine a line") from e
+            out += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        else:
+            out += split_medicines(text)
+    return out
+
+
+__all__ = ["MedicineIndex", "build_index", "clean_text", "default_index", "parse_medicine_list",
+           "resolve_medicine", "split_medicines"]

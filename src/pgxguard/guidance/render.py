@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,27 +62,15 @@ def render_review(result: ReviewResult, fmt: str) -> str:
     raise InputError(f"unknown format {fmt!r}", hint="use json, text, html or fhir")
 
 
-def read_meds(meds: str | None) -> str | list[str]:
-    """`--meds`: an existing file (one medicine per line) or a comma-separated list."""
-    if meds is None:
-        return []
-    p = Path(meds)
-    if p.is_file():
-        try:
-            return [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()
-                    if ln.strip() and not ln.lstrip().startswith("#")]
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"cannot read the medication list: {e}", path=str(p)) from e
-    return meds
-
-
-def review_from_cli(calls: Path, meds: str | None, *, sample: str | None, all_drugs: bool,
-                    fmt: str) -> str:
+def review_from_cli(calls: Path, meds: str | Sequence[str] | None, *, sample: str | None,
+                    all_drugs: bool, fmt: str) -> str:
+    from pgxguard.call.results import CallResult
+    from pgxguard.guidance.medicines import parse_medicine_list
     from pgxguard.guidance.review import review
-    from pgxguard.results import CallResult
 
-    result = review(CallResult.load(calls), read_meds(meds), sample=sample, all_drugs=all_drugs)
+    result = review(CallResult.load(calls), parse_medicine_list(meds), sample=sample,
+                    all_drugs=all_drugs)
     return render_review(result, fmt)
 
 
-__all__ = ["read_meds", "render_review", "review_from_cli", "review_json", "review_text"]
+__all__ = ["render_review", "review_from_cli", "review_json", "review_text"]

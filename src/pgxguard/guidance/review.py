@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.errors import InputError, SampleError
 from pgxguard.guidance.knowledge import (
     Condition,
@@ -34,7 +35,7 @@ from pgxguard.guidance.knowledge import (
     GuidanceKB,
     norm_phenotype,
 )
-from pgxguard.guidance.medicines import MedicineIndex, default_index
+from pgxguard.guidance.medicines import MedicineIndex, default_index, split_medicines
 from pgxguard.guidance.model import (
     Action,
     Medicine,
@@ -44,7 +45,6 @@ from pgxguard.guidance.model import (
 )
 from pgxguard.io.notation import statuses_of
 from pgxguard.kb.model import KnowledgeBase
-from pgxguard.results import CallResult, GeneCall, SampleCall
 
 ACTIONABLE = frozenset({Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE, Action.MONITOR})
 NO_RESULT = "No Result"
@@ -309,12 +309,6 @@ def _pick_sample(calls: CallResult, sample: str | None) -> SampleCall:
     except KeyError as e:
         raise SampleError(f"sample {sample!r} is not in the calls",
                           hint=f"samples: {', '.join(names[:20])}") from e
-
-
-def split_medicines(text: str) -> list[str]:
-    """`"a, b\\nc"` -> `["a", "b", "c"]` (commas, semicolons and new lines separate)."""
-    return [p.strip() for line in text.splitlines() for p in line.replace(";", ",").split(",")
-            if p.strip() and not p.strip().startswith("#")]
 
 
 def review(calls: CallResult, medicines: Sequence[str] | str, *, sample: str | None = None,

@@ -157,15 +157,6 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                                    False, no_call_reason=reason, reason_code="unknown_alt")
         avail.append(i)
 
-    if defn.required_positions:
-        have = set(avail)
-        req = [position_label(defn, i) for i, p in enumerate(defn.positions)
-               if p.pos in defn.required_positions and i not in have]
-        if req:
-            reason = (f"required {defn.gene} position(s) {', '.join(req)} missing (PharmCAT's "
-                      "exemptions: the gene cannot be called without them): no call")
-            return MatchResult(defn.gene, (), None, tuple(missing), (*warnings, reason), False,
-                               no_call_reason=reason, reason_code="required")
     ploidies = {len(c.alleles) for c in (sites[i] for i in avail) if c is not None}
     if not avail:
         reason = f"no data at any {defn.gene} position"

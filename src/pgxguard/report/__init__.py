@@ -14,36 +14,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pgxguard.call.options import CallOptions
+from pgxguard.call.results import CallResult
 from pgxguard.errors import InputError
+from pgxguard.guidance.medicines import parse_medicine_list as parse_meds
 from pgxguard.guidance.model import ReviewResult
 from pgxguard.report.view import PatientIds
-from pgxguard.results import CallResult
 
 REPORT_FORMAT = "pgxguard.report/1"
 Fmt = Literal["html", "json", "fhir", "patient"]
 FORMATS: tuple[str, ...] = ("html", "json", "fhir", "patient")
-
-
-def parse_meds(meds: str | Path | Sequence[str] | None) -> list[str]:
-    """Medicines as given: a file (one a line, '#' comments), a "a, b, c" string, or a list
-    whose elements are either."""
-    if meds is None:
-        return []
-    values = [meds] if isinstance(meds, str | Path) else list(meds)
-    out: list[str] = []
-    for v in values:
-        p = Path(v)
-        text = str(v)
-        if isinstance(v, Path) or (len(text) < 4096 and "\n" not in text and p.is_file()):
-            try:
-                lines = p.read_text(encoding="utf-8").splitlines()
-            except OSError as e:
-                raise InputError(f"cannot read the medication list ({e.strerror})",
-                                 path=str(p)) from e
-            out += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-        else:
-            out += [x.strip() for x in text.split(",") if x.strip()]
-    return out
 
 
 def run_review(calls: CallResult, medicines: list[str], sample: str) -> ReviewResult:
@@ -95,27 +75,33 @@ def render(calls: CallResult, review: ReviewResult | None, sample: str, fmt: str
 
 def make_report(input_vcf: str | Path | None,
                 outside_calls: str | Path | Sequence[str | Path] | None = None,
-                meds: str | Path | Sequence[str] | None = None, sample: str | None = None,
-                fmt: str = "html", *, generated: datetime | None = None,
-                outside_sample: str | None = None, warnings: list[str] | None = None,
-                outside_format: str | Sequence[str] | None = None,
-                patient: PatientIds | None = None) -> str:
+                meds: str | Path | Sequence[str | Path] | None = None, sample: str | None = None,
+                fmt: str = "html", *, options: CallOptions | None = None,
+                generated: datetime | None = None, warnings: list[str] | None = None,
+                patient: PatientIds | None = None, **option_fields: Any) -> str:
     """`pgxguard report`: call, review (when medicines are given) and render one sample.
 
-    The call's warnings (refused outside-call rows, htslib's messages...) are appended to
-    `warnings` when a list is given, for the command line to print.
+    `options` (and keyword arguments naming its fields: genes, build, assume_reference,
+    definitions, outside_format...) as for `pgxguard.call`; `outside_calls` and `sample`, when
+    given, replace the options' outside calls and samples. The call's warnings (refused
+    outside-call rows, htslib's messages...) are appended to `warnings` when a list is given,
+    for the command line to print. `patient`: identifiers printed on every page.
     """
-    from pgxguard.pipeline import call
+    from pgxguard.call.pipeline import call
     from pgxguard.report.view import pick_sample
 
+    opts = CallOptions.of(options, **option_fields)
+    if outside_calls is not None:
+        opts = CallOptions.of(opts, outside_calls=outside_calls)
+    if sample:
+        opts = CallOptions.of(opts, samples=(sample,))
     if fmt not in FORMATS:
         raise InputError(f"unknown report format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
     medicines = parse_meds(meds)
     if meds is not None and not medicines:
         raise InputError("the medication list is empty",
                          hint='pass --meds "clopidogrel, simvastatin" or a file, one a line')
-    calls = call(input_vcf, samples=[sample] if sample else None, outside_calls=outside_calls,
-                 outside_sample=outside_sample, outside_format=outside_format)
+    calls = call(input_vcf, opts)
     if warnings is not None:
         warnings.extend(calls.warnings)
     s = pick_sample(calls, sample)

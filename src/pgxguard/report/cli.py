@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from pgxguard import cli_options as opt
 from pgxguard.errors import PgxError
 
 
@@ -24,26 +25,19 @@ class ReportFormat(StrEnum):
 
 def report_cmd(
     input: Annotated[Path, typer.Argument(help="VCF, VCF.gz or BCF of the patient")],
-    outside_calls: Annotated[list[Path] | None, typer.Option(
-        help="Outside calls (CYP2D6, HLA...) merged into the calls: a pgxguard outside-call "
-             "TSV or a caller's own output, recognised by content (docs/outside-calls.md); "
-             "repeatable")
-    ] = None,
-    outside_format: Annotated[list[str] | None, typer.Option(
-        help="Force the --outside-calls format (see `pgxguard call --help`); NAME=VERSION "
-             "also states the caller's version; one per --outside-calls file")] = None,
-    outside_sample: Annotated[str | None, typer.Option(
-        help="Sample of the outside-call TSV whose rows belong to the reported VCF sample "
-             "(when the two name the patient differently)")] = None,
-    meds: Annotated[list[str] | None, typer.Option(
-        "--meds", "-m", help='Medicines: a file (one a line) or "a, b, c"; repeatable')] = None,
-    sample: Annotated[str | None, typer.Option(
-        "--sample", "-s", help="Sample to report (needed when the VCF holds several)")] = None,
+    outside_calls: opt.OutsideCalls = None,
+    outside_format: opt.OutsideFormat = None,
+    outside_sample: opt.OutsideSample = None,
+    meds: opt.Meds = None,
+    sample: opt.OneSample = None,
+    genes: opt.Genes = None,
+    definitions: opt.Definitions = None,
+    assume_reference: opt.AssumeReference = False,
+    build: opt.Build = None,
     fmt: Annotated[ReportFormat, typer.Option(
         "--format", "-f", help="html (clinician), patient, json or fhir (R4 Bundle)")
     ] = ReportFormat.html,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write here (atomically) instead of stdout")] = None,
+    output: opt.Output = None,
     patient_name: Annotated[str | None, typer.Option(
         help="Patient's name, printed with the sample on every page of the HTML reports")
     ] = None,
@@ -53,18 +47,21 @@ def report_cmd(
         help="Patient's date of birth (YYYY-MM-DD), printed on every page")] = None,
 ) -> None:
     """Call, review the medicines and write one report (HTML, patient summary, JSON, FHIR)."""
-    from pgxguard.pipeline import write_atomic
+    from pgxguard.call.writers import write_atomic
     from pgxguard.report import PatientIds, make_report
 
     try:
+        options = opt.call_options(
+            genes=genes, build=build, assume_reference=assume_reference,
+            definitions=definitions, outside_calls=outside_calls,
+            outside_format=outside_format, outside_sample=outside_sample)
         warnings: list[str] = []
         patient = None
         if patient_name or nhs_number or birth_date:
             patient = PatientIds(name=patient_name, nhs_number=nhs_number,
                                  birth_date=birth_date)
-        text = make_report(input, outside_calls=outside_calls or None, meds=meds, sample=sample,
-                           fmt=str(fmt), outside_sample=outside_sample, warnings=warnings,
-                           outside_format=outside_format or None, patient=patient)
+        text = make_report(input, meds=meds, sample=sample, fmt=str(fmt), options=options,
+                           warnings=warnings, patient=patient)
         if output is None:
             sys.stdout.write(text)
         else:

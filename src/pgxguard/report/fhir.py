@@ -39,6 +39,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from pgxguard.call.results import CallResult
 from pgxguard.guidance.model import Action, MedicineReview, Recommendation, ReviewResult
 from pgxguard.report.view import (
     GeneRow,
@@ -48,7 +49,6 @@ from pgxguard.report.view import (
     provenance,
     sorted_items,
 )
-from pgxguard.results import CallResult
 
 IG = "http://hl7.org/fhir/uv/genomics-reporting"
 PROFILE = {

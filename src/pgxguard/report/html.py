@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from pgxguard.call.results import CallResult
 from pgxguard.guidance.model import Action, MedicineReview, Recommendation, ReviewResult
 from pgxguard.report.view import (
     ACTION_SLUG,
@@ -31,7 +32,6 @@ from pgxguard.report.view import (
     source_label,
 )
 from pgxguard.report.vocabulary import vocabulary
-from pgxguard.results import CallResult
 
 # Where the report was not made by the laboratory service, nobody has signed it off: say so on
 # every page rather than print nothing (a blank reads as "authorised").

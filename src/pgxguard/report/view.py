@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.guidance.model import Action, MedicineReview, Recommendation, ReviewResult
-from pgxguard.results import CallResult, GeneCall, SampleCall
 
 # CSS class (and stable test hook) per action class.
 ACTION_SLUG: dict[Action, str] = {

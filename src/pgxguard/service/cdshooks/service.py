@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from pgxguard.call.results import CallResult
 from pgxguard.errors import PgxError
 from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.load import load_guidance
@@ -44,7 +45,6 @@ from pgxguard.guidance.review import CONFLICT, review
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.report.cards import SUMMARY_MAX, cds_cards
 from pgxguard.report.view import guidance_kb, markdown_escape
-from pgxguard.results import CallResult
 from pgxguard.service.cdshooks.schemas import DiscoveryOut, HookRequest, ServiceOut
 from pgxguard.service.errors import NotFoundError, ValidationFailedError
 from pgxguard.service.ids import MAX_ROW_ID

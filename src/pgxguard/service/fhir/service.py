@@ -30,8 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pgxguard import __version__
+from pgxguard.call.results import CallResult
 from pgxguard.report.fhir import SAMPLE_SYSTEM, report_bundle
-from pgxguard.results import CallResult
 from pgxguard.service.errors import NotFoundError, ServiceError
 from pgxguard.service.ids import MAX_ROW_ID
 from pgxguard.service.models import Order, Patient, Result, ResultVersion, User

@@ -21,13 +21,13 @@ import math
 import re
 from typing import Any
 
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
+from pgxguard.call.rules.lowest_function import combination_members, is_combination
 from pgxguard.errors import InputError
 from pgxguard.io.notation import NotationError
 from pgxguard.io.outside import RowChecker
 from pgxguard.kb.model import KnowledgeBase
-from pgxguard.match.lowest_function import combination_members, is_combination
 from pgxguard.report.fhir import PROFILE
-from pgxguard.results import CallResult, GeneCall, SampleCall
 
 GENE_STUDIED = "48018-6"
 GENOTYPE = "84413-4"
@@ -198,7 +198,7 @@ def checked_gene_call(g: GeneCall, checker: RowChecker,
             notes += checker.check(gene, "/".join(d), phenotype, score).notes
     if combos and (phenotype or score):
         if kb is not None and gene in kb.phenotypes:
-            from pgxguard.phenotype import lowest_of, strand_phenotype
+            from pgxguard.call.phenotype import lowest_of, strand_phenotype
 
             ref = next(iter(kb.definitions[gene].values())).reference_allele
             found = [strand_phenotype(kb, gene, [() if a == ref else combination_members(a)

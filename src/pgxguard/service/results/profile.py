@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.guidance.knowledge import norm_phenotype
 from pgxguard.guidance.review import CONFLICT
-from pgxguard.results import CallResult, GeneCall, SampleCall
 from pgxguard.service.db import utcnow
 from pgxguard.service.errors import ConflictError, ValidationFailedError
 from pgxguard.service.models import (

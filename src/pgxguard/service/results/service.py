@@ -26,9 +26,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pgxguard.call.options import CallOptions
+from pgxguard.call.results import CallResult
 from pgxguard.errors import InputError, PgxError, SampleError
 from pgxguard.kb.model import KnowledgeBase
-from pgxguard.results import CallResult
 from pgxguard.service.db import get_row, utcnow
 from pgxguard.service.errors import (
     ConflictError,
@@ -107,7 +108,7 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
 
     `outside_format`: the format of outside calls (a caller's output is otherwise recognised
     by content, `pgxguard.io.callers`)."""
-    from pgxguard.pipeline import call
+    from pgxguard.call.pipeline import call
 
     if kind is Kind.FHIR_BUNDLE:
         if limits is not None:
@@ -124,8 +125,7 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
                               json.dumps(calls.to_json(), indent=2),
                               "calls extracted from the Bundle (made elsewhere, not re-called)"
                               + _refused_note(refused, "gene"), calls.samples[0].sample, None)
-    if build is not None and build not in ("GRCh37", "GRCh38"):
-        raise InputError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38")
+    vcf_options = CallOptions(samples=[sample] if sample else None, build=build)
     if limits is not None:
         if kind is Kind.VCF:
             scan_vcf(data, filename, sample, limits)
@@ -138,11 +138,10 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
             fh.write(data)
         try:
             if kind is Kind.VCF:
-                result = call(path, samples=[sample] if sample else None, build=build, kb=kb)
-                result = _pick(result, sample, "VCF")
+                result = _pick(call(path, vcf_options, kb=kb), sample, "VCF")
             else:
-                result = _pick(call(None, outside_calls=path, kb=kb,
-                                    outside_format=outside_format), sample, "outside-call file")
+                outside = CallOptions(outside_calls=path, outside_format=outside_format)
+                result = _pick(call(None, outside, kb=kb), sample, "outside-call file")
         except PgxError as e:
             raise _relabel(e, tmpdir) from None
         text = _json_text(result, tmpdir)

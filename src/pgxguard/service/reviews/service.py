@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pgxguard.call.results import CallResult
 from pgxguard.guidance.review import review
 from pgxguard.kb.model import KnowledgeBase
-from pgxguard.results import CallResult
 from pgxguard.service.db import get_row, utcnow
 from pgxguard.service.errors import ConflictError, ValidationFailedError
 from pgxguard.service.models import MedicationReview, Patient, ResultVersion

@@ -14,10 +14,11 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from pgxguard.call.results import CallResult
+from pgxguard.guidance.medicines import split_medicines
 from pgxguard.guidance.model import ReviewResult
 from pgxguard.report.html import clinician_html
 from pgxguard.report.view import PatientIds, gene_row, guidance_kb, sorted_items
-from pgxguard.results import CallResult
 from pgxguard.service.auth import service as auth_service
 from pgxguard.service.auth.permissions import Perm, Role
 from pgxguard.service.auth.security import MIN_PASSWORD_LENGTH
@@ -427,7 +428,7 @@ def profile_report(patient_id: RowId,
 # ---- medication reviews ------------------------------------------------------------------------
 
 def _medicines(text: str) -> list[str]:
-    meds = [m.strip() for m in re.split(r"[\n,;]+", text) if m.strip()]
+    meds = split_medicines(text)
     if not meds:
         raise ValidationFailedError("enter at least one medicine (one a line)")
     if len(meds) > MAX_MEDICINES:

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pgxguard.alleles import sort_key
+from pgxguard.call.rules.base import Draft, GeneContext, RuleResult, RuleWarning
 from pgxguard.kb.model import GeneDefinition
 from pgxguard.match.matcher import MatchResult, accepts, allele_known, position_label
 from pgxguard.match.types import SiteCall
@@ -341,5 +342,41 @@ def call_lowest_function(defn: GeneDefinition, sites: Sequence[SiteCall | None],
         free_blocks=len(blocks))
 
 
-__all__ = ["MAX_FREE_BLOCKS", "LowestFunctionCall", "call_lowest_function",
+def apply(ctx: GeneContext, draft: Draft) -> RuleResult:
+    """The rule in the call stage: replaces the matcher's pair-of-alleles result (its no-call
+    reason and tie note) for diploid data the matcher could read."""
+    m, gene = draft.match, ctx.gene
+    if (ctx.defn.rule != "lowest_function" or m is None or m.haploid
+            or m.reason_code not in (None, "no_match")):
+        return RuleResult(draft)
+    lowest = call_lowest_function(ctx.defn, draft.sites, m)
+    warnings: list[RuleWarning] = [ctx.warn("lowest_function.rule", w) for w in lowest.warnings]
+    diplotypes, variants = lowest.diplotypes, lowest.variants
+    if not diplotypes and not variants:  # not expected; never a silent no call
+        warnings.append(ctx.warn("lowest_function.empty",
+                                 f"no {gene} named variant could be listed: no call"))
+    if variants:
+        warnings.append(ctx.warn(
+            "lowest_function.unphased",
+            f"unphased {gene} data ({lowest.free_blocks} heterozygous sites or blocks of unknown "
+            "relative phase): no diplotype; the named variants found are listed, a homozygous "
+            "one twice"))
+    elif diplotypes:
+        if any(is_combination(x) for d in diplotypes for x in d):
+            warnings.append(ctx.warn(
+                "lowest_function.combination",
+                f"a {gene} strand carries several named variants: written [a + b] (PharmCAT's "
+                "combination notation)"))
+        if len(diplotypes) > 1:
+            warnings.append(ctx.warn(
+                "lowest_function.phase_sets",
+                f"{len(diplotypes)} {gene} diplotypes possible: phase blocks (FORMAT/PS) of "
+                "unknown relative orientation"))
+    new = replace(draft, diplotypes=diplotypes, variants=variants, strands=lowest.strands,
+                  free_blocks=lowest.free_blocks, lowest_function=True,
+                  rescored=draft.rescored or diplotypes != m.diplotypes)
+    return RuleResult(new, tuple(warnings), frozenset({"match.no_call", "match.tie"}))
+
+
+__all__ = ["MAX_FREE_BLOCKS", "LowestFunctionCall", "apply", "call_lowest_function",
            "combination_members", "is_combination", "strand_key", "strand_name"]

@@ -16,9 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pgxguard.alleles import sort_key
 from pgxguard.kb.model import KnowledgeBase, PhenotypeRules
+
+if TYPE_CHECKING:
+    from pgxguard.call.rules.base import Draft, GeneContext, RuleWarning
 
 COPY_SUFFIX = "x"
 HAPLOID_MARKER = "MALE"  # pypgx's marker for a hemizygous G6PD call (never in CPIC's table)
@@ -179,5 +183,68 @@ def lowest_of(kb: KnowledgeBase, gene: str, pairs: Sequence[tuple[str, str]]) ->
     return min(range(len(pairs)), key=lambda k: key(pairs[k]))
 
 
-__all__ = ["Phenotype", "activity_of", "lowest_function_phenotype", "lowest_of", "phenotype_for",
-           "split_copies", "strand_phenotype"]
+@dataclass(frozen=True, slots=True)
+class GenePhenotype:
+    """The phenotype step's result for one gene call."""
+
+    phenotype: str | None = None
+    activity_score: float | None = None
+    lookup_key: str | None = None
+    # Per-diplotype phenotypes, kept only when tied diplotypes disagree.
+    phenotypes: tuple[str | None, ...] = ()
+    warnings: tuple[RuleWarning, ...] = ()
+
+
+def phenotype_step(ctx: GeneContext, draft: Draft) -> GenePhenotype:
+    """The phenotype of a gene's call once its rules have run: from the lowest-function
+    variants (DPYD/RYR1 rule) or CPIC's table for the diplotypes; ties that disagree give none."""
+    kb, gene = ctx.kb, ctx.gene
+    if not ctx.has_phenotypes:
+        return GenePhenotype()
+    if draft.lowest_function and draft.variants:
+        ph, pair = lowest_function_phenotype(kb, gene, draft.variants)
+        notes = [ctx.warn("phenotype.lowest_function", f"phenotype from the two lowest-function "
+                          f"variants: {'/'.join(pair)} ({gene} rule)")]
+        if ph.note:
+            notes.append(ctx.warn("phenotype.note", ph.note))
+        return GenePhenotype(ph.phenotype, ph.activity_score, ph.lookup_key, (), tuple(notes))
+    if draft.lowest_function and draft.diplotypes:
+        found = [strand_phenotype(kb, gene, s) for s in draft.strands]
+        ph, pair = found[lowest_of(kb, gene, [p for _, p in found])]
+        notes = []
+        if len(found) > 1 or any(len(x) > 1 for s in draft.strands for x in s):
+            how = ("the lowest-function variant on each strand" if len(found) == 1 else
+                   "the lowest-function variant on each strand, of the lowest-function "
+                   "possible diplotype")
+            notes.append(ctx.warn("phenotype.lowest_function",
+                                  f"phenotype from {how}: {'/'.join(pair)} ({gene} rule)"))
+        if len(found) > 1 and len({f[0].phenotype for f in found}) > 1:
+            notes.append(ctx.warn("phenotype.ties", "the possible diplotypes give " + "; ".join(
+                f"{'/'.join(p)}: {x.phenotype or 'no phenotype'}" for x, p in found)))
+        if ph.note:
+            notes.append(ctx.warn("phenotype.note", ph.note))
+        return GenePhenotype(ph.phenotype, ph.activity_score, ph.lookup_key, (), tuple(notes))
+    if not draft.diplotypes or draft.lowest_function:
+        return GenePhenotype()
+    results = [phenotype_for(kb, gene, d, haploid_chrom=ctx.defn.haploid_chrom)
+               for d in draft.diplotypes]
+    phenotypes = tuple(r.phenotype for r in results)
+    warnings = []
+    phenotype = None
+    if len(set(phenotypes)) == 1:
+        phenotype = phenotypes[0]
+    else:
+        warnings.append(ctx.warn("phenotype.ties", "tied diplotypes have different phenotypes: "
+                                 "no single phenotype"))
+    scores = {r.activity_score for r in results}
+    keys = {r.lookup_key for r in results}
+    warnings += [ctx.warn("phenotype.note", n) for n in sorted({r.note for r in results
+                                                                 if r.note})]
+    return GenePhenotype(
+        phenotype, results[0].activity_score if len(scores) == 1 else None,
+        results[0].lookup_key if len(keys) == 1 else None,
+        phenotypes if len(set(phenotypes)) > 1 else (), tuple(warnings))
+
+
+__all__ = ["GenePhenotype", "Phenotype", "activity_of", "lowest_function_phenotype", "lowest_of",
+           "phenotype_for", "phenotype_step", "split_copies", "strand_phenotype"]

@@ -17,10 +17,11 @@ import functools
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pgxguard.alleles import sort_key
+from pgxguard.call.rules.base import Draft, GeneContext, RuleResult
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.snapshot import packaged_bytes
 
@@ -85,4 +86,39 @@ def table_for(gene: str) -> PriorityTable | None:
     return load_priorities().get(gene)
 
 
-__all__ = ["Priority", "PriorityTable", "load_priorities", "provenance", "table_for"]
+def apply(ctx: GeneContext, draft: Draft) -> RuleResult:
+    """The rule on one gene's matched diplotypes: (one pick, the alternatives it replaced)."""
+    m, gene = draft.match, ctx.gene
+    table = table_for(gene)
+    if (m is None or not draft.diplotypes or draft.lowest_function or table is None or m.phased
+            or m.haploid or len(m.candidates) < 2):
+        return RuleResult(draft)
+    if not table.fits(ctx.defn.allele_names):
+        if len(draft.diplotypes) > 1:
+            return RuleResult(draft, (ctx.warn(
+                "priority.not_applied",
+                f"PharmCAT's unphased {gene} priority table was not applied: these {gene} "
+                "definitions do not use the nomenclature it is written for (PharmVar)"),))
+        return RuleResult(draft)
+    rows = table.rows_within(m.candidates)
+    if len(rows) > 1:
+        return RuleResult(draft, (ctx.warn(
+            "priority.ambiguous",
+            f"the {gene} genotypes fit {len(rows)} rows of PharmCAT's unphased priority table "
+            "(missing positions?): no diplotype chosen"),))
+    if not rows:
+        return RuleResult(draft)
+    pick = rows[0].pick
+    others = tuple(d for d in m.candidates if d != pick)
+    note = ctx.warn(
+        "priority.pick",
+        f"unphased {gene} genotypes fit {len(m.candidates)} diplotypes "
+        f"({', '.join('/'.join(d) for d in m.candidates)}): {'/'.join(pick)} reported, chosen "
+        f"by PharmCAT's unphased priority table (population frequencies; "
+        f"{table.source['name']}, PharmCAT commit {table.source['commit'][:10]})")
+    return RuleResult(replace(draft, diplotypes=(pick,), alternatives=others,
+                              rescored=draft.rescored or bool(others)),
+                      (note,), frozenset({"match.tie"}))
+
+
+__all__ = ["Priority", "PriorityTable", "apply", "load_priorities", "provenance", "table_for"]
