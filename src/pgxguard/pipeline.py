@@ -280,8 +280,7 @@ def _origin_text(oc: Any, alleles: tuple[str, ...]) -> tuple[dict[str, str] | No
     return prov, text
 
 
-def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
-                       use_kb_phenotypes: bool) -> GeneCall:
+def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None) -> GeneCall:
     alleles = tuple(
         a if c == 1 else f"{a}x{c}" for a, c in zip(oc.diplotype, oc.copies, strict=True))
     origin, origin_line = _origin_text(oc, alleles)
@@ -302,7 +301,7 @@ def _outside_gene_call(kb: KnowledgeBase, oc: Any, replaced: GeneCall | None,
     activity = oc.activity_score
     key: str | None = None
     rules = kb.phenotypes.get(oc.gene)
-    if alleles and use_kb_phenotypes:
+    if alleles:
         ph = phenotype_for(kb, oc.gene, alleles)
         if phenotype is None or phenotype == ph.phenotype:
             phenotype = ph.phenotype
@@ -410,7 +409,6 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
 
     kb = kb or load_knowledge_base()
     defs_by_gene, kb_prov = definitions_in_use(kb, definitions)
-    use_kb_phenotypes = True
     gene_list = resolve_genes(kb, defs_by_gene, genes)
 
     result_warnings: list[str] = []
@@ -494,8 +492,7 @@ def call(input: str | Path | None, *, samples: Sequence[str] | None = None,
                             hint="pass one result per gene: leave out one of the files or "
                                  "the gene's row")
                     idx = next((i for i, g in enumerate(calls) if g.gene == c.gene), None)
-                    new = _outside_gene_call(kb, c, calls[idx] if idx is not None else None,
-                                             use_kb_phenotypes)
+                    new = _outside_gene_call(kb, c, calls[idx] if idx is not None else None)
                     if idx is None:
                         calls.append(new)
                     else:
@@ -560,14 +557,6 @@ def write_atomic(path: str | Path, text: str) -> None:
     if p.parent and not p.parent.exists():
         raise InputError("output directory does not exist", path=str(p.parent))
     atomic_write_bytes(p, text.encode("utf-8"))
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 __all__ = ["call", "default_genes", "definitions_in_use", "to_json_text", "to_tsv",
