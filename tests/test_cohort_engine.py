@@ -403,25 +403,6 @@ def test_no_record_near_any_gene_is_an_error(kb: Any, cluster: str,
         run_cohort(vcf, tmp_path / "out", genes=["CYP2C19"], scheduler=cluster)
 
 
-def test_samples_info_without_analysis_module(cluster: str, cohort_vcf: Path, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    real = importlib.import_module
-
-    def fake(name: str, package: str | None = None) -> Any:
-        if name == "pgxguard.cohort.analysis":
-            raise ModuleNotFoundError(name=name)
-        return real(name, package)
-
-    monkeypatch.setattr(importlib, "import_module", fake)
-    info = tmp_path / "samples.tsv"
-    info.write_text("sample\tpopulation\nS000\tX\n")
-    s = run_cohort(cohort_vcf, tmp_path / "out", genes=["TPMT"], scheduler=cluster,
-                   samples_info=info)
-    assert any("analysis" in w for w in s.warnings) and s.analysis is None
-
-
 def test_cli_cohort(cluster: str, cohort_vcf: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -68,7 +68,8 @@ def call_cmd(
                                                 help="Write here instead of stdout")] = None,
 ) -> None:
     """Call star-allele diplotypes and phenotypes for every sample."""
-    from pgxguard.pipeline import call, to_json_text, to_tsv, write_atomic
+    from pgxguard.io.atomic import write_text
+    from pgxguard.pipeline import call, to_json_text, to_tsv
 
     if build is not None and build not in ("GRCh37", "GRCh38"):
         _fail(PgxError(f"unknown build {build!r}", hint="use GRCh37 or GRCh38"))
@@ -81,7 +82,7 @@ def call_cmd(
         if output is None:
             sys.stdout.write(text)
         else:
-            write_atomic(output, text)
+            write_text(output, text)
         for w in result.warnings:
             typer.echo(f"warning: {w}", err=True)
     except PgxError as e:
@@ -162,14 +163,14 @@ def review_cmd(
 ) -> None:
     """Check a medication list against a patient's calls (CPIC and DPWG guidance)."""
     from pgxguard.guidance.render import review_from_cli
-    from pgxguard.pipeline import write_atomic
+    from pgxguard.io.atomic import write_text
 
     try:
         text = review_from_cli(calls, meds, sample=sample, all_drugs=all_drugs, fmt=str(fmt))
         if output is None:
             sys.stdout.write(text)
         else:
-            write_atomic(output, text)
+            write_text(output, text)
     except PgxError as e:
         _fail(e)
 
@@ -254,9 +255,9 @@ def kb_build_cmd(
         kb_build.write_snapshot(kb, target)
         g_build.write_snapshot(gkb, g_target)
         if classes is not None:
-            from pgxguard.snapshot import atomic_write_bytes
+            from pgxguard.io.atomic import write_text
 
-            atomic_write_bytes(classes, g_build.classes_table(gkb).encode("utf-8"))
+            write_text(classes, g_build.classes_table(gkb))
     except PgxError as e:
         _fail(e)
         return

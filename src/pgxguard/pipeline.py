@@ -17,6 +17,7 @@ from pgxguard import copynumber as cn
 from pgxguard.alleles import sort_alleles, sort_key
 from pgxguard.budget import checkpoint
 from pgxguard.errors import InputError, OutsideCallError, VcfError
+from pgxguard.io.atomic import write_text as write_atomic  # public name kept
 from pgxguard.io.vcf import GeneGenotypes, VcfReader
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
 from pgxguard.match.lowest_function import (
@@ -33,7 +34,6 @@ from pgxguard.phenotype import (
     strand_phenotype,
 )
 from pgxguard.results import CallResult, GeneCall, SampleCall, origin_label
-from pgxguard.snapshot import atomic_write_bytes
 
 _SUBALLELE = re.compile(r"^(\*\d+)\.\d+$")
 _TIE = re.compile(r"^\d+ diplotypes tie at score")
@@ -549,14 +549,6 @@ def to_tsv(result: CallResult) -> str:
 
 def to_json_text(result: CallResult) -> str:
     return json.dumps(result.to_json(), indent=2) + "\n"
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write via a temporary file and rename, so a failure never leaves a half-written file."""
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        raise InputError("output directory does not exist", path=str(p.parent))
-    atomic_write_bytes(p, text.encode("utf-8"))
 
 
 __all__ = ["call", "default_genes", "definitions_in_use", "to_json_text", "to_tsv",

@@ -42,8 +42,6 @@ import base64
 import html
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +54,7 @@ from pgxguard.alleles import sort_key
 from pgxguard.errors import InputError
 from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.model import Action, Medicine
+from pgxguard.io.atomic import write_bytes
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.results import GeneCall, SampleCall
 
@@ -103,24 +102,10 @@ class AnalysisSummary:
 # --- small helpers ---------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (temporary file in the same folder, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_tsv(path: Path, df: pl.DataFrame) -> None:
     buf = io.BytesIO()
     df.write_csv(buf, separator="\t", null_value="")
-    _atomic_write(path, buf.getvalue())
+    write_bytes(path, buf.getvalue(), make_dirs=True)
 
 
 def _level_rank(level: str) -> int:
@@ -799,7 +784,7 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
         "samples_without_info": list(no_info), "info_without_calls": len(no_calls),
         "warnings": warnings,
     }
-    _atomic_write(files["analysis"], (json.dumps(meta, indent=1) + "\n").encode())
+    write_bytes(files["analysis"], (json.dumps(meta, indent=1) + "\n").encode(), make_dirs=True)
 
     if plots:
         pdir = out / "plots"
@@ -810,8 +795,8 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
         files["report"] = pdir / "cohort_report.html"
         ph_png = _figure_bytes(ph_fig, "png")
         bu_png = _figure_bytes(bu_fig, "png")
-        _atomic_write(files["phenotype_plot"], ph_png)
-        _atomic_write(files["burden_plot"], bu_png)
+        write_bytes(files["phenotype_plot"], ph_png, make_dirs=True)
+        write_bytes(files["burden_plot"], bu_png, make_dirs=True)
         facts = {"samples": f"{n:,}", "genes": len(gene_list),
                  "drugs": len(burden["drug"].unique()),
                  "superpopulations": ", ".join(f"{k} {v:,}" for k, v in superpops.items()),
@@ -819,7 +804,7 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
                  "samples-info rows without calls": len(no_calls),
                  "guidance": gkb.version, "pgxguard": __version__}
         page = _report_html(ph_png, bu_png, burden, facts)
-        _atomic_write(files["report"], page.encode("utf-8"))
+        write_bytes(files["report"], page.encode("utf-8"), make_dirs=True)
 
     return AnalysisSummary(
         outdir=out, files=files, n_samples=n, n_genes=len(gene_list),

@@ -107,9 +107,9 @@ def _open_input(path: str | Path, build: str | None) -> _Input:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    from pgxguard.pipeline import write_atomic
+    from pgxguard.io.atomic import write_text
 
-    write_atomic(path, json.dumps(data, indent=2) + "\n")
+    write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def _fingerprint(identity: dict[str, Any]) -> str:

@@ -46,7 +46,7 @@ def report_cmd(
         "--output", "-o", help="Write here (atomically) instead of stdout")] = None,
 ) -> None:
     """Call, review the medicines and write one report (HTML, patient summary, JSON, FHIR)."""
-    from pgxguard.pipeline import write_atomic
+    from pgxguard.io.atomic import write_text
     from pgxguard.report import make_report
 
     try:
@@ -57,7 +57,7 @@ def report_cmd(
         if output is None:
             sys.stdout.write(text)
         else:
-            write_atomic(output, text)
+            write_text(output, text)
         for w in warnings:
             typer.echo(f"warning: {w}", err=True)
     except PgxError as e:
