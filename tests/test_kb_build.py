@@ -3,7 +3,7 @@
 Expectations come from the published files themselves (read here with json/csv), never from the
 compiler's own code. Tests that read the kb-sources tree skip when it is absent
 ($PGXGUARD_KB_SOURCES or ../shared/kb-sources beside the checkout); tests that rebuild also need
-the pinned pypgx wheel ($PGXGUARD_PYPGX_WHEEL or /tmp/dl, fetched by `make sources`).
+the pinned pypgx wheel (in $PGXGUARD_SOURCES, default /tmp/dl, fetched by `make sources`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import csv
 import gzip
 import io
 import json
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -30,11 +29,12 @@ from pgxguard.kb.model import IUPAC, KnowledgeBase
 from pgxguard.kb.pharmcat import load_pharmcat_definition
 from pgxguard.kb.sources import SourceTree, default_sources_dir
 from pgxguard.phenotype import phenotype_for
+from pinned_sources import pinned
 from vcfbuilder import VcfBuilder, from_definition
 
 SNAPSHOT = Path(kbbuild.__file__).parent / "data" / SNAPSHOT_NAME
 SOURCES = default_sources_dir()
-WHEEL = Path(os.environ.get("PGXGUARD_PYPGX_WHEEL", "/tmp/dl/pypgx-0.27.0-py3-none-any.whl"))
+WHEEL = pinned("pypgx-0.27.0-py3-none-any.whl")
 needs_sources = pytest.mark.skipif(not (SOURCES / "pharmcat" / "FILES.tsv").is_file(),
                                    reason=f"kb-sources not at {SOURCES}")
 needs_wheel = pytest.mark.skipif(not WHEEL.is_file(), reason=f"pypgx wheel not at {WHEEL}")
