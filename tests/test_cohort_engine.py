@@ -403,6 +403,17 @@ def test_no_record_near_any_gene_is_an_error(kb: Any, cluster: str,
         run_cohort(vcf, tmp_path / "out", genes=["CYP2C19"], scheduler=cluster)
 
 
+def test_samples_info_runs_the_analysis(cluster: str, cohort_vcf: Path,
+                                        tmp_path: Path) -> None:
+    """--samples-info: the run ends with the frequency analysis (imported, not guarded)."""
+    info = tmp_path / "samples.tsv"
+    info.write_text("sample\tpopulation\nS000\tX\n")
+    s = run_cohort(cohort_vcf, tmp_path / "out", genes=["TPMT"], scheduler=cluster,
+                   samples_info=info)
+    assert s.analysis is not None
+    assert all(Path(f).is_file() for f in s.analysis.files.values())
+
+
 def test_cli_cohort(cluster: str, cohort_vcf: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

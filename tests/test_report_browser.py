@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from browser_support import needs_chromium
 from pgxguard.report.html import clinician_html, patient_html
 from test_report_support import GENES, SAMPLE, make_calls, make_review
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 

@@ -37,7 +37,8 @@ DEMO_VCF = EXAMPLES / "demo.vcf"
 DEMO_OUTSIDE = EXAMPLES / "demo-outside-calls.tsv"
 PASSWORD = "correct-horse-battery"
 CHECKER = "checker"  # key of the second laboratory scientist in Svc.tokens / Svc.user_ids
-DATABASES = ["sqlite", "postgresql"]
+# The PostgreSQL variants are `slow`: `make check` runs SQLite only, `make test` both.
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 VALID_NHS = "9434765919"  # modulus 11: checked in test_service_patients
 # A production-grade secret (random; passes the entropy check of Settings.check).
 GOOD_SECRET = "u7Qm2Zt9Lr4Xk1Vb8Nc3Hs6Jd0Fw5Gy2Pe7Ta4Rk9Ub1Mz3"
