@@ -439,6 +439,7 @@ def test_cli_cohort(cluster: str, cohort_vcf: Path, tmp_path: Path) -> None:
     assert res.exit_code == 3 and "no PharmCAT definition files" in res.output
 
 
+@pytest.mark.slow  # starts its own local Dask cluster
 def test_embedded_local_cluster(kb: Any, cohort_vcf: Path, tmp_path: Path) -> None:
     """No --scheduler: pgxguard starts (and closes) its own LocalCluster."""
     s = run_cohort(cohort_vcf, tmp_path / "out", genes=["TPMT", "NUDT15"], workers=2)

@@ -88,6 +88,7 @@ def test_common_medicines_without_guidance_resolve() -> None:
         assert not any(gkb.for_drug(c) for c in m.components), q
 
 
+@pytest.mark.slow  # every generic name against the guidance: ~2 minutes on 2 loaded cores
 def test_generic_list_never_hides_a_pgx_drug() -> None:
     """Every name of the list whose generic name is, or contains as whole words, a drug with
     guidance resolves with that drug among its components (or is refused, for co- products)."""

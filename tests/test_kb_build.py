@@ -330,6 +330,7 @@ def test_activity_score_must_be_the_sum_of_the_values() -> None:
 # --- snapshot files ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_write_snapshot_is_deterministic_and_atomic(snap: KnowledgeBase, tmp_path: Path) -> None:
     a = kbbuild.write_snapshot(snap, tmp_path / "a.json.gz")
     b = kbbuild.write_snapshot(snap, tmp_path / "sub" / "b.json.gz")
