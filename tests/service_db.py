@@ -6,9 +6,10 @@ each backend is migrated once per pytest run (lazily, only when a service test a
 - SQLite: a migrated template file; each test gets its own copy (so it starts from exactly the
   migrated state, and a test that breaks its file breaks nothing else).
 - PostgreSQL: one migrated schema per run; after each test every table but `alembic_version` is
-  emptied in one `TRUNCATE ... RESTART IDENTITY` (sequences restart, so ids are as on a fresh
-  database), with triggers off for that statement (`session_replication_role = replica`; the
-  audit trail's append-only triggers otherwise refuse it). When that fails (not a superuser,
+  emptied (DELETE, with triggers and foreign-key checks off for that transaction:
+  `session_replication_role = replica`, as the audit trail's append-only triggers otherwise
+  refuse it) and its sequences restarted, so ids are as on a fresh database. (TRUNCATE was
+  tried: it recreates every table's files and cost about 0.4 s per test.) When that fails (not a superuser,
   a test left a connection holding a lock) the schema is dropped and the next test migrates a
   new one, so a failed reset can only cost time, never leak rows into another test.
 
@@ -127,9 +128,13 @@ class MigratedDatabases:
                 tables = c.execute(text(
                     "SELECT tablename FROM pg_tables WHERE schemaname = :s "
                     "AND tablename <> 'alembic_version'"), {"s": schema}).scalars().all()
-                if tables:
-                    names = ", ".join(f'"{schema}"."{t}"' for t in tables)
-                    c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                for t in tables:  # DELETE: far cheaper than TRUNCATE on tables this small
+                    c.execute(text(f'DELETE FROM "{schema}"."{t}"'))
+                sequences = c.execute(text(
+                    "SELECT sequence_name FROM information_schema.sequences "
+                    "WHERE sequence_schema = :s"), {"s": schema}).scalars().all()
+                for q in sequences:
+                    c.execute(text(f'ALTER SEQUENCE "{schema}"."{q}" RESTART'))
         except Exception:  # cannot reset: start again from a new schema
             self._schema = None
             _drop_schema(schema)
