@@ -9,9 +9,9 @@ each backend is migrated once per pytest run (lazily, only when a service test a
   emptied (DELETE, with triggers and foreign-key checks off for that transaction:
   `session_replication_role = replica`, as the audit trail's append-only triggers otherwise
   refuse it) and its sequences restarted, so ids are as on a fresh database. (TRUNCATE was
-  tried: it recreates every table's files and cost about 0.4 s per test.) When that fails (not a superuser,
-  a test left a connection holding a lock) the schema is dropped and the next test migrates a
-  new one, so a failed reset can only cost time, never leak rows into another test.
+  tried: it recreates every table's files and cost about 0.4 s per test.) When that fails (not
+  a superuser, a test left a connection holding a lock) the schema is dropped and the next test
+  migrates a new one, so a failed reset can only cost time, never leak rows into another test.
 
 Why not one transaction rolled back per test: the service under test opens its own
 connections from several threads and its tests check real commits (durability, the SQLite
@@ -38,6 +38,7 @@ def _drop_schema(schema: str) -> None:
     engine = create_engine(PG_URL)
     try:
         with engine.begin() as c:
+            c.execute(text("SET LOCAL lock_timeout = '30s'"))  # a leaked connection: fail
             c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         engine.dispose()
