@@ -407,7 +407,7 @@ def test_samples_info_runs_the_analysis(cluster: str, cohort_vcf: Path,
                                         tmp_path: Path) -> None:
     """--samples-info: the run ends with the frequency analysis (imported, not guarded)."""
     info = tmp_path / "samples.tsv"
-    info.write_text("sample\tpopulation\nS000\tX\n")
+    info.write_text("sample\tpopulation\tsuperpopulation\nS000\tX\tY\n")
     s = run_cohort(cohort_vcf, tmp_path / "out", genes=["TPMT"], scheduler=cluster,
                    samples_info=info)
     assert s.analysis is not None
