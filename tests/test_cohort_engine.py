@@ -273,7 +273,6 @@ def test_plink2_pgen_identical_to_call(kb: Any, cluster: str, tmp_path: Path) ->
     """A PLINK 2 fileset of the same genotypes gives the calls `pgxguard.call` gives on the VCF:
     phase, multi-allelic records, missing calls and male chrX (G6PD) included. PLINK cannot hold
     half-missing calls ('0/.'), so the VCF here has whole missing calls only."""
-    pytest.importorskip("pgenlib")
     builder = _cohort_vcf(kb, 45, seed=3)
     males = set()
     for r in builder.records:
@@ -484,7 +483,6 @@ def _write_bed(prefix: Path, samples: list[str], records: list[tuple[str, int, s
 def test_plink1_bed_identical_to_call(kb: Any, cluster: str, tmp_path: Path) -> None:
     """A PLINK 1 .bed (unphased biallelic calls; no header, so --build) gives the calls the
     equivalent unphased VCF gives."""
-    pytest.importorskip("pgenlib")
     d = kb.definitions["CYP2C19"]["GRCh38"]
     rng = random.Random(9)
     names = [a.name for a in d.alleles]
