@@ -252,8 +252,7 @@ def run_partition(spec: PartitionSpec) -> PartitionResult:
                                  list(spec.samples))
     table, n_patterns, bad = compute_partition(kb, d, samples, gr, spec.assume_reference)
     write_via(part_path(spec.outdir, spec.gene, spec.block),
-                        lambda tmp: pq.write_table(table, tmp, compression="zstd"),
-                        make_dirs=True)
+              lambda tmp: pq.write_table(table, tmp, compression="zstd"), make_dirs=True)
     result = PartitionResult(spec.gene, spec.block, len(samples), n_patterns,
                              round(time.perf_counter() - t0, 4), bad)
     text = json.dumps(result.to_json())
