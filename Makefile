@@ -1,4 +1,7 @@
 # Two set-up commands (see README): `make demo` and `make test`. Both create .venv on first use.
+# `make test` runs everything CI runs (ruff, mypy, every test); `make check` is the edit loop's
+# fast tier (ruff and the tests not marked `slow`); `make golden` rewrites the demo's expected
+# outputs (examples/demo.calls.json, examples/demo.review.json) after an intended change.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,7 +13,7 @@ SOURCES ?= /tmp/dl
 ALDY_VERSION := 4.8.3
 ALDY_SHA256 := 2612e849b35bc3c11fd0ee5752c8c732ae7d39fe095975d5249ea1666e867acd
 
-.PHONY: demo test lint bench clean sources
+.PHONY: demo test check golden lint bench clean sources
 
 # a fictional patient: 943 476 5919 is an NHS test-data number (valid check digit), nobody real
 DEMO_PATIENT = --patient-name "DEMO, Patient" --nhs-number 9434765919 --birth-date 1970-01-01
@@ -55,7 +58,14 @@ sources: $(STAMP)
 	  || { rm -f $(SOURCES)/aldy-$(ALDY_VERSION).tar.gz; echo "aldy sdist: SHA-256 mismatch, removed"; }
 
 test: $(STAMP) lint sources
-	$(PY) -m pytest -q
+	PGXGUARD_SOURCES=$(SOURCES) $(PY) -m pytest -q
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	PGXGUARD_SOURCES=$(SOURCES) $(PY) -m pytest -q -m "not slow"
+
+golden: $(STAMP)
+	$(PY) tests/golden.py --write
 
 bench: $(STAMP)
 	$(PY) bench/bench_call.py

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ if str(_TESTS) not in sys.path:
     sys.path.insert(0, str(_TESTS))
 
 from browser_support import browser  # noqa: E402,F401  (fixture for the browser tests)
+from pinned_sources import SOURCES_DIR  # noqa: E402
 from vcfbuilder import VcfBuilder  # noqa: E402
 
 # The 1000 Genomes data: $PGXGUARD_1KGP_DIR, else ../shared/data/1kgp beside the checkout
@@ -55,6 +57,22 @@ def tmp_vcf(tmp_path: Path) -> Iterator[Callable[..., Path]]:
         return path
 
     yield write
+
+
+@pytest.fixture(scope="session")
+def migrated_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The service tests' databases, migrated once per run (`service_db.MigratedDatabases`)."""
+    from service_db import MigratedDatabases
+
+    dbs = MigratedDatabases(tmp_path_factory.mktemp("migrated"))
+    yield dbs
+    dbs.close()
+
+
+@pytest.fixture(scope="session")
+def sources_dir() -> Path:
+    """The pinned upstream packages (`$PGXGUARD_SOURCES`, default /tmp/dl; `make sources`)."""
+    return SOURCES_DIR
 
 
 @pytest.fixture(scope="session")

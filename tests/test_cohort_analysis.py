@@ -7,17 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-pytest.importorskip("polars")
-pytest.importorskip("matplotlib")
-
-from pgxguard.call.results import CallResult, GeneCall, SampleCall  # noqa: E402
-from pgxguard.cohort.analysis import analyse, read_samples_info  # noqa: E402
-from pgxguard.errors import InputError  # noqa: E402
-from pgxguard.guidance.review import review  # noqa: E402
+from pgxguard.call.results import CallResult, GeneCall, SampleCall
+from pgxguard.cohort.analysis import analyse, read_samples_info
+from pgxguard.errors import InputError
+from pgxguard.guidance.review import review
 
 SCHEMA = pa.schema([
     ("sample", pa.string()), ("gene", pa.string()),

@@ -273,7 +273,6 @@ def test_plink2_pgen_identical_to_call(kb: Any, cluster: str, tmp_path: Path) ->
     """A PLINK 2 fileset of the same genotypes gives the calls `pgxguard.call` gives on the VCF:
     phase, multi-allelic records, missing calls and male chrX (G6PD) included. PLINK cannot hold
     half-missing calls ('0/.'), so the VCF here has whole missing calls only."""
-    pytest.importorskip("pgenlib")
     builder = _cohort_vcf(kb, 45, seed=3)
     males = set()
     for r in builder.records:
@@ -403,23 +402,15 @@ def test_no_record_near_any_gene_is_an_error(kb: Any, cluster: str,
         run_cohort(vcf, tmp_path / "out", genes=["CYP2C19"], scheduler=cluster)
 
 
-def test_samples_info_without_analysis_module(cluster: str, cohort_vcf: Path, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    real = importlib.import_module
-
-    def fake(name: str, package: str | None = None) -> Any:
-        if name == "pgxguard.cohort.analysis":
-            raise ModuleNotFoundError(name=name)
-        return real(name, package)
-
-    monkeypatch.setattr(importlib, "import_module", fake)
+def test_samples_info_runs_the_analysis(cluster: str, cohort_vcf: Path,
+                                        tmp_path: Path) -> None:
+    """--samples-info: the run ends with the frequency analysis (imported, not guarded)."""
     info = tmp_path / "samples.tsv"
-    info.write_text("sample\tpopulation\nS000\tX\n")
+    info.write_text("sample\tpopulation\tsuperpopulation\nS000\tX\tY\n")
     s = run_cohort(cohort_vcf, tmp_path / "out", genes=["TPMT"], scheduler=cluster,
                    samples_info=info)
-    assert any("analysis" in w for w in s.warnings) and s.analysis is None
+    assert s.analysis is not None
+    assert all(Path(f).is_file() for f in s.analysis.files.values())
 
 
 def test_cli_cohort(cluster: str, cohort_vcf: Path, tmp_path: Path) -> None:
@@ -447,6 +438,7 @@ def test_cli_cohort(cluster: str, cohort_vcf: Path, tmp_path: Path) -> None:
     assert res.exit_code == 3 and "no PharmCAT definition files" in res.output
 
 
+@pytest.mark.slow  # starts its own local Dask cluster
 def test_embedded_local_cluster(kb: Any, cohort_vcf: Path, tmp_path: Path) -> None:
     """No --scheduler: pgxguard starts (and closes) its own LocalCluster."""
     s = run_cohort(cohort_vcf, tmp_path / "out", genes=["TPMT", "NUDT15"], workers=2)
@@ -491,7 +483,6 @@ def _write_bed(prefix: Path, samples: list[str], records: list[tuple[str, int, s
 def test_plink1_bed_identical_to_call(kb: Any, cluster: str, tmp_path: Path) -> None:
     """A PLINK 1 .bed (unphased biallelic calls; no header, so --build) gives the calls the
     equivalent unphased VCF gives."""
-    pytest.importorskip("pgenlib")
     d = kb.definitions["CYP2C19"]["GRCh38"]
     rng = random.Random(9)
     names = [a.name for a in d.alleles]

@@ -10,6 +10,7 @@ from pgxguard.errors import UnknownMedicineError
 from pgxguard.guidance.load import load_guidance
 from pgxguard.guidance.medicines import bundled_rows, clean_text, resolve_medicine
 from pgxguard.kb.load import load_knowledge_base
+from pinned_sources import pinned
 
 
 def test_every_guidance_and_cpic_drug_resolves_by_generic_name() -> None:
@@ -87,6 +88,7 @@ def test_common_medicines_without_guidance_resolve() -> None:
         assert not any(gkb.for_drug(c) for c in m.components), q
 
 
+@pytest.mark.slow  # every generic name against the guidance: ~2 minutes on 2 loaded cores
 def test_generic_list_never_hides_a_pgx_drug() -> None:
     """Every name of the list whose generic name is, or contains as whole words, a drug with
     guidance resolves with that drug among its components (or is refused, for co- products)."""
@@ -163,10 +165,11 @@ def test_name_list_checksum_is_checked() -> None:
         names.parse(gzip.compress(text.encode()), "x")
 
 
-NER_WHEEL = Path("/tmp/dl/drug_named_entity_recognition-2.0.9-py3-none-any.whl")
+NER_WHEEL = pinned("drug_named_entity_recognition-2.0.9-py3-none-any.whl")
 
 
-@pytest.mark.skipif(not NER_WHEEL.is_file(), reason="pinned wheel not in /tmp/dl")
+@pytest.mark.skipif(not NER_WHEEL.is_file(),
+                    reason=f"pinned wheel not in {NER_WHEEL.parent} (make sources)")
 def test_name_list_rebuild_is_byte_identical(tmp_path: Path) -> None:
     from pgxguard.guidance import names
 

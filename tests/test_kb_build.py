@@ -3,7 +3,7 @@
 Expectations come from the published files themselves (read here with json/csv), never from the
 compiler's own code. Tests that read the kb-sources tree skip when it is absent
 ($PGXGUARD_KB_SOURCES or ../shared/kb-sources beside the checkout); tests that rebuild also need
-the pinned pypgx wheel ($PGXGUARD_PYPGX_WHEEL or /tmp/dl, fetched by `make sources`).
+the pinned pypgx wheel (in $PGXGUARD_SOURCES, default /tmp/dl, fetched by `make sources`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import csv
 import gzip
 import io
 import json
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -31,11 +30,12 @@ from pgxguard.kb.load import SNAPSHOT_NAME, kb_info, load_knowledge_base
 from pgxguard.kb.model import IUPAC, KnowledgeBase
 from pgxguard.kb.pharmcat import load_pharmcat_definition
 from pgxguard.kb.sources import SourceTree, default_sources_dir
+from pinned_sources import pinned
 from vcfbuilder import VcfBuilder, from_definition
 
 SNAPSHOT = Path(kbbuild.__file__).parent / "data" / SNAPSHOT_NAME
 SOURCES = default_sources_dir()
-WHEEL = Path(os.environ.get("PGXGUARD_PYPGX_WHEEL", "/tmp/dl/pypgx-0.27.0-py3-none-any.whl"))
+WHEEL = pinned("pypgx-0.27.0-py3-none-any.whl")
 needs_sources = pytest.mark.skipif(not (SOURCES / "pharmcat" / "FILES.tsv").is_file(),
                                    reason=f"kb-sources not at {SOURCES}")
 needs_wheel = pytest.mark.skipif(not WHEEL.is_file(), reason=f"pypgx wheel not at {WHEEL}")
@@ -331,6 +331,7 @@ def test_activity_score_must_be_the_sum_of_the_values() -> None:
 # --- snapshot files ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_write_snapshot_is_deterministic_and_atomic(snap: KnowledgeBase, tmp_path: Path) -> None:
     a = kbbuild.write_snapshot(snap, tmp_path / "a.json.gz")
     b = kbbuild.write_snapshot(snap, tmp_path / "sub" / "b.json.gz")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tarfile
 import zipfile
@@ -32,6 +31,7 @@ from pgxguard.io.callers import detect_format
 from pgxguard.io.notation import NotationError
 from pgxguard.io.starnames import StarMapper, Unresolved
 from pgxguard.outside_calls import kb_vocabulary
+from pinned_sources import pinned
 from vcfbuilder import from_definition
 
 runner = CliRunner()
@@ -39,7 +39,7 @@ DATA = Path(__file__).parent / "data" / "outside" / "callers"
 KB = pgxguard.load_knowledge_base()
 VOCAB = kb_vocabulary(KB)
 D6 = sorted(VOCAB.alleles["CYP2D6"]) if VOCAB.alleles else []
-ALDY_SDIST = Path(os.environ.get("PGXGUARD_ALDY_SDIST", "/tmp/dl/aldy-4.8.3.tar.gz"))
+ALDY_SDIST = pinned("aldy-4.8.3.tar.gz")
 ALDY_SHA256 = "2612e849b35bc3c11fd0ee5752c8c732ae7d39fe095975d5249ea1666e867acd"
 
 

@@ -243,6 +243,7 @@ def cases(draw: st.DrawFn) -> tuple[GeneDefinition, list[Genotype | None]]:
     return defn, gts
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_factorised_equals_literal(case: tuple[GeneDefinition, list[Genotype | None]]) -> None:

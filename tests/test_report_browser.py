@@ -17,7 +17,7 @@ from test_report_support import GENES, SAMPLE, make_calls, make_review
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 

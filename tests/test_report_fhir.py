@@ -18,8 +18,6 @@ from pgxguard.report import make_report
 from pgxguard.report.fhir import PROFILE, report_bundle, review_bundle
 from test_report_support import GENES, MISSING_SLCO, SAMPLE, make_calls, make_review
 
-fhir_r4b = pytest.importorskip("fhir.resources.R4B")
-
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 WHEN = datetime(2025, 1, 2, 3, 4, tzinfo=UTC)
 

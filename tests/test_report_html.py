@@ -285,7 +285,6 @@ def test_cli_report_command(tmp_path: Path) -> None:
 
 
 def test_end_to_end_with_review_engine() -> None:
-    pytest.importorskip("pgxguard.guidance.review")
     import json
 
     vcf, tsv = EXAMPLES / "demo.vcf", EXAMPLES / "demo-outside-calls.tsv"

@@ -407,12 +407,15 @@ def test_cli_review_errors(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "empty" in r.output
 
 
-def test_html_format_without_report_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    from pgxguard.errors import ReportFormatError
-    from pgxguard.guidance.render import render_review
-
-    monkeypatch.setitem(sys.modules, "pgxguard.report.html", None)
-    with pytest.raises(ReportFormatError, match=r"pgxguard\.report\.html"):
-        render_review(review(calls(CYP2C19_PM), "Plavix"), "html")
+def test_cli_review_html_and_fhir(tmp_path: Path) -> None:
+    """`review --format html|fhir` render through the report modules (no import guard)."""
+    cp = _write_calls(tmp_path, calls(CYP2C19_PM))
+    runner = CliRunner()
+    r = runner.invoke(app, ["review", "--calls", str(cp), "--meds", "clopidogrel",
+                            "--format", "html"])
+    assert r.exit_code == 0, r.output
+    assert "<html" in r.output.lower() and 'data-drug="clopidogrel"' in r.output
+    r = runner.invoke(app, ["review", "--calls", str(cp), "--meds", "clopidogrel",
+                            "--format", "fhir"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["resourceType"] == "Bundle"

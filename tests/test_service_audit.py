@@ -26,6 +26,7 @@ from test_service_support import DEMO_VCF, VALID_NHS, Svc
 
 _fast_password_hashing = support._fast_password_hashing
 db_settings = support.db_settings
+fresh_db_settings = support.fresh_db_settings
 svc = support.svc
 
 
@@ -176,14 +177,14 @@ def test_audit_reads_are_audited(svc: Svc) -> None:
     assert (svc.audit()[-1].action, svc.audit()[-1].outcome) == ("audit:read", "denied")
 
 
-def test_migration_chains_existing_rows(db_settings: Settings) -> None:
+def test_migration_chains_existing_rows(fresh_db_settings: Settings) -> None:
     """A database at 0004 with audit rows: upgrading to head chains them and adds the
     triggers; the trail verifies."""
-    engine = make_engine(db_settings)
+    engine = make_engine(fresh_db_settings)
     try:
-        if db_settings.db_schema:
+        if fresh_db_settings.db_schema:
             with engine.begin() as c:
-                c.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{db_settings.db_schema}"'))
+                c.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{fresh_db_settings.db_schema}"'))
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         with engine.begin() as conn:

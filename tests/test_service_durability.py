@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 
 from test_service_support import DEMO_VCF, PASSWORD
+
+pytestmark = pytest.mark.slow  # starts and kills `pgxguard serve` processes
 
 
 def _free_port() -> int:

@@ -17,8 +17,6 @@ import test_service_support as support
 from pgxguard.service.fhir.service import NHS_SYSTEM
 from test_service_support import DEMO_OUTSIDE, VALID_NHS, Svc
 
-fhir_r4b = pytest.importorskip("fhir.resources.R4B")
-
 # Fixtures shared by the service tests (test_service_support.py).
 _fast_password_hashing = support._fast_password_hashing
 db_settings = support.db_settings

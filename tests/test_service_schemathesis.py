@@ -30,6 +30,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error, response_schema_conformance  # noqa: E402
 
+pytestmark = pytest.mark.slow  # fuzzing: about 6 minutes of the suite on 2 loaded cores
+
 _fast_password_hashing = support._fast_password_hashing
 db_settings = support.db_settings
 svc = support.svc

@@ -136,6 +136,7 @@ def test_exponential_delay(svc: Svc) -> None:
             ] == [0, 1, 2, 4, 60, 60]
 
 
+@pytest.mark.slow
 def test_spraying_from_one_address_is_stopped_but_known_users_get_in(tmp_path: Any) -> None:
     """One password over 40 usernames from one address: refused after
     `login_address_max_failures`; an account that signed in from that address before still

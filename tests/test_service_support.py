@@ -1,8 +1,10 @@
 """Shared fixtures of the service tests (imported by the other tests/test_service_*.py files).
 
-`service` is parametrised over SQLite (a file in tmp_path) and PostgreSQL at
-postgresql+psycopg://postgres@127.0.0.1:5432/test (a fresh schema per test, dropped after;
-skipped cleanly when the server is unreachable). `Svc` gives a TestClient, one signed-in user per
+`db_settings` (and so `svc`) is parametrised over SQLite (a file in tmp_path) and PostgreSQL at
+postgresql+psycopg://postgres@127.0.0.1:5432/test (skipped cleanly when the server is
+unreachable). Each backend is migrated once per run and every test starts from the migrated,
+empty database (`service_db`); `fresh_db_settings` and `database()` give a fresh, unmigrated
+one for the tests of migrations and start-up. `Svc` gives a TestClient, one signed-in user per
 role, and direct database access for checking what was stored.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,14 +30,15 @@ from pgxguard.service.auth import service as auth_service
 from pgxguard.service.auth.permissions import Role
 from pgxguard.service.models import AuditEvent
 from pgxguard.service.settings import Settings
+from service_db import PG_URL, MigratedDatabases, fresh_database
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO_VCF = EXAMPLES / "demo.vcf"
 DEMO_OUTSIDE = EXAMPLES / "demo-outside-calls.tsv"
 PASSWORD = "correct-horse-battery"
 CHECKER = "checker"  # key of the second laboratory scientist in Svc.tokens / Svc.user_ids
-DATABASES = ["sqlite", "postgresql"]
+# The PostgreSQL variants are `slow`: `make check` runs SQLite only, `make test` both.
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 VALID_NHS = "9434765919"  # modulus 11: checked in test_service_patients
 # A production-grade secret (random; passes the entropy check of Settings.check).
 GOOD_SECRET = "u7Qm2Zt9Lr4Xk1Vb8Nc3Hs6Jd0Fw5Gy2Pe7Ta4Rk9Ub1Mz3"
@@ -67,24 +69,23 @@ def _fast_password_hashing() -> Iterator[None]:
 @contextlib.contextmanager
 def database(kind: str, tmp_dir: Path) -> Iterator[Settings]:
     """Settings for a fresh SQLite file or a fresh PostgreSQL schema (dropped afterwards)."""
-    if kind == "sqlite":
-        yield Settings(data_dir=tmp_dir / "data")
-        return
-    why = postgres_reachable()
-    if why:
-        pytest.skip(why)
-    schema = f"pgxguard_test_{uuid.uuid4().hex[:12]}"
-    try:
-        yield Settings(data_dir=tmp_dir / "data", db_url=PG_URL, db_schema=schema)
-    finally:
-        engine = create_engine(PG_URL)
-        with engine.begin() as c:
-            c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        engine.dispose()
+    with fresh_database(kind, tmp_dir, postgres_reachable()) as settings:
+        assert isinstance(settings, Settings)
+        yield settings
 
 
 @pytest.fixture(params=DATABASES)
-def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+def db_settings(request: pytest.FixtureRequest, tmp_path: Path,
+                migrated_databases: MigratedDatabases) -> Iterator[Settings]:
+    """A migrated, empty database (migrated once per run, reset after the test)."""
+    with migrated_databases.database(request.param, tmp_path, postgres_reachable()) as settings:
+        assert isinstance(settings, Settings)
+        yield settings
+
+
+@pytest.fixture(params=DATABASES)
+def fresh_db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """A fresh, unmigrated database: for tests of the migrations themselves."""
     with database(request.param, tmp_path) as settings:
         yield settings
 

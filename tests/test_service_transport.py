@@ -89,6 +89,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow  # starts `pgxguard serve`
 def test_served_access_log_has_no_patient_identifiers(tmp_path: Path) -> None:
     """A real `pgxguard serve`: a search by NHS number and by name reaches the access log
     only as `[redacted]`."""
@@ -146,6 +147,7 @@ def test_serve_warns_on_a_network_address_without_tls(
     assert warning is not None and "PGXGUARD_TRUSTED_PROXIES=10.0.0.9" in warning
 
 
+@pytest.mark.slow
 def test_trusted_proxy_headers(tmp_path: Path) -> None:
     """Behind a trusted proxy the client address (throttle, audit) and scheme come from
     X-Forwarded-For / -Proto; from anyone else those headers are ignored."""

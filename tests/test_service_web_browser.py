@@ -35,7 +35,7 @@ from test_service_support import DEMO_VCF, PASSWORD
 DOCS_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 NHS = "9434765919"
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 _fast_password_hashing = support._fast_password_hashing
 

@@ -15,17 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from pgxguard.errors import InputError, PgxError
+from pgxguard.errors import TimeBudgetError, WorkCancelled
 
 _clock = time.monotonic  # the default clock (a test may replace it)
-
-
-class TimeBudgetError(InputError):
-    """The work took longer than its time budget and was stopped."""
-
-
-class WorkCancelled(PgxError):
-    """The work was stopped because nobody waits for it any more (the client disconnected)."""
 
 
 class Budget:

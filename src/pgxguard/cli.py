@@ -48,7 +48,8 @@ def call_cmd(
 ) -> None:
     """Call star-allele diplotypes and phenotypes for every sample."""
     from pgxguard.call.pipeline import call
-    from pgxguard.call.writers import to_json_text, to_tsv, write_atomic
+    from pgxguard.call.writers import to_json_text, to_tsv
+    from pgxguard.io.atomic import write_text
 
     try:
         options = opt.call_options(
@@ -60,7 +61,7 @@ def call_cmd(
         if output is None:
             sys.stdout.write(text)
         else:
-            write_atomic(output, text)
+            write_text(output, text)
         for w in result.warnings:
             typer.echo(f"warning: {w}", err=True)
     except PgxError as e:
@@ -155,15 +156,15 @@ def review_cmd(
     output: opt.Output = None,
 ) -> None:
     """Check a medication list against a patient's calls (CPIC and DPWG guidance)."""
-    from pgxguard.call.writers import write_atomic
     from pgxguard.guidance.render import review_from_cli
+    from pgxguard.io.atomic import write_text
 
     try:
         text = review_from_cli(calls, meds, sample=sample, all_drugs=all_drugs, fmt=str(fmt))
         if output is None:
             sys.stdout.write(text)
         else:
-            write_atomic(output, text)
+            write_text(output, text)
     except PgxError as e:
         _fail(e)
 
@@ -248,9 +249,9 @@ def kb_build_cmd(
         kb_build.write_snapshot(kb, target)
         g_build.write_snapshot(gkb, g_target)
         if classes is not None:
-            from pgxguard.snapshot import atomic_write_bytes
+            from pgxguard.io.atomic import write_text
 
-            atomic_write_bytes(classes, g_build.classes_table(gkb).encode("utf-8"))
+            write_text(classes, g_build.classes_table(gkb))
     except PgxError as e:
         _fail(e)
         return

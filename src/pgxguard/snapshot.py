@@ -1,16 +1,18 @@
-"""Atomic file writes and gzip-JSON snapshots, shared by every stage that writes or loads data."""
+"""Gzip-JSON snapshots and packaged data files, shared by every stage that writes or loads data."""
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
 
 from pgxguard.errors import KnowledgeBaseError
+from pgxguard.io.atomic import write_bytes
+
+# The name this writer had here, for code that imports it from this module.
+atomic_write_bytes = write_bytes
 
 
 def packaged_bytes(package: str, name: str, what: str) -> tuple[bytes, str]:
@@ -25,29 +27,6 @@ def packaged_bytes(package: str, name: str, what: str) -> tuple[bytes, str]:
                                  hint="reinstall pgxguard") from e
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write via a temporary file in the same folder, fsync, then rename.
-
-    A failure never leaves a half-written file behind; the file gets the usual mode (umask).
-    """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                               dir=target.parent if str(target.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
 def snapshot_bytes(body: dict[str, Any]) -> bytes:
     """Deterministic gzip JSON (sorted keys, gzip mtime 0): same content, same bytes."""
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -57,8 +36,7 @@ def snapshot_bytes(body: dict[str, Any]) -> bytes:
 def write_snapshot_file(body: dict[str, Any], path: str | Path) -> Path:
     target = Path(path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return atomic_write_bytes(target, snapshot_bytes(body))
+        return write_bytes(target, snapshot_bytes(body), make_dirs=True)
     except OSError as e:
         raise KnowledgeBaseError(f"cannot write the snapshot: {e}", path=str(target)) from e
 

@@ -4,11 +4,9 @@ atomic file write every command's `--output` uses."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from pgxguard.call.results import CallResult
-from pgxguard.errors import InputError
-from pgxguard.snapshot import atomic_write_bytes
+from pgxguard.io.atomic import write_text as write_atomic  # the one atomic writer
 
 TSV_COLUMNS = ("sample", "gene", "diplotypes", "variants", "phenotype", "activity_score",
                "missing_positions", "not_assessed", "source", "warnings")
@@ -32,14 +30,6 @@ def to_tsv(result: CallResult) -> str:
 
 def to_json_text(result: CallResult) -> str:
     return json.dumps(result.to_json(), indent=2) + "\n"
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write via a temporary file and rename, so a failure never leaves a half-written file."""
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        raise InputError("output directory does not exist", path=str(p.parent))
-    atomic_write_bytes(p, text.encode("utf-8"))
 
 
 __all__ = ["TSV_COLUMNS", "to_json_text", "to_tsv", "write_atomic"]

@@ -43,8 +43,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -60,6 +58,7 @@ from pgxguard.cohort.progress import LogLine, StepLog, duration
 from pgxguard.errors import InputError
 from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.model import Action, Medicine
+from pgxguard.io.atomic import write_bytes
 from pgxguard.kb.model import KnowledgeBase
 
 LEVELS: tuple[str, ...] = ("all", "superpopulation", "population")
@@ -148,24 +147,10 @@ class AnalysisSummary:
 # --- small helpers ---------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (temporary file in the same folder, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_tsv(path: Path, df: pl.DataFrame) -> None:
     buf = io.BytesIO()
     df.write_csv(buf, separator="\t", null_value="")
-    _atomic_write(path, buf.getvalue())
+    write_bytes(path, buf.getvalue(), make_dirs=True)
 
 
 def _level_rank(level: str) -> int:
@@ -969,7 +954,7 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
         "samples_without_info": list(no_info), "info_without_calls": len(no_calls),
         "warnings": warnings,
     }
-    _atomic_write(files["analysis"], (json.dumps(meta, indent=1) + "\n").encode())
+    write_bytes(files["analysis"], (json.dumps(meta, indent=1) + "\n").encode(), make_dirs=True)
 
     if plots:
         if progress is not None:
@@ -980,8 +965,8 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
         files["phenotype_plot"] = pdir / "phenotype_frequencies.png"
         files["burden_plot"] = pdir / "actionable_burden.png"
         files["report"] = pdir / "cohort_report.html"
-        _atomic_write(files["phenotype_plot"], _figure_bytes(ph_fig, "png"))
-        _atomic_write(files["burden_plot"], _figure_bytes(bu_fig, "png"))
+        write_bytes(files["phenotype_plot"], _figure_bytes(ph_fig, "png"), make_dirs=True)
+        write_bytes(files["burden_plot"], _figure_bytes(bu_fig, "png"), make_dirs=True)
         ph_sub = ph_t.filter(pl.col("group_level").is_in(["all", "superpopulation"]))
         ph_svgs = [(g, _figure_bytes(_gene_figure(ph_sub, g), "svg"))
                    for g in _phenotype_genes(ph_sub)]
@@ -993,7 +978,7 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
                  "samples-info rows without calls": len(no_calls),
                  "guidance": gkb.version, "pgxguard": __version__}
         page = _report_html(ph_svgs, bu_svg, burden, facts)
-        _atomic_write(files["report"], page.encode("utf-8"))
+        write_bytes(files["report"], page.encode("utf-8"), make_dirs=True)
 
     if progress is not None:
         progress(f"analysis: done in {duration(time.monotonic() - t0)}")

@@ -13,8 +13,6 @@ the affected samples get rows flagged `error` and are reported as bad samples.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 import traceback
@@ -29,6 +27,7 @@ from pgxguard.call.results import GeneCall
 from pgxguard.cohort.records import GeneRecords, gene_genotypes
 from pgxguard.cohort.schema import CALLS_SCHEMA, part_path
 from pgxguard.errors import KnowledgeBaseError
+from pgxguard.io.atomic import write_via
 from pgxguard.io.vcf import GeneGenotypes
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
 
@@ -218,19 +217,6 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}{where}"
 
 
-def _write_atomic_bytes(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def done_path(outdir: str | Path, gene: str, block: int) -> Path:
     return Path(outdir) / DONE_DIR / f"{gene}.{block}.json"
 
@@ -265,8 +251,8 @@ def run_partition(spec: PartitionSpec) -> PartitionResult:
     samples, gr = read_partition(spec.kind, spec.path, d, spec.start, spec.stop,
                                  list(spec.samples))
     table, n_patterns, bad = compute_partition(kb, d, samples, gr, spec.assume_reference)
-    _write_atomic_bytes(part_path(spec.outdir, spec.gene, spec.block),
-                        lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    write_via(part_path(spec.outdir, spec.gene, spec.block),
+              lambda tmp: pq.write_table(table, tmp, compression="zstd"), make_dirs=True)
     result = PartitionResult(spec.gene, spec.block, len(samples), n_patterns,
                              round(time.perf_counter() - t0, 4), bad)
     text = json.dumps(result.to_json())
@@ -274,7 +260,7 @@ def run_partition(spec: PartitionSpec) -> PartitionResult:
     def write_done(tmp: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
 
-    _write_atomic_bytes(done_path(spec.outdir, spec.gene, spec.block), write_done)
+    write_via(done_path(spec.outdir, spec.gene, spec.block), write_done, make_dirs=True)
     return result
 
 

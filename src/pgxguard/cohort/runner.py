@@ -35,15 +35,11 @@ from pgxguard.cohort.engine import (
 )
 from pgxguard.cohort.progress import Heartbeat, LogLine, StepLog
 from pgxguard.cohort.schema import CALLS_DIR, part_path
-from pgxguard.errors import InputError, PgxError, VcfError
+from pgxguard.errors import CohortError, InputError, VcfError
 from pgxguard.kb.model import GeneDefinition
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "pgxguard.cohort/1"
-
-
-class CohortError(PgxError):
-    """A cohort run that could not finish every partition (rerun to resume)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +109,9 @@ def _open_input(path: str | Path, build: str | None) -> _Input:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    from pgxguard.call.writers import write_atomic
+    from pgxguard.io.atomic import write_text
 
-    write_atomic(path, json.dumps(data, indent=2) + "\n")
+    write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def _fingerprint(identity: dict[str, Any]) -> str:
@@ -304,22 +300,9 @@ def run_cohort(input: str | Path, outdir: str | Path, options: CallOptions | Non
 
     analysis: Any = None
     if samples_info is not None:
-        import importlib
+        from pgxguard.cohort.analysis import analyse
 
-        try:
-            analysis_mod = importlib.import_module("pgxguard.cohort.analysis")
-        except ModuleNotFoundError as e:
-            if e.name != "pgxguard.cohort.analysis":
-                raise
-            warnings.append("--samples-info given but pgxguard.cohort.analysis is not "
-                            "available: frequency tables were not made")
-        else:
-            analyse = getattr(analysis_mod, "analyse", None)
-            if analyse is None:
-                warnings.append("pgxguard.cohort.analysis has no analyse(): frequency tables "
-                                "were not made")
-            else:
-                analysis = analyse(out, samples_info, progress=log)
+        analysis = analyse(out, samples_info, progress=log)
     bad = tuple(b for _, r in sorted(done.items()) for b in r.bad_samples)
     return CohortSummary(out, n, tuple(d.gene for d in defs), len(done), len(done) - skipped,
                          skipped, bad, round(time.perf_counter() - t0, 3), tuple(warnings),

@@ -42,7 +42,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pgxguard.errors import KnowledgeBaseError
+from pgxguard.errors import KnowledgeBaseError, PgxError
 from pgxguard.guidance.knowledge import (
     GUIDANCE_SCHEMA,
     Change,
@@ -454,8 +454,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         kb = build_guidance(args.sources, notes=notes)
         out = write_snapshot(kb, args.output)
         if args.classes:
-            args.classes.write_text(classes_table(kb), encoding="utf-8")
-    except KnowledgeBaseError as e:
+            from pgxguard.io.atomic import write_text
+
+            write_text(args.classes, classes_table(kb))
+    except PgxError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     for n in notes:

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from pgxguard.errors import KnowledgeBaseError, PgxError
-from pgxguard.snapshot import atomic_write_bytes, packaged_bytes
+from pgxguard.io.atomic import write_bytes
+from pgxguard.snapshot import packaged_bytes
 
 NER_PACKAGE = "drug-named-entity-recognition"
 NER_VERSION = "2.0.9"
@@ -133,7 +134,7 @@ def build(wheel: Path | None = None, out: Path | None = None) -> Path:
                 raise KnowledgeBaseError(f"pip download of {NER_PACKAGE}=={NER_VERSION} failed",
                                          hint="pass --wheel with a downloaded copy")
         names = select_names(read_dictionary(wheel), guidance_drugs())
-        return atomic_write_bytes(out, render(names, NER_WHEEL_SHA256))
+        return write_bytes(out, render(names, NER_WHEEL_SHA256))
 
 
 def guidance_drugs() -> frozenset[str]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from pgxguard.errors import InputError, ReportFormatError
+from pgxguard.errors import InputError
 from pgxguard.guidance.model import ReviewResult
 
 
@@ -37,28 +35,19 @@ def review_text(result: ReviewResult) -> str:
     return "\n".join(lines)
 
 
-def _plugin(module: str, func: str, result: ReviewResult) -> Any:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        raise ReportFormatError(f"output format needs {module}, which is not installed in this "
-                                "pgxguard", hint="use --format json or text") from e
-    fn = getattr(mod, func, None)
-    if fn is None:
-        raise ReportFormatError(f"{module} has no {func}()", hint="use --format json or text")
-    return fn(result)
-
-
 def render_review(result: ReviewResult, fmt: str) -> str:
     if fmt == "json":
         return review_json(result)
     if fmt == "text":
         return review_text(result)
     if fmt == "html":
-        return str(_plugin("pgxguard.report.html", "review_html", result))
+        from pgxguard.report.html import review_html
+
+        return review_html(result)
     if fmt == "fhir":
-        out = _plugin("pgxguard.report.fhir", "review_bundle", result)
-        return out if isinstance(out, str) else json.dumps(out, indent=2) + "\n"
+        from pgxguard.report.fhir import review_bundle
+
+        return json.dumps(review_bundle(result), indent=2) + "\n"
     raise InputError(f"unknown format {fmt!r}", hint="use json, text, html or fhir")
 
 

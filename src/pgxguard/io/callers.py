@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgxguard.errors import OutsideCallError
+from pgxguard.errors import CallerFormatError, OutsideCallError
 from pgxguard.io.notation import NotationError, is_hla
 from pgxguard.io.outside import OutsideCall, OutsideCalls, RowChecker, Vocabulary
 from pgxguard.io.starnames import StarMapper, Unresolved
@@ -113,8 +113,7 @@ class Parsed:
     skip_unknown_genes: bool = False  # callers typing many loci the knowledge base never uses
 
 
-class FormatError(OutsideCallError):
-    """The file is not in the format named, or in none pgxguard reads."""
+FormatError = CallerFormatError  # the file is not in the format named, or in none we read
 
 
 # --- detection ---------------------------------------------------------------------------

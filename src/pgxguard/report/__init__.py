@@ -6,8 +6,6 @@ calls), runs the medication review when medicines are given, and renders one for
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -28,20 +26,9 @@ FORMATS: tuple[str, ...] = ("html", "json", "fhir", "patient")
 
 def run_review(calls: CallResult, medicines: list[str], sample: str) -> ReviewResult:
     """Call the guidance engine (`pgxguard.guidance.review.review`) for one sample."""
-    # imported by name: the engine is developed alongside and may not exist in every checkout
-    engine = importlib.import_module("pgxguard.guidance.review")
-    fn: Any = engine.review
-    params = inspect.signature(fn).parameters
-    kwargs: dict[str, Any] = {}
-    if "sample" in params:
-        kwargs["sample"] = sample
-    result = fn(calls, medicines, **kwargs)
-    if isinstance(result, ReviewResult):
-        return result
-    for r in result:  # engine returned one review per sample
-        if isinstance(r, ReviewResult) and r.sample == sample:
-            return r
-    raise InputError(f"the review engine returned no review for sample {sample!r}")
+    from pgxguard.guidance.review import review
+
+    return review(calls, medicines, sample=sample)
 
 
 def render(calls: CallResult, review: ReviewResult | None, sample: str, fmt: str = "html", *,

@@ -47,7 +47,7 @@ def report_cmd(
         help="Patient's date of birth (YYYY-MM-DD), printed on every page")] = None,
 ) -> None:
     """Call, review the medicines and write one report (HTML, patient summary, JSON, FHIR)."""
-    from pgxguard.call.writers import write_atomic
+    from pgxguard.io.atomic import write_text
     from pgxguard.report import PatientIds, make_report
 
     try:
@@ -65,7 +65,7 @@ def report_cmd(
         if output is None:
             sys.stdout.write(text)
         else:
-            write_atomic(output, text)
+            write_text(output, text)
         for w in warnings:
             typer.echo(f"warning: {w}", err=True)
     except PgxError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from pgxguard.errors import PgxError
+from pgxguard.errors import AuditTrailBroken, PgxError
 from pgxguard.service.settings import Settings, SettingsError
 
 
@@ -62,12 +62,6 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1,
     os.environ["PGXGUARD_DB_URL"] = settings.database_url
     os.environ["PGXGUARD_RUN_MIGRATIONS"] = "false"
     uvicorn.run("pgxguard.service.app:app_from_env", factory=True, workers=workers, **common)
-
-
-class AuditTrailBroken(PgxError):
-    """`pgxguard audit verify` found a break in the audit trail's hash chain."""
-
-    exit_code = 5
 
 
 def verify_audit(settings: Settings, anchor: str | None = None) -> dict[str, Any]:

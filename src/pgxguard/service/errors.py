@@ -1,5 +1,7 @@
 """Service errors: all are `PgxError`s with an HTTP status; the API maps only these to HTTP.
 
+The classes live in `pgxguard.errors` (one tree) and are re-exported here.
+
 Every error response has the same JSON shape: `{"error": message, "hint": hint-or-null}`.
 """
 
@@ -7,64 +9,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from pgxguard.budget import WorkCancelled
-from pgxguard.errors import InputError, PgxError
-
-
-class ServiceError(PgxError):
-    """A request the service refuses; `status_code` is the HTTP status."""
-
-    status_code = 400
-
-
-class NotFoundError(ServiceError):
-    status_code = 404
-
-
-class ConflictError(ServiceError):
-    status_code = 409
-
-
-class AuthenticationError(ServiceError):
-    status_code = 401
-
-
-class PermissionDeniedError(ServiceError):
-    status_code = 403
-
-
-class PayloadTooLargeError(ServiceError):
-    status_code = 413
-
-
-class ValidationFailedError(ServiceError):
-    status_code = 422
-
-
-class TooManyAttemptsError(ServiceError):
-    """Sign-in refused for a while after repeated failures; `retry_after` is in seconds."""
-
-    status_code = 429
-
-    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, hint=hint)
-
+from pgxguard.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    PgxError,
+    ServiceError,
+    TooManyAttemptsError,
+    ValidationFailedError,
+    WorkCancelled,
+)
 
 # nginx's "client closed request": nobody reads the response, but the audit row says why.
-CLIENT_CLOSED_REQUEST = 499
+CLIENT_CLOSED_REQUEST = WorkCancelled.status_code
 
 
 def status_for(e: PgxError) -> int:
-    """HTTP status of a `PgxError`: its own for service errors, 422 for bad input, 499 for
-    work stopped because the client left, else 400."""
-    if isinstance(e, ServiceError):
-        return e.status_code
-    if isinstance(e, WorkCancelled):
-        return CLIENT_CLOSED_REQUEST
-    if isinstance(e, InputError):
-        return 422
-    return 400
+    """HTTP status of a `PgxError`: its class's `status_code` (see the tree in pgxguard.errors:
+    422 for bad input, 499 for work stopped because the client left, 500 for the server's own
+    faults such as the knowledge base, the service's own statuses, else 400)."""
+    return e.status_code
 
 
 def error_body(message: str, hint: str | None = None) -> dict[str, Any]:

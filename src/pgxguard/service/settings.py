@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pgxguard.errors import PgxError
+from pgxguard.errors import SettingsError
 
 DEFAULT_SECRET = "pgxguard-development-secret-do-not-use-in-production"
 MIN_SECRET_LENGTH = 32
@@ -23,12 +23,6 @@ MIN_SECRET_LENGTH = 32
 # log2(distinct characters)): 32 random URL-safe characters give about 106, 32 x 'a' about 3.
 MIN_SECRET_BITS = 100
 ENVIRONMENTS = ("development", "production")
-
-
-class SettingsError(PgxError):
-    """The service configuration is unsafe or invalid; the service refuses to start."""
-
-    exit_code = 4
 
 
 def default_data_dir() -> Path:

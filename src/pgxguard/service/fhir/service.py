@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from pgxguard import __version__
 from pgxguard.call.results import CallResult
+from pgxguard.errors import BadSearchError
 from pgxguard.report.fhir import SAMPLE_SYSTEM, report_bundle
 from pgxguard.service.errors import NotFoundError, ServiceError
 from pgxguard.service.ids import MAX_ROW_ID
@@ -59,12 +60,6 @@ RESULT_TYPES = ("DiagnosticReport", "Observation")
 _RESULT_ID = re.compile(r"^r([0-9]+)-v([0-9]+)-[A-Za-z0-9.-]{1,40}$")
 _PROFILE_ID = re.compile(r"^p([0-9]+)-[A-Za-z0-9.-]{1,40}$")
 _PATIENT_REF = re.compile(r"^(?:Patient/)?([0-9]+)$")
-
-
-class BadSearchError(ServiceError):
-    """A search parameter the server cannot use (FHIR answers 400)."""
-
-    status_code = 400
 
 
 def _row_id(text: str) -> int | None:
