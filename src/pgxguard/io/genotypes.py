@@ -71,6 +71,7 @@ class GeneArrays:
         self.cn = np.full(n, -1, dtype=np.int64)
         self.cn_bad = np.zeros(n, dtype=bool)
         self.gene_warnings: list[str] = []
+        self._const: dict[object, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def code(self, i: int, seq: str) -> int:
         table = self.seqs[i]
@@ -142,38 +143,61 @@ class GeneArrays:
         _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
         return inverse.reshape(-1), first
 
+    def _constant_calls(self, assumed_ploidy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per position, the shared SiteCall of REF/REF phased, REF/REF unphased (no phase set)
+        and of an assumed-reference position (None where the REF is not confirmed)."""
+        key = ("const", assumed_ploidy)
+        hit = self._const.get(key)
+        if hit is None:
+            n = len(self.d.positions)
+            phased, unphased, assumed = (np.empty(n, dtype=object) for _ in range(3))
+            for i, p in enumerate(self.d.positions):
+                phased[i] = SiteCall((p.ref, p.ref), True, None)
+                unphased[i] = SiteCall((p.ref, p.ref), False, None)
+                assumed[i] = SiteCall((p.ref,) * assumed_ploidy, True, None) \
+                    if p.ref_confirmed else None
+            hit = self._const[key] = (phased, unphased, assumed)
+        return hit
+
     def site_calls(self, j: int,
                    assume_reference: bool) -> tuple[list[SiteCall | None], list[str]]:
         d = self.d
-        row: list[SiteCall | None] = []
         warn: list[str] = []
         if self.cn_bad[j]:
             warn.append(f"copy-number records over {d.gene} disagree, or a copy number other "
                         "than 2 covers only part of the gene (a hybrid or partial deletion?): "
                         "copy number not used; an outside call can give it")
+        covered = self.covered[:, j]
         # Assumed-reference positions take the ploidy the sample shows elsewhere in the gene
         # (haploid chrX in males); mitochondrial ones are haploid.
-        seen = {int(self.ploidy[i, j]) for i in range(len(d.positions)) if self.covered[i, j]}
+        seen = set(np.unique(self.ploidy[covered, j]).tolist())
         assumed_ploidy = 1 if d.haploid_chrom == "M" or seen == {1} else 2
-        for i, p in enumerate(d.positions):
-            if self.ref_mismatch[i]:
-                row.append(None)
-                continue
-            if not self.covered[i, j]:
-                if assume_reference and p.ref_confirmed:
-                    row.append(SiteCall((p.ref,) * assumed_ploidy, True, None))
-                else:
-                    row.append(None)
-                continue
+        # Most positions of a large definition are REF/REF or not in the input: those take
+        # shared SiteCalls in one vectorised step; only the others go through the loop below
+        # (in position order, so warnings keep their order).
+        phased, unphased, assumed = self._constant_calls(assumed_ploidy)
+        usable = ~self.ref_mismatch
+        ref_ref = (covered & usable & ~self.contradicted[:, j] & ~self.conflict[:, j]
+                   & (self.ploidy[:, j] == 2) & (self.strand[:, j, 0] < 0)
+                   & (self.strand[:, j, 1] < 0) & ~self.missing[:, j, 0]
+                   & ~self.missing[:, j, 1] & (self.ps[:, j] < 0))
+        if d.haploid_chrom == "M":
+            ref_ref[:] = False
+        out = np.full(len(d.positions), None, dtype=object)
+        out[ref_ref] = np.where(self.unphased[ref_ref, j], unphased[ref_ref], phased[ref_ref])
+        if assume_reference:
+            fill = ~covered & usable
+            out[fill] = assumed[fill]
+        row: list[SiteCall | None] = out.tolist()
+        for i in np.flatnonzero(covered & usable & ~ref_ref).tolist():
+            p = d.positions[i]
             if self.contradicted[i, j]:
                 warn.append(f"heterozygous genotype at {p.chrom}:{p.pos} contradicted by its "
                             "allele depths (AD): position treated as missing")
-                row.append(None)
                 continue
             if self.conflict[i, j]:
                 warn.append(f"two different alleles on one strand at {p.chrom}:{p.pos}: "
                             "position treated as missing")
-                row.append(None)
                 continue
             alleles: list[str | None] = []
             for k in range(int(self.ploidy[i, j])):
@@ -190,11 +214,10 @@ class GeneArrays:
                 else:
                     warn.append(f"heteroplasmic genotype at chrM:{p.pos}: position treated as "
                                 "missing")
-                    row.append(None)
                     continue
             ps = int(self.ps[i, j])
-            row.append(SiteCall(tuple(alleles), not bool(self.unphased[i, j]),
-                                ps if ps >= 0 else None))
+            row[i] = SiteCall(tuple(alleles), not bool(self.unphased[i, j]),
+                              ps if ps >= 0 else None)
         return row, warn
 
 

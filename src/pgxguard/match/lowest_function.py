@@ -29,7 +29,14 @@ from dataclasses import dataclass
 
 from pgxguard.alleles import sort_key
 from pgxguard.kb.model import GeneDefinition
-from pgxguard.match.matcher import MatchResult, accepts, allele_known, position_label
+from pgxguard.match.matcher import (
+    MatchResult,
+    accepts,
+    allele_known,
+    position_label,
+    reference_acceptance,
+    reference_sequences,
+)
 from pgxguard.match.types import SiteCall
 
 # More free phase blocks than this (2^(n-1) orientations) are reported as the unphased list.
@@ -125,17 +132,19 @@ def _normalised(defn: GeneDefinition, sites: Sequence[SiteCall | None],
     """Available diploid genotypes, an allele the definitions do not know read as reference
     (these genes' rule; the matcher has already warned)."""
     out: dict[int, SiteCall] = {}
+    refs = reference_sequences(defn)
     for i in available:
         s = sites[i]
         assert s is not None
-        ref = defn.positions[i].ref
+        ref = refs[i]
+        al = s.alleles
+        if ((len(al) == 2 and (al[0] is None or al[0] == ref) and (al[1] is None or al[1] == ref))
+                or (len(al) == 1 and (al[0] is None or al[0] == ref))):
+            out[i] = s  # REF is always known: the same genotype
+            continue
         alleles = tuple(a if a is None or allele_known(defn, i, a) else ref for a in s.alleles)
         out[i] = SiteCall(alleles, s.phased, s.phase_set)
     return out
-
-
-def _is_reference(defn: GeneDefinition, i: int, seq: str | None) -> bool:
-    return seq is not None and accepts(defn, 0, i, seq)
 
 
 def _label(defn: GeneDefinition, idx: Iterable[int]) -> str:
@@ -151,11 +160,18 @@ class _Rule:
         self.model = _alleles(defn)
         self.names = defn.allele_names
         self.warnings: list[str] = []
-        avail = set(calls)
         # Each allele's defining cells at positions with data; alleles with none are not callable.
-        self.avail_own = [tuple(c for c in own if c[0] in avail) for own in self.model.own]
-        self.missing_own = [len(a) != len(b) for a, b in zip(self.avail_own, self.model.own,
-                                                             strict=True)]
+        if len(calls) == len(defn.positions):  # every position has data (the usual case)
+            self.avail_own = list(self.model.own)
+            self.missing_own = [False] * len(self.model.own)
+        else:
+            avail = set(calls)
+            self.avail_own = [tuple(c for c in own if c[0] in avail) for own in self.model.own]
+            self.missing_own = [len(a) != len(b) for a, b in zip(self.avail_own, self.model.own,
+                                                                 strict=True)]
+        # Sequences the reference allele accepts at each position: a strand's sequence is
+        # reference when it is one of them.
+        self.ref_ok = reference_acceptance(defn)
 
     # --- which alleles explain a set of found alleles --------------------------------------
 
@@ -183,8 +199,9 @@ class _Rule:
     def on_strand(self, strand: dict[int, str]) -> list[Components]:
         """The named variants carried by one strand (alternatives only if indistinguishable)."""
         cand: set[int] = set()
+        ref_ok = self.ref_ok
         for i, seq in strand.items():
-            if not _is_reference(self.defn, i, seq):
+            if seq is None or seq not in ref_ok[i]:
                 cand.update(self.model.by_position.get(i, ()))
         found = {a for a in cand if self.avail_own[a]
                  and all(accepts(self.defn, a, i, strand[i]) for i, _ in self.avail_own[a])}
@@ -236,8 +253,10 @@ class _Rule:
     def variant_list(self) -> tuple[str, ...]:
         cand: set[int] = set()
         hom_alt = False
+        ref_ok = self.ref_ok
         for i, s in self.calls.items():
-            nonref = [x for x in s.alleles if not _is_reference(self.defn, i, x)]
+            ok = ref_ok[i]
+            nonref = [x for x in s.alleles if x is None or x not in ok]
             if nonref:
                 cand.update(self.model.by_position.get(i, ()))
             if len(nonref) == len(s.alleles):

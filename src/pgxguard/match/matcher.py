@@ -76,6 +76,11 @@ class _Cells:
             self.accept.append(row)
 
         self._vec: dict[tuple[int, str], np.ndarray] = {}
+        self.refs: list[str] = [p.ref for p in defn.positions]
+        # ref_accept[a, i]: allele a accepts the position's REF sequence (the common case).
+        self.ref_accept = np.zeros_like(self.defined)
+        for i, r in enumerate(self.refs):
+            self.ref_accept[:, i] = self.vector(i, r)
         self.has_iupac: np.ndarray = np.asarray(self.iupac.any(axis=1), dtype=bool)
         # Rank of each allele name in allele-name order (sort_key), computed once per gene.
         order = sorted(range(len(defn.alleles)), key=lambda a: sort_key(defn.alleles[a].name))
@@ -103,6 +108,16 @@ def _cells(defn: GeneDefinition) -> _Cells:
     return c
 
 
+def reference_sequences(defn: GeneDefinition) -> list[str]:
+    """Each position's REF sequence (cached with the gene's tables; do not modify)."""
+    return _cells(defn).refs
+
+
+def reference_acceptance(defn: GeneDefinition) -> list[frozenset[str]]:
+    """Per position, the sequences the reference allele (index 0) accepts (IUPAC aware)."""
+    return _cells(defn).accept[0]
+
+
 def allele_known(defn: GeneDefinition, i: int, seq: str) -> bool:
     """Whether the definitions know allele `seq` at position i (REF, a listed ALT, or a cell)."""
     pos = defn.positions[i]
@@ -120,27 +135,36 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
     if len(sites) != len(defn.positions):
         raise ValueError("one SiteCall (or None) per definition position is required")
     cells = _cells(defn)
-    n_alleles = len(defn.alleles)
+    refs = cells.refs
     missing: list[str] = []
     warnings: list[str] = []
     avail: list[int] = []
+    ploidies: set[int] = set()
+    # Positions with data other than REF on every strand: only these need per-site work below
+    # (a large definition's sample is REF/REF at almost every position).
+    special: list[int] = []
     for i, s in enumerate(sites):
         if s is None:
             missing.append(position_label(defn, i))
             continue
-        called = [a for a in s.alleles if a is not None]
+        al = s.alleles
+        ref = refs[i]
+        if (len(al) == 2 and al[0] == ref and al[1] == ref) or (len(al) == 1 and al[0] == ref):
+            avail.append(i)
+            ploidies.add(len(al))
+            continue
+        called = [a for a in al if a is not None]
         if not called:
             missing.append(position_label(defn, i))
             continue
-        if len(called) < len(s.alleles):
-            if any(a != defn.positions[i].ref for a in called):
+        if len(called) < len(al):
+            if any(a != ref for a in called):
                 reason = (f"partial genotype with a non-reference allele at "
                           f"{position_label(defn, i)}: no call for {defn.gene}")
                 return MatchResult(defn.gene, (), None, tuple(missing), (reason,), False,
                                    no_call_reason=reason, reason_code="partial")
             missing.append(position_label(defn, i))
             continue
-        pos = defn.positions[i]
         unknown = [a for a in called if not allele_known(defn, i, a)]
         if unknown:
             where = position_label(defn, i)
@@ -148,7 +172,7 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                 warnings.append(f"allele {'/'.join(unknown)} at {where} is not in the "
                                 f"{defn.gene} definitions: treated as reference")
                 sites = list(sites)
-                sites[i] = SiteCall(tuple(pos.ref if a in unknown else a for a in s.alleles),
+                sites[i] = SiteCall(tuple(ref if a in unknown else a for a in al),
                                     s.phased, s.phase_set)
             else:
                 reason = (f"allele {'/'.join(unknown)} at {where} is not in the {defn.gene} "
@@ -156,6 +180,8 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                 return MatchResult(defn.gene, (), None, tuple(missing), (*warnings, reason),
                                    False, no_call_reason=reason, reason_code="unknown_alt")
         avail.append(i)
+        ploidies.add(len(al))
+        special.append(len(avail) - 1)
 
     if defn.required_positions:
         have = set(avail)
@@ -166,7 +192,6 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                       "exemptions: the gene cannot be called without them): no call")
             return MatchResult(defn.gene, (), None, tuple(missing), (*warnings, reason), False,
                                no_call_reason=reason, reason_code="required")
-    ploidies = {len(c.alleles) for c in (sites[i] for i in avail) if c is not None}
     if not avail:
         reason = f"no data at any {defn.gene} position"
         return MatchResult(defn.gene, (), None, tuple(missing), (reason,), False,
@@ -177,41 +202,52 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                            no_call_reason=reason, reason_code="mixed_ploidy")
     haploid = ploidies == {1}
 
-    defined = cells.defined[:, avail]
+    every = len(avail) == len(refs)  # no copy of the per-position tables when all have data
+    defined = cells.defined if every else cells.defined[:, avail]
     n_defined = defined.sum(axis=1)
     callable_mask = n_defined > 0
     callable_mask[0] = True  # the reference allele defines every available position
-    uncallable = tuple(defn.alleles[a].name for a in range(n_alleles) if not callable_mask[a])
+    uncallable = tuple(defn.alleles[a].name for a in np.flatnonzero(~callable_mask).tolist())
 
     # m[strand][a, k]: allele a accepts that strand's sequence at available position k.
-    calls: list[SiteCall] = [sites[i] for i in avail]  # type: ignore[misc]
     n_strands = 1 if haploid else 2
-    m = np.zeros((n_strands, n_alleles, len(avail)), dtype=bool)
-    for k, (i, site) in enumerate(zip(avail, calls, strict=True)):
+    base = cells.ref_accept if every else cells.ref_accept[:, avail]
+    m = np.repeat(base[None, :, :], n_strands, axis=0)
+    het: list[int] = []  # available positions (k) whose strands differ
+    for k in special:
+        i = avail[k]
+        site = sites[i]
+        assert site is not None
         for strand in range(n_strands):
             seq = site.alleles[strand]
             assert seq is not None
-            m[strand, :, k] = cells.vector(i, seq)
+            if seq != refs[i]:
+                m[strand, :, k] = cells.vector(i, seq)
+        if n_strands == 2 and site.alleles[0] != site.alleles[1]:
+            het.append(k)
     m &= callable_mask[None, :, None]
 
     if haploid:
         ok = m[0].all(axis=1)
-        strand_seqs: list[str | None] = [c.alleles[0] for c in calls]
+        strand_seqs: list[str | None] = [
+            sites[i].alleles[0] for i in avail]  # type: ignore[union-attr]
         scored: list[tuple[tuple[int, ...], int]] = [
             ((int(a),), _score(cells, int(a), avail, strand_seqs)) for a in np.flatnonzero(ok)]
         return _finish(defn, scored, missing, warnings, True, True, avail, uncallable, 0)
 
-    hom = [k for k, c in enumerate(calls) if c.alleles[0] == c.alleles[1]]
     blocks: dict[object, list[int]] = {}
-    for k, (i, site) in enumerate(zip(avail, calls, strict=True)):
-        if site.alleles[0] == site.alleles[1]:
-            continue
+    for k in het:
+        i = avail[k]
+        site = sites[i]
+        assert site is not None
         key: object = ("ps", site.phase_set) if site.phased else ("u", i)
         blocks.setdefault(key, []).append(k)
 
     # Alleles that can sit on either strand at every site; prune before the pair test.
     plausible = (m[0] | m[1]).all(axis=1)
-    if hom:
+    if len(het) < len(avail):
+        hom = np.ones(len(avail), dtype=bool)
+        hom[het] = False
         plausible &= m[0][:, hom].all(axis=1)
     idx = np.flatnonzero(plausible)
     if idx.size == 0:
@@ -225,7 +261,7 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
         fwd = (a1 @ a2.T) == len(ks)  # A on strand 1, B on strand 2
         ok &= fwd | fwd.T
     pairs = np.argwhere(np.triu(ok))
-    n_def = cells.defined[:, avail].sum(axis=1)
+    n_def = n_defined
     scored = []
     for x, y in pairs:
         a, b = int(idx[x]), int(idx[y])
