@@ -33,6 +33,8 @@ from pgxguard.match.matcher import (
     MatchResult,
     accepts,
     allele_known,
+    allele_names,
+    plain_reference_pairs,
     position_label,
     reference_acceptance,
     reference_sequences,
@@ -158,7 +160,7 @@ class _Rule:
         self.defn = defn
         self.calls = calls
         self.model = _alleles(defn)
-        self.names = defn.allele_names
+        self.names = allele_names(defn)
         self.warnings: list[str] = []
         # Each allele's defining cells at positions with data; alleles with none are not callable.
         if len(calls) == len(defn.positions):  # every position has data (the usual case)
@@ -254,7 +256,10 @@ class _Rule:
         cand: set[int] = set()
         hom_alt = False
         ref_ok = self.ref_ok
+        ref_pairs = plain_reference_pairs(self.defn)
         for i, s in self.calls.items():
+            if s.alleles == ref_pairs[i]:
+                continue  # REF/REF where the reference allele accepts REF: nothing found here
             ok = ref_ok[i]
             nonref = [x for x in s.alleles if x is None or x not in ok]
             if nonref:

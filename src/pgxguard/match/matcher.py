@@ -77,6 +77,10 @@ class _Cells:
 
         self._vec: dict[tuple[int, str], np.ndarray] = {}
         self.refs: list[str] = [p.ref for p in defn.positions]
+        self.ref_pairs: list[tuple[str, ...]] = [(r, r) for r in self.refs]
+        self.ref_singles: list[tuple[str, ...]] = [(r,) for r in self.refs]
+        self.names: tuple[str, ...] = defn.allele_names
+        self.plain_ref_pairs: list[tuple[str, ...] | None] | None = None
         # ref_accept[a, i]: allele a accepts the position's REF sequence (the common case).
         self.ref_accept = np.zeros_like(self.defined)
         for i, r in enumerate(self.refs):
@@ -108,9 +112,25 @@ def _cells(defn: GeneDefinition) -> _Cells:
     return c
 
 
+def allele_names(defn: GeneDefinition) -> tuple[str, ...]:
+    """`defn.allele_names`, built once per definition."""
+    return _cells(defn).names
+
+
 def reference_sequences(defn: GeneDefinition) -> list[str]:
     """Each position's REF sequence (cached with the gene's tables; do not modify)."""
     return _cells(defn).refs
+
+
+def plain_reference_pairs(defn: GeneDefinition) -> list[tuple[str, ...] | None]:
+    """Each position's REF/REF genotype as an allele tuple where the reference allele accepts
+    REF; None where it does not (a few positions, e.g. where the reference allele carries a
+    non-REF cell) (cached; do not modify)."""
+    c = _cells(defn)
+    if c.plain_ref_pairs is None:
+        c.plain_ref_pairs = [pair if pair[0] in c.accept[0][i] else None
+                             for i, pair in enumerate(c.ref_pairs)]
+    return c.plain_ref_pairs
 
 
 def reference_acceptance(defn: GeneDefinition) -> list[frozenset[str]]:
@@ -135,7 +155,7 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
     if len(sites) != len(defn.positions):
         raise ValueError("one SiteCall (or None) per definition position is required")
     cells = _cells(defn)
-    refs = cells.refs
+    refs, ref_pairs, ref_singles = cells.refs, cells.ref_pairs, cells.ref_singles
     missing: list[str] = []
     warnings: list[str] = []
     avail: list[int] = []
@@ -143,16 +163,21 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
     # Positions with data other than REF on every strand: only these need per-site work below
     # (a large definition's sample is REF/REF at almost every position).
     special: list[int] = []
+    diploid_ref = haploid_ref = False
     for i, s in enumerate(sites):
         if s is None:
             missing.append(position_label(defn, i))
             continue
         al = s.alleles
-        ref = refs[i]
-        if (len(al) == 2 and al[0] == ref and al[1] == ref) or (len(al) == 1 and al[0] == ref):
+        if al == ref_pairs[i]:
             avail.append(i)
-            ploidies.add(len(al))
+            diploid_ref = True
             continue
+        if al == ref_singles[i]:
+            avail.append(i)
+            haploid_ref = True
+            continue
+        ref = refs[i]
         called = [a for a in al if a is not None]
         if not called:
             missing.append(position_label(defn, i))
@@ -183,6 +208,7 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
         ploidies.add(len(al))
         special.append(len(avail) - 1)
 
+    ploidies.update(k for k, seen in ((2, diploid_ref), (1, haploid_ref)) if seen)
     if defn.required_positions:
         have = set(avail)
         req = [position_label(defn, i) for i, p in enumerate(defn.positions)
@@ -326,7 +352,7 @@ def _finish(defn: GeneDefinition, scored: list[tuple[tuple[int, ...], int]], mis
         return MatchResult(defn.gene, (), None, tuple(missing), (*warnings, reason), phased,
                            haploid, tuple(avail), reason, het_blocks, uncallable, "no_match")
     best = max(s for _, s in scored)
-    names = defn.allele_names
+    names = _cells(defn).names
     rank = _cells(defn).rank
 
     def ordered(combos: set[tuple[int, ...]]) -> tuple[tuple[str, ...], ...]:
