@@ -37,6 +37,7 @@ from pgxguard.match.matcher import (
     plain_reference_pairs,
     position_label,
     reference_acceptance,
+    reference_pairs,
     reference_sequences,
 )
 from pgxguard.match.types import SiteCall
@@ -130,12 +131,13 @@ def _build_alleles(defn: GeneDefinition) -> _Alleles:
 
 
 def _normalised(defn: GeneDefinition, sites: Sequence[SiteCall | None],
-                available: Iterable[int]) -> dict[int, SiteCall]:
+                available: Iterable[int], varied: Iterable[int]) -> dict[int, SiteCall]:
     """Available diploid genotypes, an allele the definitions do not know read as reference
-    (these genes' rule; the matcher has already warned)."""
-    out: dict[int, SiteCall] = {}
+    (these genes' rule; the matcher has already warned). `varied`: the available positions
+    whose genotype is not REF/REF (the others are kept as they are)."""
+    out: dict[int, SiteCall] = {i: sites[i] for i in available}  # type: ignore[misc]
     refs = reference_sequences(defn)
-    for i in available:
+    for i in varied:
         s = sites[i]
         assert s is not None
         ref = refs[i]
@@ -302,11 +304,13 @@ class _Rule:
         return tuple(sorted(names, key=sort_key))
 
 
-def _blocks(calls: dict[int, SiteCall]) -> list[list[int]]:
+def _blocks(calls: dict[int, SiteCall], varied: Sequence[int]) -> list[list[int]]:
     """Heterozygous sites grouped by known relative phase: one block per phase set (phased GTs
-    without PS share one), every unphased heterozygous site its own block."""
+    without PS share one), every unphased heterozygous site its own block. `varied`: the
+    positions that can be heterozygous (not REF/REF), in position order."""
     blocks: dict[object, list[int]] = {}
-    for i, s in sorted(calls.items()):
+    for i in varied:
+        s = calls[i]
         if len(s.alleles) != 2 or s.alleles[0] == s.alleles[1]:
             continue
         key: object = ("ps", s.phase_set) if s.phased else ("u", i)
@@ -323,10 +327,14 @@ def _uses_phase_sets(calls: dict[int, SiteCall]) -> bool:
 def call_lowest_function(defn: GeneDefinition, sites: Sequence[SiteCall | None],
                          m: MatchResult) -> LowestFunctionCall:
     """PharmCAT's DPYD/RYR1 call for one sample (diploid data the matcher could read)."""
-    calls = _normalised(defn, sites, m.available)
+    # Positions not REF/REF: the only ones that can change under normalisation or be
+    # heterozygous (a large definition's sample is REF/REF almost everywhere).
+    pairs = reference_pairs(defn)
+    varied = [i for i in m.available if sites[i].alleles != pairs[i]]  # type: ignore[union-attr]
+    calls = _normalised(defn, sites, m.available, varied)
     rule = _Rule(defn, calls)
     rule.extension_warnings()
-    blocks = _blocks(calls)
+    blocks = _blocks(calls, varied)
     reference = defn.reference_allele
     if len(blocks) > 1 and not _uses_phase_sets(calls):
         return LowestFunctionCall(variants=rule.variant_list(),

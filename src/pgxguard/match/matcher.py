@@ -122,6 +122,11 @@ def reference_sequences(defn: GeneDefinition) -> list[str]:
     return _cells(defn).refs
 
 
+def reference_pairs(defn: GeneDefinition) -> list[tuple[str, ...]]:
+    """Each position's REF/REF genotype as an allele tuple (cached; do not modify)."""
+    return _cells(defn).ref_pairs
+
+
 def plain_reference_pairs(defn: GeneDefinition) -> list[tuple[str, ...] | None]:
     """Each position's REF/REF genotype as an allele tuple where the reference allele accepts
     REF; None where it does not (a few positions, e.g. where the reference allele carries a
@@ -280,10 +285,11 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
         return _finish(defn, [], missing, warnings, len(blocks) <= 1, False, avail, uncallable,
                        len(blocks))
     ok = np.ones((idx.size, idx.size), dtype=bool)
+    m0, m1 = m[0][idx], m[1][idx]
     for ks in blocks.values():
         cols = np.asarray(ks, dtype=np.intp)
-        a1 = m[0][np.ix_(idx, cols)].astype(np.int32)
-        a2 = m[1][np.ix_(idx, cols)].astype(np.int32)
+        a1 = m0[:, cols].astype(np.int32)
+        a2 = m1[:, cols].astype(np.int32)
         fwd = (a1 @ a2.T) == len(ks)  # A on strand 1, B on strand 2
         ok &= fwd | fwd.T
     pairs = np.argwhere(np.triu(ok))
