@@ -60,31 +60,42 @@ class _Cells:
         self.defined = np.zeros((len(defn.alleles), len(defn.positions)), dtype=bool)
         self.iupac = np.zeros_like(self.defined)
         snv = [p.is_snv for p in defn.positions]
+        self.refs: list[str] = [p.ref for p in defn.positions]
+
+        def accepted(i: int, value: str) -> frozenset[str]:
+            if snv[i] and len(value) == 1 and value in IUPAC:
+                return IUPAC[value]
+            return frozenset((value,))
+
+        # A blank cell is the reference allele's; most cells of a large definition are blank,
+        # so the blank row is built once and each allele only replaces its own cells.
+        blank: list[frozenset[str]] = []
+        for i, r in enumerate(ref):
+            assert r is not None
+            blank.append(accepted(i, r))
+        # ref_accept[a, i]: allele a accepts the position's REF sequence (the common case).
+        self.ref_accept = np.repeat(
+            np.array([r in acc for r, acc in zip(self.refs, blank, strict=True)],
+                     dtype=bool)[None, :], len(defn.alleles), axis=0)
         for a_idx, allele in enumerate(defn.alleles):
-            row: list[frozenset[str]] = []
-            for i, cell in enumerate(allele.cells):
-                value = cell if cell is not None else ref[i]
+            row = list(blank)
+            cells = allele.cells
+            for i in [i for i, c in enumerate(cells) if c is not None]:
+                value = cells[i]
                 assert value is not None
-                if snv[i] and len(value) == 1 and value in IUPAC:
-                    acc = IUPAC[value]
-                    if len(acc) > 1 and cell is not None:
-                        self.iupac[a_idx, i] = True
-                else:
-                    acc = frozenset((value,))
-                row.append(acc)
-                self.defined[a_idx, i] = cell is not None
+                acc = accepted(i, value)
+                if len(acc) > 1 and snv[i] and len(value) == 1 and value in IUPAC:
+                    self.iupac[a_idx, i] = True
+                row[i] = acc
+                self.defined[a_idx, i] = True
+                self.ref_accept[a_idx, i] = self.refs[i] in acc
             self.accept.append(row)
 
         self._vec: dict[tuple[int, str], np.ndarray] = {}
-        self.refs: list[str] = [p.ref for p in defn.positions]
         self.ref_pairs: list[tuple[str, ...]] = [(r, r) for r in self.refs]
         self.ref_singles: list[tuple[str, ...]] = [(r,) for r in self.refs]
         self.names: tuple[str, ...] = defn.allele_names
         self.plain_ref_pairs: list[tuple[str, ...] | None] | None = None
-        # ref_accept[a, i]: allele a accepts the position's REF sequence (the common case).
-        self.ref_accept = np.zeros_like(self.defined)
-        for i, r in enumerate(self.refs):
-            self.ref_accept[:, i] = self.vector(i, r)
         self.has_iupac: np.ndarray = np.asarray(self.iupac.any(axis=1), dtype=bool)
         # Rank of each allele name in allele-name order (sort_key), computed once per gene.
         order = sorted(range(len(defn.alleles)), key=lambda a: sort_key(defn.alleles[a].name))
