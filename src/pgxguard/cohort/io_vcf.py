@@ -39,7 +39,8 @@ class _Handle:
         except Exception as e:  # cyvcf2 raises bare Exceptions
             raise VcfError(f"cannot open as VCF/BCF ({e})", path=path) from e
         parsed = list(self.vcf.samples)
-        self.idx = np.array([parsed.index(s) for s in samples], dtype=np.int64)
+        where = {s: k for k, s in enumerate(parsed)}  # list.index per sample is quadratic
+        self.idx = np.array([where[s] for s in samples], dtype=np.int64)
         self.seqnames = list(self.vcf.seqnames or [])
 
     def contig_for(self, chrom: str) -> str | None:

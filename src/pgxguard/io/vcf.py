@@ -172,7 +172,8 @@ class VcfReader:
         else:
             self.samples = all_samples
         parsed = list(self._vcf.samples)
-        self._sample_idx = np.array([parsed.index(s) for s in self.samples])
+        where = {s: k for k, s in enumerate(parsed)}  # list.index per sample is quadratic
+        self._sample_idx = np.array([where[s] for s in self.samples])
         detected = detect_build(text_header or self.header, self.path)
         if build and detected and build != detected:
             raise VcfError(f"--build {build} given but the header says {detected}",
