@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 import pgxguard
+from pgxguard.call.results import GeneCall
 from pgxguard.cohort import CALLS_SCHEMA, CohortError, read_calls, run_cohort, write_vcz
+from pgxguard.cohort.schema import row_call
 from pgxguard.errors import InputError, VcfError
 from vcfbuilder import VcfBuilder, from_definition
 
@@ -118,22 +120,22 @@ def _vcf_to_pgen(vcf: Path, prefix: Path, males: set[str]) -> Path:
                       alleles=np.stack(gts), phased=np.stack(phased), build="GRCh38")
 
 
-def _expected(result: Any) -> dict[tuple[str, str], tuple[Any, ...]]:
-    return {(s.sample, g.gene): (
-        [list(d) for d in g.diplotypes], g.diplotype_text(), list(g.variants), g.phenotype,
-        g.activity_score, len(g.missing_positions), list(g.missing_positions),
-        list(g.not_assessed), list(g.warnings), g.source, g.copy_number)
-        for s in result.samples for g in s.genes}
+def _expected(result: Any) -> dict[tuple[str, str], GeneCall]:
+    return {(s.sample, g.gene): g for s in result.samples for g in s.genes}
 
 
-def _observed(outdir: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+def _observed(outdir: Path) -> dict[tuple[str, str], GeneCall]:
+    """Each row read back as the whole `GeneCall` it was written from; the derived columns
+    checked against that call."""
     t = read_calls(outdir)
     assert t.schema.equals(CALLS_SCHEMA)
     rows = t.to_pylist()
-    out = {(r["sample"], r["gene"]): (
-        r["diplotypes"], r["diplotype_text"], r["variants"], r["phenotype"],
-        r["activity_score"], r["n_missing"], r["missing_positions"], r["not_assessed"],
-        r["warnings"], r["source"], r["copy_number"]) for r in rows}
+    out = {}
+    for r in rows:
+        gc = row_call(r)
+        assert r["diplotype_text"] == gc.diplotype_text(), r
+        assert r["n_missing"] == len(gc.missing_positions), r
+        out[(r["sample"], r["gene"])] = gc
     assert len(out) == len(rows), "one row per sample x gene"
     return out
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
 _RUN = re.compile(r"(\d+)")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def sort_key(name: str) -> tuple[int, tuple[tuple[int, int | str], ...]]:
-    """`*2` < `*10` < `*10.002`; `Reference` sorts before everything else."""
+    """`*2` < `*10` < `*10.002`; `Reference` sorts before everything else.
+
+    Cached: loading the knowledge base sorts ~50,000 phenotype-table rows over a few hundred
+    names (a fifth of one patient's time before)."""
     if name.lower() in ("reference", "ref"):
         return (0, ())
     parts: list[tuple[int, int | str]] = []

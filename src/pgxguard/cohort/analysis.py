@@ -43,9 +43,10 @@ from __future__ import annotations
 import html
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -55,6 +56,7 @@ import polars as pl
 from pgxguard.alleles import sort_key
 from pgxguard.call.results import GeneCall, SampleCall
 from pgxguard.cohort.progress import LogLine, StepLog, duration
+from pgxguard.cohort.schema import CALL_FIELDS, row_call
 from pgxguard.errors import InputError
 from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.model import Action, Medicine
@@ -121,9 +123,8 @@ HEADLINE: tuple[Category, ...] = (Category.ACTIONABLE, Category.MONITOR,
                                   Category.RESULT_INCOMPLETE)
 # Condition kinds that read the diplotype itself, not only phenotype / activity score.
 _DIPLOTYPE_KINDS = frozenset({"allele_status", "diplotype"})
-_TIED_PLACEHOLDER = ("<tied phenotype 1>", "<tied phenotype 2>")
 _READ_COLUMNS = ("sample", "gene", "diplotypes", "variants", "phenotype", "activity_score",
-                 "lookup_key",
+                 "lookup_key", "phenotypes",
                  "flags", "source")
 _US = "\x1f"  # separators for grouping keys (never in allele names)
 _RS = "\x1e"
@@ -280,16 +281,30 @@ class _Calls:
         return (self.scan_all.select("sample").unique(maintain_order=True).collect()
                 .with_row_index("idx"))
 
-    def gene_frame(self, gene: str) -> pl.DataFrame:
+    def _gene_scan(self, gene: str) -> pl.LazyFrame:
+        """The gene's rows, numbered (``_row``) in file order."""
         files = self.files.get(gene)
         if files is None or None in self.files:
             files = [f for fs in self.files.values() for f in fs]
-        lf = pl.scan_parquet(files, hive_partitioning=False).filter(pl.col("gene") == gene)
-        exprs: list[pl.Expr] = []
+        return (pl.scan_parquet(files, hive_partitioning=False)
+                .filter(pl.col("gene") == gene).with_row_index("_row"))
+
+    def gene_calls(self, gene: str, rows: Sequence[int]) -> list[GeneCall]:
+        """The whole `GeneCall` of each of the gene's rows `rows` (`_row` numbers), read back
+        with `GeneCall.from_json` (`schema.row_call`)."""
+        cols = ["_row", *(c for c in CALL_FIELDS if c in self.present)]
+        got = (self._gene_scan(gene).filter(pl.col("_row").is_in(list(rows)))
+               .select(cols).collect())
+        by_row = {r["_row"]: row_call(r) for r in got.iter_rows(named=True)}
+        return [by_row[r] for r in rows]
+
+    def gene_frame(self, gene: str) -> pl.DataFrame:
+        lf = self._gene_scan(gene)
+        exprs: list[pl.Expr] = [pl.col("_row")]
         for c in _READ_COLUMNS:
             if c in self.present:
                 exprs.append(pl.col(c))
-            elif c in ("variants", "flags"):
+            elif c in ("variants", "flags", "phenotypes"):
                 exprs.append(pl.lit([], dtype=pl.List(pl.String)).alias(c))
             elif c == "activity_score":
                 exprs.append(pl.lit(None, dtype=pl.Float64).alias(c))
@@ -301,6 +316,7 @@ class _Calls:
         return df.with_columns(
             pl.col("activity_score").cast(pl.Float64),
             pl.col("variants").fill_null([]), pl.col("flags").fill_null([]),
+            pl.col("phenotypes").fill_null([]),
             pl.col("source").fill_null("vcf"), pl.col("diplotypes").fill_null([]))
 
 
@@ -402,8 +418,9 @@ def _gene_tables(gene: str, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
 class _GeneStates:
     """Per gene: each sample's state id (-1: no row) and one GeneCall per distinct state.
 
-    ``pheno``: the facts phenotype/activity/missing conditions read; ``full``: plus the
-    diplotypes and variants (for allele/diplotype/genotype conditions).
+    ``pheno``: samples grouped by the facts review reads for phenotype/activity conditions;
+    ``full``: also by the diplotypes and variants (allele/diplotype conditions). Each state's
+    call is the whole call of its first sample, read back from the row.
     """
 
     pheno_ids: np.ndarray[Any, np.dtype[np.int64]]
@@ -412,29 +429,16 @@ class _GeneStates:
     full_calls: list[GeneCall]
 
 
-def _gene_call(gene: str, row: Mapping[str, Any], with_diplotypes: bool) -> GeneCall:
-    dips = tuple(tuple(d) for d in (row["diplotypes"] or ()))
-    variants = tuple(row["variants"] or ())
-    if not with_diplotypes:
-        # Phenotype-level state: keep whether there was a call (and whether it was a tie),
-        # not which diplotype; review never reads the diplotype for these conditions.
-        if dips:
-            dips = (("?", "?"),) * min(len(dips), 2)
-        variants = ("?",) if variants and not dips else ()
-    phenotype = row["phenotype"] or None
-    return GeneCall(gene=gene, diplotypes=dips, variants=variants, phenotype=phenotype,
-                    activity_score=row["activity_score"], source=row["source"] or "vcf",
-                    lookup_key=row["lookup_key"],
-                    phenotypes=_TIED_PLACEHOLDER if row["ambiguous"] and phenotype is None
-                    else ())
-
-
-def _states(gene: str, df: pl.DataFrame, sample_idx: pl.DataFrame, n: int) -> _GeneStates:
+def _states(df: pl.DataFrame, sample_idx: pl.DataFrame, n: int,
+            load: Callable[[Sequence[int]], list[GeneCall]]) -> _GeneStates:
+    """`load(rows)`: the whole calls of those rows (`_row`) of the gene."""
     n_dip = pl.col("diplotypes").list.len()
+    # Tied diplotypes with more than one distinct phenotype (review's tie test).
+    tie_differs = pl.col("phenotypes").list.drop_nulls().list.n_unique() > 1
     pheno_key = pl.concat_str(
         [pl.col("phenotype").fill_null("\x00"), pl.col("activity_score").cast(pl.String)
          .fill_null("\x00"), pl.col("lookup_key").fill_null("\x00"), pl.col("source"),
-         pl.col("ambiguous").cast(pl.String),
+         pl.col("ambiguous").cast(pl.String), tie_differs.cast(pl.String),
          pl.min_horizontal(n_dip, pl.lit(2)).cast(pl.String),
          (pl.col("variants").list.len() > 0).cast(pl.String)], separator=_RS)
     full_key = pl.concat_str(
@@ -444,13 +448,12 @@ def _states(gene: str, df: pl.DataFrame, sample_idx: pl.DataFrame, n: int) -> _G
     keyed = (df.join(sample_idx, on="sample", how="inner")
              .with_columns(k_pheno=pheno_key, k_full=full_key))
     out: list[tuple[np.ndarray[Any, np.dtype[np.int64]], list[GeneCall]]] = []
-    for key, full in (("k_pheno", False), ("k_full", True)):
+    for key in ("k_pheno", "k_full"):
         reps = keyed.unique(subset=[key], keep="first", maintain_order=True).with_row_index("sid")
         ids = keyed.select(["idx", key]).join(reps.select([key, "sid"]), on=key, how="left")
         arr = np.full(n, -1, dtype=np.int64)
         arr[ids["idx"].to_numpy()] = ids["sid"].cast(pl.Int64).to_numpy()
-        calls = [_gene_call(gene, r, full) for r in reps.iter_rows(named=True)]
-        out.append((arr, calls))
+        out.append((arr, load(reps["_row"].to_list())))
     return _GeneStates(out[0][0], out[0][1], out[1][0], out[1][1])
 
 
@@ -911,7 +914,7 @@ def analyse(outdir: str | Path, samples_info: str | Path, *, genes: Sequence[str
         dip_parts.append(d)
         ph_parts.append(p)
         if gene in burden_genes:
-            states[gene] = _states(gene, df, sample_idx, n)
+            states[gene] = _states(df, sample_idx, n, partial(calls.gene_calls, gene))
         if gene_steps is not None:
             gene_steps.step(detail=gene)
 

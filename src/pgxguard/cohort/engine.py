@@ -1,10 +1,10 @@
 """One partition of a cohort run: one gene x one block of samples -> one Parquet part.
 
 The semantics are those of `pgxguard.call`, by construction: records are turned into the same
-`_GeneArrays` (`pgxguard.io.vcf`), samples with identical arrays share one genotype pattern, and
-each pattern goes through the same kernel, `pgxguard.call.pipeline._gene_call` (matcher, gene rules,
-phenotype). Rows are then expanded per sample with Arrow `take`, so a block of 10,000 samples
-with a few hundred patterns costs a few hundred kernel calls.
+`GeneArrays` (`pgxguard.io.genotypes`), samples with identical arrays share one genotype pattern,
+and each pattern goes through the same kernel, `pgxguard.call.pipeline._gene_call` (matcher,
+gene rules, phenotype). Rows are then expanded per sample with Arrow `take`, so a block of
+10,000 samples with a few hundred patterns costs a few hundred kernel calls.
 
 A failing pattern (or a failing block, retried sample by sample) does not stop the partition:
 the affected samples get rows flagged `error` and are reported as bad samples.
@@ -25,10 +25,10 @@ import pyarrow as pa
 
 from pgxguard.call.results import GeneCall
 from pgxguard.cohort.records import GeneRecords, gene_genotypes
-from pgxguard.cohort.schema import CALLS_SCHEMA, part_path
+from pgxguard.cohort.schema import CALLS_SCHEMA, COLUMNS, call_row, part_path
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.io.atomic import write_via
-from pgxguard.io.vcf import GeneGenotypes
+from pgxguard.io.genotypes import GeneGenotypes
 from pgxguard.kb.model import GeneDefinition, KnowledgeBase
 
 DONE_DIR = "_partitions"
@@ -138,22 +138,15 @@ def call_patterns(kb: KnowledgeBase, d: GeneDefinition,
     return out
 
 
-def _pattern_rows(gene: str, calls: list[GeneCall], flags: list[list[str]]) -> dict[str, Any]:
-    return {
-        "diplotypes": [[list(x) for x in c.diplotypes] for c in calls],
-        "diplotype_text": [c.diplotype_text() for c in calls],
-        "variants": [list(c.variants) for c in calls],
-        "phenotype": [c.phenotype for c in calls],
-        "activity_score": [c.activity_score for c in calls],
-        "lookup_key": [c.lookup_key for c in calls],
-        "n_missing": [len(c.missing_positions) for c in calls],
-        "missing_positions": [list(c.missing_positions) for c in calls],
-        "not_assessed": [list(c.not_assessed) for c in calls],
-        "flags": flags,
-        "warnings": [list(c.warnings) for c in calls],
-        "source": [c.source for c in calls],
-        "copy_number": [c.copy_number for c in calls],
-    }
+def _pattern_rows(calls: list[GeneCall], flags: list[list[str]]) -> dict[str, Any]:
+    """One row per pattern: every `GeneCall` field (`schema.COLUMNS`) and the derived columns."""
+    rows = [call_row(c) for c in calls]
+    out: dict[str, Any] = {c.name: [r[c.name] for r in rows] for c in COLUMNS
+                           if not c.derived and c.name != "gene"}
+    out["diplotype_text"] = [c.diplotype_text() for c in calls]
+    out["n_missing"] = [len(c.missing_positions) for c in calls]
+    out["flags"] = flags
+    return out
 
 
 def _error_call(gene: str) -> GeneCall:
@@ -163,7 +156,7 @@ def _error_call(gene: str) -> GeneCall:
 def calls_table(gene: str, samples: list[str], pattern_of: np.ndarray,
                 calls: list[GeneCall], flags: list[list[str]]) -> pa.Table:
     """Rows for every sample: pattern-level columns expanded with `take`."""
-    pat = pa.table(_pattern_rows(gene, calls, flags),
+    pat = pa.table(_pattern_rows(calls, flags),
                    schema=pa.schema([f for f in CALLS_SCHEMA if f.name not in
                                      ("sample", "gene")]))
     rows = pat.take(pa.array(pattern_of, type=pa.int64()))

@@ -33,8 +33,6 @@ from pgxguard.errors import InputError
 from pgxguard.io.vcf import detect_build
 from pgxguard.kb.model import GeneDefinition, canonical_chrom
 
-_PAD = 2000
-_NEAR = 50_000
 SUFFIXES = (".pgen", ".bed")
 
 
@@ -197,7 +195,7 @@ def read_gene_records(path: str, d: GeneDefinition, start: int, stop: int) -> Ge
     idx = var.on(d.chrom) if d.positions else None
     if idx is None:
         return GeneRecords([], has_records=False, near=False, n_outside=0)
-    facts = region_facts(d, idx, var.pos, var.end, _PAD, _NEAR)
+    facts = region_facts(d, idx, var.pos, var.end)
     if not facts.touching.size:
         return GeneRecords([], has_records=facts.has_records, near=facts.near,
                            n_outside=facts.n_outside)

@@ -19,11 +19,14 @@ import numpy as np
 
 from pgxguard.cohort.records import GeneRecords, RecordData
 from pgxguard.errors import VcfError
-from pgxguard.io.vcf import _format_column, position_clusters, touched_positions
+from pgxguard.io.genotypes import (
+    NEAR,
+    PAD,
+    format_column,
+    position_clusters,
+    touched_positions,
+)
 from pgxguard.kb.model import GeneDefinition, canonical_chrom
-
-_PAD = 2000
-_NEAR = 50_000
 
 
 class _Handle:
@@ -36,7 +39,8 @@ class _Handle:
         except Exception as e:  # cyvcf2 raises bare Exceptions
             raise VcfError(f"cannot open as VCF/BCF ({e})", path=path) from e
         parsed = list(self.vcf.samples)
-        self.idx = np.array([parsed.index(s) for s in samples], dtype=np.int64)
+        where = {s: k for k, s in enumerate(parsed)}  # list.index per sample is quadratic
+        self.idx = np.array([where[s] for s in samples], dtype=np.int64)
         self.seqnames = list(self.vcf.seqnames or [])
 
     def contig_for(self, chrom: str) -> str | None:
@@ -120,13 +124,13 @@ def read_gene_records(path: str, d: GeneDefinition, samples: list[str]) -> GeneR
                 chrom=str(v.CHROM), pos=rpos, end=rend, ref=str(v.REF).upper(),
                 alts=tuple(str(a).upper() for a in v.ALT),
                 g=gt[:, :ploidy].astype(np.int64), phased=gt[:, -1].astype(bool),
-                ps=_format_column(v, "PS", h.idx),
-                ad=_format_column(v, "AD", h.idx, first_only=False),
-                cn=_format_column(v, "CN", h.idx)))
+                ps=format_column(v, "PS", h.idx),
+                ad=format_column(v, "AD", h.idx, first_only=False),
+                cn=format_column(v, "CN", h.idx)))
         for key, n in here.items():
             seen[key] = max(seen[key], n)
-    has_records = bool(records) or h.any_in(contig, start - _PAD, end + _PAD)
-    near = has_records or h.any_in(contig, start - _NEAR, end + _NEAR)
+    has_records = bool(records) or h.any_in(contig, start - PAD, end + PAD)
+    near = has_records or h.any_in(contig, start - NEAR, end + NEAR)
     n_outside = 0
     if has_records:
         # p.pos < min POS  <=>  no record of the padded region starts at or before p.pos;
@@ -134,11 +138,11 @@ def read_gene_records(path: str, d: GeneDefinition, samples: list[str]) -> GeneR
         # Both are monotone in p.pos, so probing stops at the first position with a record.
         counts = Counter(p.pos for p in d.positions)
         for pos in sorted(counts):
-            if h.any_in(contig, start - _PAD, pos):
+            if h.any_in(contig, start - PAD, pos):
                 break
             n_outside += counts[pos]
         for pos in sorted(counts, reverse=True):
-            if h.any_in(contig, pos, end + _PAD):
+            if h.any_in(contig, pos, end + PAD):
                 break
             n_outside += counts[pos]
     return GeneRecords(records, has_records=has_records, near=near, n_outside=n_outside)

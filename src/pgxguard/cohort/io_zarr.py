@@ -36,8 +36,6 @@ from pgxguard.io.vcf import detect_build
 from pgxguard.kb.model import GeneDefinition, canonical_chrom
 
 VCZ_VERSION = "0.5"
-_PAD = 2000
-_NEAR = 50_000
 _REQUIRED = ("variant_contig", "variant_position", "variant_allele", "sample_id", "contig_id",
              "call_genotype")
 
@@ -183,7 +181,7 @@ def read_gene_records(path: str, d: GeneDefinition, start: int, stop: int) -> Ge
     if found is None or not d.positions:
         return GeneRecords([], has_records=False, near=False, n_outside=0)
     name, idx = found
-    facts = region_facts(d, idx, var.pos, var.end, _PAD, _NEAR)
+    facts = region_facts(d, idx, var.pos, var.end)
     has_records, near, n_outside = facts.has_records, facts.near, facts.n_outside
     if not facts.touching.size:
         return GeneRecords([], has_records=has_records, near=near, n_outside=n_outside)

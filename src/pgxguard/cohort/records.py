@@ -4,7 +4,8 @@ Both cohort inputs (indexed VCF/BCF, VCF Zarr) reduce a (gene, sample block) to 
 the records that touch a definition position, as plain arrays for the block's samples, plus the
 three coverage facts the single-sample reader uses (a record within the 2 kb padded region, a
 record within 50 kb, positions outside the records' span). `gene_genotypes` then fills the very
-same `_GeneArrays` as `pgxguard.call` and applies the same coverage rules (`finish_gene`).
+same `GeneArrays` (`pgxguard.io.genotypes`) as `pgxguard.call` and applies the same coverage
+rules (`finish_gene`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from pgxguard.errors import SampleError
-from pgxguard.io.vcf import GeneGenotypes, _GeneArrays, apply_record, finish_gene, touched_positions
+from pgxguard.io.genotypes import (
+    NEAR,
+    PAD,
+    GeneArrays,
+    GeneGenotypes,
+    apply_record,
+    finish_gene,
+    touched_positions,
+)
 from pgxguard.kb.model import GeneDefinition
 
 
@@ -77,7 +86,7 @@ class RegionFacts:
 
 
 def region_facts(d: GeneDefinition, idx: np.ndarray, pos: np.ndarray, end: np.ndarray,
-                 pad: int, near: int) -> RegionFacts:
+                 pad: int = PAD, near: int = NEAR) -> RegionFacts:
     """The VCF reader's record selection for columnar inputs (VCF Zarr, PLINK): `idx` are the
     variant indices of the gene's contig, `pos`/`end` 1-based spans of every variant."""
     gstart = min(p.pos for p in d.positions)
@@ -104,7 +113,7 @@ def gene_genotypes(d: GeneDefinition, samples: list[str], gr: GeneRecords, *,
     """The same `GeneGenotypes` `VcfReader.read_genes` gives for these samples."""
     if not d.positions:
         return GeneGenotypes(d.gene, samples, [[]], [[]], np.zeros(len(samples), dtype=np.int64))
-    acc = _GeneArrays(d, len(samples))
+    acc = GeneArrays(d, len(samples))
     n_touch = 0
     for r in gr.records:
         touched = touched_positions(d, r.pos, r.end)

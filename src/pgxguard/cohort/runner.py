@@ -90,11 +90,12 @@ def _open_input(path: str | Path, build: str | None) -> _Input:
                              path=str(p), hint="pass --build GRCh38 or --build GRCh37")
         return _Input("vcz", str(p.resolve()), info.samples, info.build, info.build_detected,
                       {"metadata": hashlib.sha256(info.fingerprint.encode()).hexdigest()})
-    from pgxguard.io.vcf import VcfReader, _has_index
+    from pgxguard.io.genotypes import has_index
+    from pgxguard.io.vcf import VcfReader
 
     reader = VcfReader(p, build=build)
     try:
-        if not reader.compressed or not _has_index(str(p)):
+        if not reader.compressed or not has_index(str(p)):
             raise VcfError("the cohort path needs an indexed, bgzipped VCF or a BCF",
                            path=str(p), hint="run `bgzip` and `tabix -p vcf` (or "
                            "`bcftools index`), or convert it to VCF Zarr with vcf2zarr")

@@ -60,22 +60,42 @@ class _Cells:
         self.defined = np.zeros((len(defn.alleles), len(defn.positions)), dtype=bool)
         self.iupac = np.zeros_like(self.defined)
         snv = [p.is_snv for p in defn.positions]
+        self.refs: list[str] = [p.ref for p in defn.positions]
+
+        def accepted(i: int, value: str) -> frozenset[str]:
+            if snv[i] and len(value) == 1 and value in IUPAC:
+                return IUPAC[value]
+            return frozenset((value,))
+
+        # A blank cell is the reference allele's; most cells of a large definition are blank,
+        # so the blank row is built once and each allele only replaces its own cells.
+        blank: list[frozenset[str]] = []
+        for i, r in enumerate(ref):
+            assert r is not None
+            blank.append(accepted(i, r))
+        # ref_accept[a, i]: allele a accepts the position's REF sequence (the common case).
+        self.ref_accept = np.repeat(
+            np.array([r in acc for r, acc in zip(self.refs, blank, strict=True)],
+                     dtype=bool)[None, :], len(defn.alleles), axis=0)
         for a_idx, allele in enumerate(defn.alleles):
-            row: list[frozenset[str]] = []
-            for i, cell in enumerate(allele.cells):
-                value = cell if cell is not None else ref[i]
+            row = list(blank)
+            cells = allele.cells
+            for i in [i for i, c in enumerate(cells) if c is not None]:
+                value = cells[i]
                 assert value is not None
-                if snv[i] and len(value) == 1 and value in IUPAC:
-                    acc = IUPAC[value]
-                    if len(acc) > 1 and cell is not None:
-                        self.iupac[a_idx, i] = True
-                else:
-                    acc = frozenset((value,))
-                row.append(acc)
-                self.defined[a_idx, i] = cell is not None
+                acc = accepted(i, value)
+                if len(acc) > 1 and snv[i] and len(value) == 1 and value in IUPAC:
+                    self.iupac[a_idx, i] = True
+                row[i] = acc
+                self.defined[a_idx, i] = True
+                self.ref_accept[a_idx, i] = self.refs[i] in acc
             self.accept.append(row)
 
         self._vec: dict[tuple[int, str], np.ndarray] = {}
+        self.ref_pairs: list[tuple[str, ...]] = [(r, r) for r in self.refs]
+        self.ref_singles: list[tuple[str, ...]] = [(r,) for r in self.refs]
+        self.names: tuple[str, ...] = defn.allele_names
+        self.plain_ref_pairs: list[tuple[str, ...] | None] | None = None
         self.has_iupac: np.ndarray = np.asarray(self.iupac.any(axis=1), dtype=bool)
         # Rank of each allele name in allele-name order (sort_key), computed once per gene.
         order = sorted(range(len(defn.alleles)), key=lambda a: sort_key(defn.alleles[a].name))
@@ -103,6 +123,37 @@ def _cells(defn: GeneDefinition) -> _Cells:
     return c
 
 
+def allele_names(defn: GeneDefinition) -> tuple[str, ...]:
+    """`defn.allele_names`, built once per definition."""
+    return _cells(defn).names
+
+
+def reference_sequences(defn: GeneDefinition) -> list[str]:
+    """Each position's REF sequence (cached with the gene's tables; do not modify)."""
+    return _cells(defn).refs
+
+
+def reference_pairs(defn: GeneDefinition) -> list[tuple[str, ...]]:
+    """Each position's REF/REF genotype as an allele tuple (cached; do not modify)."""
+    return _cells(defn).ref_pairs
+
+
+def plain_reference_pairs(defn: GeneDefinition) -> list[tuple[str, ...] | None]:
+    """Each position's REF/REF genotype as an allele tuple where the reference allele accepts
+    REF; None where it does not (a few positions, e.g. where the reference allele carries a
+    non-REF cell) (cached; do not modify)."""
+    c = _cells(defn)
+    if c.plain_ref_pairs is None:
+        c.plain_ref_pairs = [pair if pair[0] in c.accept[0][i] else None
+                             for i, pair in enumerate(c.ref_pairs)]
+    return c.plain_ref_pairs
+
+
+def reference_acceptance(defn: GeneDefinition) -> list[frozenset[str]]:
+    """Per position, the sequences the reference allele (index 0) accepts (IUPAC aware)."""
+    return _cells(defn).accept[0]
+
+
 def allele_known(defn: GeneDefinition, i: int, seq: str) -> bool:
     """Whether the definitions know allele `seq` at position i (REF, a listed ALT, or a cell)."""
     pos = defn.positions[i]
@@ -120,27 +171,41 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
     if len(sites) != len(defn.positions):
         raise ValueError("one SiteCall (or None) per definition position is required")
     cells = _cells(defn)
-    n_alleles = len(defn.alleles)
+    refs, ref_pairs, ref_singles = cells.refs, cells.ref_pairs, cells.ref_singles
     missing: list[str] = []
     warnings: list[str] = []
     avail: list[int] = []
+    ploidies: set[int] = set()
+    # Positions with data other than REF on every strand: only these need per-site work below
+    # (a large definition's sample is REF/REF at almost every position).
+    special: list[int] = []
+    diploid_ref = haploid_ref = False
     for i, s in enumerate(sites):
         if s is None:
             missing.append(position_label(defn, i))
             continue
-        called = [a for a in s.alleles if a is not None]
+        al = s.alleles
+        if al == ref_pairs[i]:
+            avail.append(i)
+            diploid_ref = True
+            continue
+        if al == ref_singles[i]:
+            avail.append(i)
+            haploid_ref = True
+            continue
+        ref = refs[i]
+        called = [a for a in al if a is not None]
         if not called:
             missing.append(position_label(defn, i))
             continue
-        if len(called) < len(s.alleles):
-            if any(a != defn.positions[i].ref for a in called):
+        if len(called) < len(al):
+            if any(a != ref for a in called):
                 reason = (f"partial genotype with a non-reference allele at "
                           f"{position_label(defn, i)}: no call for {defn.gene}")
                 return MatchResult(defn.gene, (), None, tuple(missing), (reason,), False,
                                    no_call_reason=reason, reason_code="partial")
             missing.append(position_label(defn, i))
             continue
-        pos = defn.positions[i]
         unknown = [a for a in called if not allele_known(defn, i, a)]
         if unknown:
             where = position_label(defn, i)
@@ -148,7 +213,7 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                 warnings.append(f"allele {'/'.join(unknown)} at {where} is not in the "
                                 f"{defn.gene} definitions: treated as reference")
                 sites = list(sites)
-                sites[i] = SiteCall(tuple(pos.ref if a in unknown else a for a in s.alleles),
+                sites[i] = SiteCall(tuple(ref if a in unknown else a for a in al),
                                     s.phased, s.phase_set)
             else:
                 reason = (f"allele {'/'.join(unknown)} at {where} is not in the {defn.gene} "
@@ -156,8 +221,10 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                 return MatchResult(defn.gene, (), None, tuple(missing), (*warnings, reason),
                                    False, no_call_reason=reason, reason_code="unknown_alt")
         avail.append(i)
+        ploidies.add(len(al))
+        special.append(len(avail) - 1)
 
-    ploidies = {len(c.alleles) for c in (sites[i] for i in avail) if c is not None}
+    ploidies.update(k for k, seen in ((2, diploid_ref), (1, haploid_ref)) if seen)
     if not avail:
         reason = f"no data at any {defn.gene} position"
         return MatchResult(defn.gene, (), None, tuple(missing), (reason,), False,
@@ -168,55 +235,67 @@ def match_gene(defn: GeneDefinition, sites: Sequence[SiteCall | None]) -> MatchR
                            no_call_reason=reason, reason_code="mixed_ploidy")
     haploid = ploidies == {1}
 
-    defined = cells.defined[:, avail]
+    every = len(avail) == len(refs)  # no copy of the per-position tables when all have data
+    defined = cells.defined if every else cells.defined[:, avail]
     n_defined = defined.sum(axis=1)
     callable_mask = n_defined > 0
     callable_mask[0] = True  # the reference allele defines every available position
-    uncallable = tuple(defn.alleles[a].name for a in range(n_alleles) if not callable_mask[a])
+    uncallable = tuple(defn.alleles[a].name for a in np.flatnonzero(~callable_mask).tolist())
 
     # m[strand][a, k]: allele a accepts that strand's sequence at available position k.
-    calls: list[SiteCall] = [sites[i] for i in avail]  # type: ignore[misc]
     n_strands = 1 if haploid else 2
-    m = np.zeros((n_strands, n_alleles, len(avail)), dtype=bool)
-    for k, (i, site) in enumerate(zip(avail, calls, strict=True)):
+    base = cells.ref_accept if every else cells.ref_accept[:, avail]
+    m = np.repeat(base[None, :, :], n_strands, axis=0)
+    het: list[int] = []  # available positions (k) whose strands differ
+    for k in special:
+        i = avail[k]
+        site = sites[i]
+        assert site is not None
         for strand in range(n_strands):
             seq = site.alleles[strand]
             assert seq is not None
-            m[strand, :, k] = cells.vector(i, seq)
+            if seq != refs[i]:
+                m[strand, :, k] = cells.vector(i, seq)
+        if n_strands == 2 and site.alleles[0] != site.alleles[1]:
+            het.append(k)
     m &= callable_mask[None, :, None]
 
     if haploid:
         ok = m[0].all(axis=1)
-        strand_seqs: list[str | None] = [c.alleles[0] for c in calls]
+        strand_seqs: list[str | None] = [
+            sites[i].alleles[0] for i in avail]  # type: ignore[union-attr]
         scored: list[tuple[tuple[int, ...], int]] = [
             ((int(a),), _score(cells, int(a), avail, strand_seqs)) for a in np.flatnonzero(ok)]
         return _finish(defn, scored, missing, warnings, True, True, avail, uncallable, 0)
 
-    hom = [k for k, c in enumerate(calls) if c.alleles[0] == c.alleles[1]]
     blocks: dict[object, list[int]] = {}
-    for k, (i, site) in enumerate(zip(avail, calls, strict=True)):
-        if site.alleles[0] == site.alleles[1]:
-            continue
+    for k in het:
+        i = avail[k]
+        site = sites[i]
+        assert site is not None
         key: object = ("ps", site.phase_set) if site.phased else ("u", i)
         blocks.setdefault(key, []).append(k)
 
     # Alleles that can sit on either strand at every site; prune before the pair test.
     plausible = (m[0] | m[1]).all(axis=1)
-    if hom:
+    if len(het) < len(avail):
+        hom = np.ones(len(avail), dtype=bool)
+        hom[het] = False
         plausible &= m[0][:, hom].all(axis=1)
     idx = np.flatnonzero(plausible)
     if idx.size == 0:
         return _finish(defn, [], missing, warnings, len(blocks) <= 1, False, avail, uncallable,
                        len(blocks))
     ok = np.ones((idx.size, idx.size), dtype=bool)
+    m0, m1 = m[0][idx], m[1][idx]
     for ks in blocks.values():
         cols = np.asarray(ks, dtype=np.intp)
-        a1 = m[0][np.ix_(idx, cols)].astype(np.int32)
-        a2 = m[1][np.ix_(idx, cols)].astype(np.int32)
+        a1 = m0[:, cols].astype(np.int32)
+        a2 = m1[:, cols].astype(np.int32)
         fwd = (a1 @ a2.T) == len(ks)  # A on strand 1, B on strand 2
         ok &= fwd | fwd.T
     pairs = np.argwhere(np.triu(ok))
-    n_def = cells.defined[:, avail].sum(axis=1)
+    n_def = n_defined
     scored = []
     for x, y in pairs:
         a, b = int(idx[x]), int(idx[y])
@@ -281,7 +360,7 @@ def _finish(defn: GeneDefinition, scored: list[tuple[tuple[int, ...], int]], mis
         return MatchResult(defn.gene, (), None, tuple(missing), (*warnings, reason), phased,
                            haploid, tuple(avail), reason, het_blocks, uncallable, "no_match")
     best = max(s for _, s in scored)
-    names = defn.allele_names
+    names = _cells(defn).names
     rank = _cells(defn).rank
 
     def ordered(combos: set[tuple[int, ...]]) -> tuple[tuple[str, ...], ...]:

@@ -30,7 +30,17 @@ from dataclasses import dataclass, replace
 from pgxguard.alleles import sort_key
 from pgxguard.call.rules.base import Draft, GeneContext, RuleResult, RuleWarning
 from pgxguard.kb.model import GeneDefinition
-from pgxguard.match.matcher import MatchResult, accepts, allele_known, position_label
+from pgxguard.match.matcher import (
+    MatchResult,
+    accepts,
+    allele_known,
+    allele_names,
+    plain_reference_pairs,
+    position_label,
+    reference_acceptance,
+    reference_pairs,
+    reference_sequences,
+)
 from pgxguard.match.types import SiteCall
 
 # More free phase blocks than this (2^(n-1) orientations) are reported as the unphased list.
@@ -122,21 +132,24 @@ def _build_alleles(defn: GeneDefinition) -> _Alleles:
 
 
 def _normalised(defn: GeneDefinition, sites: Sequence[SiteCall | None],
-                available: Iterable[int]) -> dict[int, SiteCall]:
+                available: Iterable[int], varied: Iterable[int]) -> dict[int, SiteCall]:
     """Available diploid genotypes, an allele the definitions do not know read as reference
-    (these genes' rule; the matcher has already warned)."""
-    out: dict[int, SiteCall] = {}
-    for i in available:
+    (these genes' rule; the matcher has already warned). `varied`: the available positions
+    whose genotype is not REF/REF (the others are kept as they are)."""
+    out: dict[int, SiteCall] = {i: sites[i] for i in available}  # type: ignore[misc]
+    refs = reference_sequences(defn)
+    for i in varied:
         s = sites[i]
         assert s is not None
-        ref = defn.positions[i].ref
+        ref = refs[i]
+        al = s.alleles
+        if ((len(al) == 2 and (al[0] is None or al[0] == ref) and (al[1] is None or al[1] == ref))
+                or (len(al) == 1 and (al[0] is None or al[0] == ref))):
+            out[i] = s  # REF is always known: the same genotype
+            continue
         alleles = tuple(a if a is None or allele_known(defn, i, a) else ref for a in s.alleles)
         out[i] = SiteCall(alleles, s.phased, s.phase_set)
     return out
-
-
-def _is_reference(defn: GeneDefinition, i: int, seq: str | None) -> bool:
-    return seq is not None and accepts(defn, 0, i, seq)
 
 
 def _label(defn: GeneDefinition, idx: Iterable[int]) -> str:
@@ -150,13 +163,20 @@ class _Rule:
         self.defn = defn
         self.calls = calls
         self.model = _alleles(defn)
-        self.names = defn.allele_names
+        self.names = allele_names(defn)
         self.warnings: list[str] = []
-        avail = set(calls)
         # Each allele's defining cells at positions with data; alleles with none are not callable.
-        self.avail_own = [tuple(c for c in own if c[0] in avail) for own in self.model.own]
-        self.missing_own = [len(a) != len(b) for a, b in zip(self.avail_own, self.model.own,
-                                                             strict=True)]
+        if len(calls) == len(defn.positions):  # every position has data (the usual case)
+            self.avail_own = list(self.model.own)
+            self.missing_own = [False] * len(self.model.own)
+        else:
+            avail = set(calls)
+            self.avail_own = [tuple(c for c in own if c[0] in avail) for own in self.model.own]
+            self.missing_own = [len(a) != len(b) for a, b in zip(self.avail_own, self.model.own,
+                                                                 strict=True)]
+        # Sequences the reference allele accepts at each position: a strand's sequence is
+        # reference when it is one of them.
+        self.ref_ok = reference_acceptance(defn)
 
     # --- which alleles explain a set of found alleles --------------------------------------
 
@@ -184,8 +204,9 @@ class _Rule:
     def on_strand(self, strand: dict[int, str]) -> list[Components]:
         """The named variants carried by one strand (alternatives only if indistinguishable)."""
         cand: set[int] = set()
+        ref_ok = self.ref_ok
         for i, seq in strand.items():
-            if not _is_reference(self.defn, i, seq):
+            if seq is None or seq not in ref_ok[i]:
                 cand.update(self.model.by_position.get(i, ()))
         found = {a for a in cand if self.avail_own[a]
                  and all(accepts(self.defn, a, i, strand[i]) for i, _ in self.avail_own[a])}
@@ -237,8 +258,13 @@ class _Rule:
     def variant_list(self) -> tuple[str, ...]:
         cand: set[int] = set()
         hom_alt = False
+        ref_ok = self.ref_ok
+        ref_pairs = plain_reference_pairs(self.defn)
         for i, s in self.calls.items():
-            nonref = [x for x in s.alleles if not _is_reference(self.defn, i, x)]
+            if s.alleles == ref_pairs[i]:
+                continue  # REF/REF where the reference allele accepts REF: nothing found here
+            ok = ref_ok[i]
+            nonref = [x for x in s.alleles if x is None or x not in ok]
             if nonref:
                 cand.update(self.model.by_position.get(i, ()))
             if len(nonref) == len(s.alleles):
@@ -279,11 +305,13 @@ class _Rule:
         return tuple(sorted(names, key=sort_key))
 
 
-def _blocks(calls: dict[int, SiteCall]) -> list[list[int]]:
+def _blocks(calls: dict[int, SiteCall], varied: Sequence[int]) -> list[list[int]]:
     """Heterozygous sites grouped by known relative phase: one block per phase set (phased GTs
-    without PS share one), every unphased heterozygous site its own block."""
+    without PS share one), every unphased heterozygous site its own block. `varied`: the
+    positions that can be heterozygous (not REF/REF), in position order."""
     blocks: dict[object, list[int]] = {}
-    for i, s in sorted(calls.items()):
+    for i in varied:
+        s = calls[i]
         if len(s.alleles) != 2 or s.alleles[0] == s.alleles[1]:
             continue
         key: object = ("ps", s.phase_set) if s.phased else ("u", i)
@@ -300,10 +328,14 @@ def _uses_phase_sets(calls: dict[int, SiteCall]) -> bool:
 def call_lowest_function(defn: GeneDefinition, sites: Sequence[SiteCall | None],
                          m: MatchResult) -> LowestFunctionCall:
     """PharmCAT's DPYD/RYR1 call for one sample (diploid data the matcher could read)."""
-    calls = _normalised(defn, sites, m.available)
+    # Positions not REF/REF: the only ones that can change under normalisation or be
+    # heterozygous (a large definition's sample is REF/REF almost everywhere).
+    pairs = reference_pairs(defn)
+    varied = [i for i in m.available if sites[i].alleles != pairs[i]]  # type: ignore[union-attr]
+    calls = _normalised(defn, sites, m.available, varied)
     rule = _Rule(defn, calls)
     rule.extension_warnings()
-    blocks = _blocks(calls)
+    blocks = _blocks(calls, varied)
     reference = defn.reference_allele
     if len(blocks) > 1 and not _uses_phase_sets(calls):
         return LowestFunctionCall(variants=rule.variant_list(),
