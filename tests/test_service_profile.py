@@ -260,6 +260,7 @@ def test_patient_view_warns_of_each_gene_in_conflict(svc: Svc) -> None:
     [order_card] = _order_select(svc, pid, ["abacavir"])
     assert hla.split("\n")[0].removesuffix(".") in order_card["detail"]
     assert "suggestions" not in order_card  # HLA-B has results: no test to order
+    assert "No result for" not in order_card["detail"]  # it has two
     audit = svc.audit(patient_id=pid, action="cds.patient-view")[-1].detail or ""
     assert "HLA-B: signed-off results disagree" in audit and "CYP2D6: signed-off" in audit
     # the laboratory resolves HLA-B: its card goes, the first lab's call stands (abacavir)

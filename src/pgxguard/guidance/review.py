@@ -48,6 +48,7 @@ from pgxguard.kb.model import KnowledgeBase
 
 ACTIONABLE = frozenset({Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE, Action.MONITOR})
 NO_RESULT = "No Result"
+NO_RESULT_BASIS = "no result"  # the basis of a gene the result does not hold or call
 _INDETERMINATE = {"indeterminate", "n/a"}
 # `GeneCall.source` of a gene whose results disagree (the service's patient profile, until the
 # laboratory resolves it): the gene's warnings say which results and calls; never a call to act on.
@@ -166,7 +167,7 @@ def _evaluate(c: Condition, st: _GeneState) -> bool | None:
 def _basis(st: _GeneState) -> str:
     g = st.call
     if g is None or st.missing:
-        return "no result"
+        return NO_RESULT_BASIS
     if g.source == CONFLICT:
         return "results disagree (unresolved)"
     dip = g.diplotype_text() or " + ".join(g.variants) or "no diplotype"
@@ -374,5 +375,5 @@ def review(calls: CallResult, medicines: Sequence[str] | str, *, sample: str | N
         options={"medicines": meds, "all_drugs": all_drugs})
 
 
-__all__ = ["ACTIONABLE", "CONFLICT", "conflict_reason", "genes_needed", "review", "review_drug",
-           "split_medicines"]
+__all__ = ["ACTIONABLE", "CONFLICT", "NO_RESULT_BASIS", "conflict_reason", "genes_needed",
+           "review", "review_drug", "split_medicines"]
