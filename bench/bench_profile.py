@@ -74,8 +74,9 @@ def main() -> None:
                                             given_name="P", date_of_birth=date(1970, 1, 1),
                                             created_by=lab.id)
                 for kind, data, name in files:
-                    nm, interp = results.prepare_upload(kind, data, name, sample="PATIENT1",
-                                                        build=None, kb=kb, max_bytes=10**8)
+                    nm, interp = results.prepare_upload(
+                        kind, data, name, results.upload_options("PATIENT1"), kb=kb,
+                        max_bytes=10**8)
                     r = results.store_upload(s, p.id, kind, data, nm, interp, build=None,
                                              user_id=lab.id)
                     results.sign_off(s, r, 1, user_id=check.id, username="check", note=None,

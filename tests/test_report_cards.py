@@ -9,7 +9,7 @@ from typing import Any
 
 from pgxguard.guidance.model import Action, MedicineReview
 from pgxguard.report.cards import INDICATOR, cds_cards
-from pgxguard.report.view import ACTIONABLE
+from pgxguard.report.view import ACTIONABLE, markdown_escape
 from test_report_support import make_review
 
 CARD_KEYS = {"uuid", "summary", "detail", "indicator", "source", "suggestions",
@@ -85,6 +85,13 @@ def test_result_incomplete_card_takes_suggestions_from_the_caller() -> None:
     [c] = [c for c in cds_cards(make_review()) if "result incomplete" in c["summary"]]
     assert c["summary"] == "azathioprine: result incomplete for TPMT – see details"
     assert "No result for TPMT." in c["detail"]
+    # a gene with a result that cannot be used is not "no result": the messages say why
+    item = next(i for i in make_review().items if i.drug == "azathioprine")
+    why = "TPMT: signed-off results disagree (result 1 v1: *1/*1; result 2 v1: *1/*3A)"
+    [unusable] = cds_cards(replace(make_review(), items=(replace(
+        item, basis={"TPMT": "results disagree (unresolved)"}, messages=(why,)),)))
+    assert "No result for" not in unusable["detail"]
+    assert unusable["detail"].startswith(markdown_escape(why))
     assert c["indicator"] == "warning"
     # no patient, no order: a report's cards carry no ServiceRequest without a subject
     assert "suggestions" not in c and "selectionBehavior" not in c

@@ -41,6 +41,8 @@ def test_directory_is_data_with_the_expected_tests() -> None:
         "PGX-CYP2C9", "PGX-VKORC1"]
     assert [t.code for t in for_missing_genes("mercaptopurine", ["TPMT", "NUDT15"])] == [
         "PGX-TPMT-NUDT15"]
+    # nothing lacking (a gene with results that disagree, or no usable call): nothing to order
+    assert for_missing_genes("abacavir", []) == for_missing_genes("clopidogrel", []) == []
     assert [t.code for t in prompted_by_drug("Capecitabine")] == ["PGX-DPYD"]
     assert [t.code for t in prompted_by_drug("mercaptopurine")] == ["PGX-TPMT-NUDT15"]
     assert [t.code for t in prompted_by_drug("clopidogrel")] == ["PGX-CYP2C19"]

@@ -20,6 +20,7 @@ from pgxguard import call
 from pgxguard.call.results import CallResult, GeneCall, SampleCall
 from pgxguard.guidance.model import Action
 from pgxguard.guidance.review import CONFLICT, review
+from pgxguard.report.view import markdown_escape
 from pgxguard.service.fhir.service import PROFILE_SYSTEM
 from pgxguard.service.models import GeneResolution, MedicationReview
 from pgxguard.service.results.profile import call_text, disagree
@@ -213,6 +214,64 @@ def test_disagreeing_results_are_a_conflict_until_resolved(svc: Svc) -> None:
     assert prof["conflicts"] == ["CYP2C19"]
     assert f"result {third['id']} v1" in _gene(prof, "CYP2C19")["call"]["warnings"][0]
     assert "does not cover the newer call" in _gene(prof, "CYP2C19")["call"]["warnings"][0]
+
+
+def _patient_view(svc: Svc, pid: int) -> list[dict[str, Any]]:
+    body = {"hook": "patient-view", "hookInstance": "5b1c2a0e-6c39-4b7e-9a55-2f3e2c1d9b10",
+            "context": {"userId": "Practitioner/7", "patientId": str(pid)}}
+    r = svc.client.post("/cds-services/pgxguard-patient-view", headers=svc.h("prescriber"),
+                        json=body)
+    assert r.status_code == 200, r.text
+    cards: list[dict[str, Any]] = r.json()["cards"]
+    return cards
+
+
+def test_patient_view_warns_of_each_gene_in_conflict(svc: Svc) -> None:
+    """patient-view (the PGx passport) shows a gene whose signed-off results disagree before any
+    medicine needing it is ordered: one warning card per gene, with the conflict's own message
+    (naming both results and calls, as the order hooks' card does) and the medicines whose
+    guidance uses the gene; never the guidance of either call. Resolved: the card goes."""
+    pid = svc.new_patient()
+    first = _upload_tsv(svc, pid, SCENARIO_TSV, "first-lab.tsv")
+    cards = _patient_view(svc, pid)
+    assert any(c["summary"].startswith("abacavir: avoid") for c in cards)  # HLA-B *57:01
+    assert not any("disagree" in c["summary"] for c in cards)
+    # a second lab: HLA-B without *57:01, CYP2D6 *4/*4
+    other = _upload_tsv(svc, pid, SCENARIO_TSV.replace("*57:01/*08:01", "*08:01/*44:02")
+                        .replace("*1/*2x2", "*4/*4"), "second-lab.tsv")
+    assert _profile(svc, pid)["conflicts"] == ["CYP2D6", "HLA-B"]
+    cards = _patient_view(svc, pid)
+    conflict = [c for c in cards if "disagree" in c["summary"]]
+    assert [c["summary"] for c in conflict] == [
+        "CYP2D6: result incomplete – signed-off results disagree",
+        "HLA-B: result incomplete – signed-off results disagree"]
+    assert all(c["indicator"] == "warning" and "suggestions" not in c for c in conflict)
+    hla = conflict[1]["detail"]  # Markdown: hyphens and stars escaped
+    assert hla.startswith(markdown_escape("HLA-B: signed-off results disagree ("))
+    assert f"result {first['id']} v1" in hla and f"result {other['id']} v1" in hla
+    assert markdown_escape("*57:01/*08:01") in hla and markdown_escape("*08:01/*44:02") in hla
+    assert "result incomplete until the laboratory resolves it" in hla
+    # the medicines whose CPIC/DPWG guidance is keyed on HLA-B (abacavir: CPIC HLA-B*57:01)
+    listed = hla.split("): ")[-1].rstrip(".").split(", ")
+    assert "abacavir" in listed and "clopidogrel" not in listed
+    # never the guidance of either call: no abacavir (HLA-B) or codeine (CYP2D6) card
+    assert not any(c["summary"].startswith(("abacavir", "codeine")) for c in cards)
+    # the same message as the order hooks' "result incomplete" card for abacavir
+    [order_card] = _order_select(svc, pid, ["abacavir"])
+    assert hla.split("\n")[0].removesuffix(".") in order_card["detail"]
+    assert "suggestions" not in order_card  # HLA-B has results: no test to order
+    assert "No result for" not in order_card["detail"]  # it has two
+    audit = svc.audit(patient_id=pid, action="cds.patient-view")[-1].detail or ""
+    assert "HLA-B: signed-off results disagree" in audit and "CYP2D6: signed-off" in audit
+    # the laboratory resolves HLA-B: its card goes, the first lab's call stands (abacavir)
+    r = svc.client.post(f"/patients/{pid}/profile/resolutions", headers=svc.h("lab_scientist"),
+                        json={"gene": "HLA-B", "result_id": first["id"], "version": 1,
+                              "reason": "confirmed by a second assay"})
+    assert r.status_code == 200, r.text
+    cards = _patient_view(svc, pid)
+    assert [c["summary"] for c in cards if "disagree" in c["summary"]] == [
+        "CYP2D6: result incomplete – signed-off results disagree"]
+    assert any(c["summary"].startswith("abacavir: avoid") for c in cards)
 
 
 def test_agreeing_results_and_provisional_ones(svc: Svc) -> None:

@@ -11,8 +11,12 @@ import pytest
 
 import pgxguard
 import test_service_support as support
+from pgxguard.call.options import CallOptions
+from pgxguard.errors import InputError, SampleError
 from pgxguard.report.fhir import report_bundle
 from pgxguard.service.models import Result, ResultVersion
+from pgxguard.service.results import service as results
+from pgxguard.service.results.service import Kind, StoredInput
 from test_service_support import DEMO_OUTSIDE, DEMO_VCF, Svc
 
 # Fixtures shared by the service tests (test_service_support.py).
@@ -320,3 +324,52 @@ def test_sign_off_worklist(svc: Svc) -> None:
     assert stats["patients"] == 1 and stats["results_by_kind"] == {"vcf": 2}
     assert not {"patient_id", "result_id", "nhs_number"} & set(stats)
     assert any("sign-off worklist" in (e.detail or "") for e in svc.audit(action="result.list"))
+
+
+def test_interpret_takes_call_options() -> None:
+    """The service's interpretation takes the one `CallOptions` of `pgxguard.call` (issue 11):
+    a VCF is called with the patient's sample and build exactly as `call` calls it, without the
+    outside-call fields; an outside-call file is read whole (no sample or build applied to it)
+    and the patient's sample picked after; two samples or `outside_calls` are refused."""
+    vcf = DEMO_VCF.read_bytes()
+    opts = CallOptions(samples=["PATIENT1"], build="GRCh38")
+    got = results.interpret(Kind.VCF, vcf, "demo.vcf", opts, kb=KB)
+    expected = pgxguard.call(DEMO_VCF, opts, kb=KB).to_json()
+    calls = json.loads(got.calls_json or "")
+    assert calls["samples"] == expected["samples"] and calls["options"] == expected["options"]
+    assert (got.sample, got.build, got.status) == ("PATIENT1", "GRCh38", results.INTERPRETED)
+    outside_fields = CallOptions.of(opts, outside_format="cyrius", outside_sample="other")
+    assert results.interpret(Kind.VCF, vcf, "demo.vcf", outside_fields,
+                             kb=KB).calls_json == got.calls_json
+
+    tsv = DEMO_OUTSIDE.read_bytes()
+    out = results.interpret(Kind.OUTSIDE_CALLS, tsv, "o.tsv",
+                            CallOptions(samples=["PATIENT2"], build="GRCh37"), kb=KB)
+    whole = pgxguard.call(None, outside_calls=DEMO_OUTSIDE, kb=KB)
+    calls = json.loads(out.calls_json or "")
+    assert [s["sample"] for s in calls["samples"]] == ["PATIENT2"]
+    assert _genes(calls)["CYP2D6"]["diplotypes"] == [
+        list(d) for d in whole.sample("PATIENT2").gene("CYP2D6").diplotypes]
+    assert calls["options"]["samples"] is None and out.build is None
+
+    with pytest.raises(SampleError, match="2 samples given for one patient"):
+        results.interpret(Kind.VCF, vcf, "demo.vcf",
+                          CallOptions(samples=["PATIENT1", "PATIENT2"]), kb=KB)
+    with pytest.raises(InputError, match="outside_calls"):
+        results.interpret(Kind.OUTSIDE_CALLS, tsv, "o.tsv",
+                          CallOptions(outside_calls=DEMO_OUTSIDE), kb=KB)
+
+
+def test_upload_options_and_stored_input_options() -> None:
+    """An upload's form fields become one `CallOptions` (an empty field is not given); a
+    stored input is re-interpreted with the options it was uploaded with (build only for a
+    VCF, which is the only input called with one)."""
+    assert results.upload_options("", "", "", "") == CallOptions()
+    assert results.upload_options("P1", "GRCh37", "cyrius", "S") == CallOptions(
+        samples=("P1",), build="GRCh37", outside_format="cyrius", outside_sample="S")
+    src = StoredInput(1, Kind.VCF, b"", "a.vcf", "P1", "GRCh38", 1)
+    assert src.options == CallOptions(samples=("P1",), build="GRCh38")
+    src = StoredInput(2, Kind.OUTSIDE_CALLS, b"", "a.tsv", None, "GRCh38", 3, "aldy")
+    assert src.options == CallOptions(outside_format="aldy")
+    with pytest.raises(InputError, match="unknown build"):
+        results.upload_options(build="hg19")

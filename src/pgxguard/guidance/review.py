@@ -48,6 +48,7 @@ from pgxguard.kb.model import KnowledgeBase
 
 ACTIONABLE = frozenset({Action.AVOID, Action.USE_ALTERNATIVE, Action.ADJUST_DOSE, Action.MONITOR})
 NO_RESULT = "No Result"
+NO_RESULT_BASIS = "no result"  # the basis of a gene the result does not hold or call
 _INDETERMINATE = {"indeterminate", "n/a"}
 # `GeneCall.source` of a gene whose results disagree (the service's patient profile, until the
 # laboratory resolves it): the gene's warnings say which results and calls; never a call to act on.
@@ -63,14 +64,28 @@ class _GeneState:
     incomplete: str | None
 
 
+def conflict_reason(g: GeneCall) -> str:
+    """Why a gene in conflict cannot be used: its warnings (the service's profile names the
+    results and calls that disagree), shown alike in reviews and every card."""
+    return "; ".join(g.warnings) or f"{g.gene}: results disagree; the laboratory must resolve it"
+
+
+def genes_needed(guidance: GuidanceKB, drug: str) -> list[str]:
+    """The genes the guidance of `drug` is keyed on (its entries' evaluable conditions and
+    its guidelines), in order."""
+    return list(dict.fromkeys(
+        [c.gene for e in guidance.for_drug(drug) for c in e.conditions
+         if c.kind != "unsupported"]
+        + [g for gl in guidance.guidelines_for(drug) for g in gl.genes]))
+
+
 def _state(sample: SampleCall, gene: str, kb: KnowledgeBase) -> _GeneState:
     try:
         g = sample.gene(gene)
     except KeyError:
         return _GeneState(gene, None, True, None)
     if g.source == CONFLICT:
-        return _GeneState(gene, g, False, "; ".join(g.warnings) or (
-            f"{gene}: results disagree; the laboratory must resolve it"))
+        return _GeneState(gene, g, False, conflict_reason(g))
     if not g.called or g.source == "none":
         return _GeneState(gene, g, True, None)
     distinct = {p for p in g.phenotypes if p is not None}
@@ -152,7 +167,7 @@ def _evaluate(c: Condition, st: _GeneState) -> bool | None:
 def _basis(st: _GeneState) -> str:
     g = st.call
     if g is None or st.missing:
-        return "no result"
+        return NO_RESULT_BASIS
     if g.source == CONFLICT:
         return "results disagree (unresolved)"
     dip = g.diplotype_text() or " + ".join(g.variants) or "no diplotype"
@@ -228,9 +243,7 @@ def review_drug(medicine: Medicine, drug: str, sample: SampleCall, guidance: Gui
         return MedicineReview(medicine=medicine, drug=drug, action=Action.NO_GUIDANCE,
                               messages=(f"no CPIC or DPWG guidance for {drug} in the knowledge "
                                         f"base {guidance.version}",))
-    needed = list(dict.fromkeys(
-        [c.gene for e in entries for c in e.conditions if c.kind != "unsupported"]
-        + [g for gl in guidelines for g in gl.genes]))
+    needed = genes_needed(guidance, drug)
     states = {g: _state(sample, g, kb) for g in needed}
     messages: list[str] = []
     missing = [g for g in needed if states[g].missing]
@@ -362,4 +375,5 @@ def review(calls: CallResult, medicines: Sequence[str] | str, *, sample: str | N
         options={"medicines": meds, "all_drugs": all_drugs})
 
 
-__all__ = ["ACTIONABLE", "CONFLICT", "review", "review_drug", "split_medicines"]
+__all__ = ["ACTIONABLE", "CONFLICT", "NO_RESULT_BASIS", "conflict_reason", "genes_needed",
+           "review", "review_drug", "split_medicines"]

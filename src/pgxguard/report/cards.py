@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pgxguard.guidance.model import Action, MedicineReview, Recommendation, ReviewResult
+from pgxguard.guidance.review import NO_RESULT_BASIS
 from pgxguard.report.view import (
     ACTIONABLE,
     guidance_kb,
@@ -132,7 +133,10 @@ def _missing_card(item: MedicineReview, kb_label: str,
                   suggest: Suggest | None) -> dict[str, Any]:
     genes = list(item.missing_genes) or ["a required gene"]
     summary = _cut(f"{item.drug}: result incomplete for {', '.join(genes)} – see details")
-    lines = [f"No result for {markdown_escape(g)}." for g in item.missing_genes]
+    # "No result" only for a gene without one: the messages say why a result on record cannot
+    # be used (results that disagree, an indeterminate phenotype, ties)
+    lines = [f"No result for {markdown_escape(g)}." for g in item.missing_genes
+             if item.basis.get(g, NO_RESULT_BASIS) == NO_RESULT_BASIS]
     lines += [markdown_escape(m) for m in item.messages]
     if item.basis:
         lines += ["", "**Results on record:**", *_basis_md(item)]

@@ -15,7 +15,9 @@ database reads: latest interpreted result and open test orders), then `run_hook`
   already open; a "result incomplete" card suggests the directory test of each gene the result
   on record lacks.
 * patient-view: the "PGx passport" (review with all_drugs), avoid / use alternative / adjust dose
-  items only, so the chart shows what matters and nothing else.
+  items only, so the chart shows what matters and nothing else; and a "result incomplete"
+  warning card per gene in conflict (signed-off results disagree), which no medicine's card
+  shows until that medicine is ordered.
 
 Nothing is stored but the audit row: a CDS call is a look-up, not a medication review on record.
 """
@@ -35,13 +37,13 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from pgxguard.call.results import CallResult
+from pgxguard.call.results import CallResult, GeneCall
 from pgxguard.errors import PgxError
 from pgxguard.guidance.knowledge import GuidanceKB
 from pgxguard.guidance.load import load_guidance
 from pgxguard.guidance.medicines import MedicineIndex, default_index
 from pgxguard.guidance.model import Action, Medicine, MedicineReview, ReviewResult
-from pgxguard.guidance.review import CONFLICT, review
+from pgxguard.guidance.review import CONFLICT, conflict_reason, genes_needed, review
 from pgxguard.kb.model import KnowledgeBase
 from pgxguard.report.cards import SUMMARY_MAX, cds_cards
 from pgxguard.report.view import guidance_kb, markdown_escape
@@ -497,6 +499,23 @@ def _pending_card(snap: Snapshot) -> dict[str, Any]:
     })
 
 
+def _conflict_card(g: GeneCall, gkb: GuidanceKB) -> dict[str, Any]:
+    """A gene whose signed-off results disagree: the conflict's own message (the one the order
+    hooks' "result incomplete" cards show) and the medicines whose guidance uses the gene."""
+    drugs = [d for d in gkb.drugs if g.gene in genes_needed(gkb, d)]
+    detail = [markdown_escape(conflict_reason(g)) + "."]
+    if drugs:
+        detail += ["", f"Medicines whose CPIC or DPWG guidance uses {markdown_escape(g.gene)} "
+                       f"(guidance knowledge base {markdown_escape(gkb.version)}): "
+                       f"{markdown_escape(', '.join(drugs))}."]
+    return _with_uuid({
+        "summary": _cut(f"{g.gene}: result incomplete – signed-off results disagree"),
+        "indicator": "warning",
+        "detail": "\n".join(detail),
+        "source": {"label": "pgxguard results"},
+    })
+
+
 def _in_progress_card(test: DirectoryTest, drug: str, order: OpenOrder) -> dict[str, Any]:
     status = order.status.replace("_", " ")
     return _with_uuid({
@@ -598,7 +617,10 @@ def run_hook(svc: HookService, req: HookRequest, snap: Snapshot, kb: KnowledgeBa
         rr = dataclasses.replace(rr, items=tuple(i for i in rr.items
                                                  if i.action in PASSPORT_ACTIONS))
         out.medicines = [i.drug for i in rr.items]
-        out.cards = _label_kb(cds_cards(rr), rr) + pending
+        conflicts = [g for s in calls.samples[:1] for g in s.genes if g.source == CONFLICT]
+        out.notes = [f"{g.gene}: signed-off results disagree" for g in conflicts]
+        out.cards = (_label_kb(cds_cards(rr), rr) + [_conflict_card(g, gkb) for g in conflicts]
+                     + pending)
         return out
 
     index = default_index(kb, gkb)

@@ -86,8 +86,11 @@ def for_missing_genes(drug: str, genes: Iterable[str]) -> list[DirectoryTest]:
     """The tests to suggest when a guideline of `drug` needs `genes` and the result on record
     lacks them: one test covering them all if there is one, else one per gene. Per gene the
     test prompted by `drug` comes first, then a general test (no trigger drugs), then any test
-    of the gene (its name and context say what it is for)."""
+    of the gene (its name and context say what it is for). No genes lacking: no test (every
+    test would cover the empty set)."""
     want = list(dict.fromkeys(genes))
+    if not want:
+        return []
     d = drug.strip().lower()
 
     def rank(t: DirectoryTest) -> int:

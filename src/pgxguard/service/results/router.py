@@ -43,14 +43,13 @@ def run_upload(ctx: Ctx, patient_id: int, kind: Kind, file: UploadFile, sample: 
     limit = ctx.settings.max_upload_bytes
     data = file.file.read(limit + 1)  # one byte over the limit shows it is too large
     ctx.end_transaction()  # hold no database lock while calling
+    options = service.upload_options(sample, build, outside_format)
     with within(ctx.work_budget("interpreting the upload")):
-        name, interp = service.prepare_upload(kind, data, file.filename, sample=sample or None,
-                                              build=build or None, kb=ctx.knowledge_base(),
-                                              max_bytes=limit,
-                                              limits=UploadLimits.of(ctx.settings),
-                                              outside_format=outside_format or None)
+        name, interp = service.prepare_upload(kind, data, file.filename, options,
+                                              kb=ctx.knowledge_base(), max_bytes=limit,
+                                              limits=UploadLimits.of(ctx.settings))
     res = service.store_upload(ctx.session, p.id, kind, data, name, interp,
-                               build=build or None, user_id=ctx.user.id)
+                               build=options.build, user_id=ctx.user.id)
     ctx.audit("result.upload", p.id, detail=f"result {res.id} ({kind.value})")
     ctx.commit()
     return res
@@ -102,14 +101,13 @@ def run_combined_upload(ctx: Ctx, patient_id: int, vcf: UploadFile, outside: Upl
     vcf_data = vcf.file.read(limit + 1)
     outside_data = outside.file.read(limit + 1)
     ctx.end_transaction()  # hold no database lock while calling
+    options = service.upload_options(sample, build, outside_format, outside_sample)
     with within(ctx.work_budget("interpreting the upload")):
         (vname, vint), (oname, oint) = service.prepare_combined(
-            vcf_data, vcf.filename, outside_data, outside.filename, sample=sample or None,
-            outside_sample=outside_sample or None, build=build or None,
-            kb=ctx.knowledge_base(), max_bytes=limit, limits=UploadLimits.of(ctx.settings),
-            outside_format=outside_format or None)
+            vcf_data, vcf.filename, outside_data, outside.filename, options,
+            kb=ctx.knowledge_base(), max_bytes=limit, limits=UploadLimits.of(ctx.settings))
     first = service.store_upload(ctx.session, p.id, Kind.VCF, vcf_data, vname, vint,
-                                 build=build or None, user_id=ctx.user.id)
+                                 build=options.build, user_id=ctx.user.id)
     second = service.store_upload(ctx.session, p.id, Kind.OUTSIDE_CALLS, outside_data, oname,
                                   oint, build=None, user_id=ctx.user.id)
     for res in (first, second):

@@ -99,17 +99,39 @@ def _relabel(e: PgxError, tmpdir: str) -> PgxError:
     return e
 
 
-def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
-              build: str | None, kb: KnowledgeBase,
-              limits: UploadLimits | None = None,
-              outside_format: str | None = None) -> Interpretation:
+def upload_options(sample: str | None = None, build: str | None = None,
+                   outside_format: str | None = None,
+                   outside_sample: str | None = None) -> CallOptions:
+    """The `CallOptions` of an upload's form fields (an empty field is not given)."""
+    return CallOptions(samples=[sample] if sample else None, build=build or None,
+                       outside_format=outside_format or None,
+                       outside_sample=outside_sample or None)
+
+
+def _patient_sample(options: CallOptions) -> str | None:
+    if options.outside_calls is not None:
+        raise InputError("the service calls the uploaded input, not outside-call files of "
+                         "the options", hint="leave CallOptions.outside_calls unset")
+    if options.samples is not None and len(options.samples) > 1:
+        raise SampleError(f"{len(options.samples)} samples given for one patient's result",
+                          hint="name the one sample that is this patient's")
+    return options.samples[0] if options.samples else None
+
+
+def interpret(kind: Kind, data: bytes, filename: str, options: CallOptions, *,
+              kb: KnowledgeBase, limits: UploadLimits | None = None) -> Interpretation:
     """Call (or read) one stored input. Raises `PgxError` for input that cannot be used.
     With `limits`, the input is pre-scanned first (413/422 before any calling).
 
-    `outside_format`: the format of outside calls (a caller's output is otherwise recognised
-    by content, `pgxguard.io.callers`)."""
+    `options` (the one `CallOptions` that `call`, `run_cohort` and `make_report` take too):
+    `samples`, at most the patient's one (needed when the input holds several); `build`, a
+    VCF's when its header does not say; `outside_format`, the format of outside calls (a
+    caller's output is otherwise recognised by content, `pgxguard.io.callers`). The input is
+    `data`, so `outside_calls` stays unset. A VCF is called alone (the outside-call fields do
+    not apply to it); outside calls are read whole and the patient's sample picked after."""
     from pgxguard.call.pipeline import call
 
+    sample = _patient_sample(options)
     if kind is Kind.FHIR_BUNDLE:
         if limits is not None:
             check_json(data, filename, limits)
@@ -125,7 +147,6 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
                               json.dumps(calls.to_json(), indent=2),
                               "calls extracted from the Bundle (made elsewhere, not re-called)"
                               + _refused_note(refused, "gene"), calls.samples[0].sample, None)
-    vcf_options = CallOptions(samples=[sample] if sample else None, build=build)
     if limits is not None:
         if kind is Kind.VCF:
             scan_vcf(data, filename, sample, limits)
@@ -138,9 +159,11 @@ def interpret(kind: Kind, data: bytes, filename: str, *, sample: str | None,
             fh.write(data)
         try:
             if kind is Kind.VCF:
-                result = _pick(call(path, vcf_options, kb=kb), sample, "VCF")
+                vcf = CallOptions.of(options, outside_format=None, outside_sample=None)
+                result = _pick(call(path, vcf, kb=kb), sample, "VCF")
             else:
-                outside = CallOptions(outside_calls=path, outside_format=outside_format)
+                outside = CallOptions.of(options, outside_calls=path, samples=None, build=None,
+                                         outside_sample=None)
                 result = _pick(call(None, outside, kb=kb), sample, "outside-call file")
         except PgxError as e:
             raise _relabel(e, tmpdir) from None
@@ -161,11 +184,11 @@ def _refused_note(refused: list[str], what: str) -> str:
             + " | ".join(refused[:5]) + (" | ..." if len(refused) > 5 else ""))
 
 
-def prepare_upload(kind: Kind, data: bytes, filename: str | None, *, sample: str | None,
-                   build: str | None, kb: KnowledgeBase, max_bytes: int,
-                   limits: UploadLimits | None = None,
-                   outside_format: str | None = None) -> tuple[str, Interpretation]:
-    """Check and interpret an upload without touching the database (slow: calling)."""
+def prepare_upload(kind: Kind, data: bytes, filename: str | None, options: CallOptions, *,
+                   kb: KnowledgeBase, max_bytes: int,
+                   limits: UploadLimits | None = None) -> tuple[str, Interpretation]:
+    """Check and interpret an upload without touching the database (slow: calling);
+    `options` as for `interpret`."""
     if len(data) > max_bytes:
         raise PayloadTooLargeError(f"upload of {len(data)} bytes exceeds the limit of "
                                    f"{max_bytes} bytes")
@@ -173,31 +196,30 @@ def prepare_upload(kind: Kind, data: bytes, filename: str | None, *, sample: str
         raise InputError("the uploaded file is empty")
     name = safe_filename(filename, {"vcf": "upload.vcf", "outside_calls": "outside-calls.tsv",
                                     "fhir_bundle": "bundle.json"}[kind.value])
-    return name, interpret(kind, data, name, sample=sample, build=build, kb=kb, limits=limits,
-                           outside_format=outside_format)
+    return name, interpret(kind, data, name, options, kb=kb, limits=limits)
 
 
 def prepare_combined(vcf: bytes, vcf_name: str | None, outside: bytes,
-                     outside_name: str | None, *, sample: str | None,
-                     outside_sample: str | None, build: str | None, kb: KnowledgeBase,
-                     max_bytes: int, limits: UploadLimits | None = None,
-                     outside_format: str | None = None
+                     outside_name: str | None, options: CallOptions, *, kb: KnowledgeBase,
+                     max_bytes: int, limits: UploadLimits | None = None
                      ) -> tuple[tuple[str, Interpretation], tuple[str, Interpretation]]:
     """Check and interpret a VCF and an outside-call file sent together (no database access).
-    They become two results of the patient, merged by the profile (`profile.py`). The outside
+    They become two results of the patient, merged by the profile (`profile.py`). `options`:
+    the VCF's sample and build, the outside calls' format and `outside_sample`. The outside
     calls must be for the VCF's sample unless `outside_sample` names theirs: calls of another
     person are never attached silently."""
     if len(vcf) + len(outside) > max_bytes:
         raise PayloadTooLargeError(f"upload of {len(vcf) + len(outside)} bytes exceeds the "
                                    f"limit of {max_bytes} bytes")
-    first = prepare_upload(Kind.VCF, vcf, vcf_name, sample=sample, build=build, kb=kb,
-                           max_bytes=max_bytes, limits=limits)
+    first = prepare_upload(Kind.VCF, vcf, vcf_name, options, kb=kb, max_bytes=max_bytes,
+                           limits=limits)
     vcf_sample = first[1].sample
+    outside_sample = options.outside_sample
+    theirs = outside_sample or vcf_sample
     try:
         second = prepare_upload(Kind.OUTSIDE_CALLS, outside, outside_name,
-                                sample=outside_sample or vcf_sample, build=None, kb=kb,
-                                max_bytes=max_bytes, limits=limits,
-                                outside_format=outside_format)
+                                CallOptions.of(options, samples=[theirs] if theirs else None),
+                                kb=kb, max_bytes=max_bytes, limits=limits)
     except SampleError as e:
         if outside_sample:
             raise
@@ -227,12 +249,10 @@ def store_upload(session: Session, patient_id: int, kind: Kind, data: bytes, nam
 
 
 def upload(session: Session, patient: Patient, kind: Kind, data: bytes, filename: str | None,
-           *, sample: str | None, build: str | None, user_id: int, kb: KnowledgeBase,
-           max_bytes: int) -> Result:
+           options: CallOptions, *, user_id: int, kb: KnowledgeBase, max_bytes: int) -> Result:
     """`prepare_upload` + `store_upload` in one call (the caller commits)."""
-    name, interp = prepare_upload(kind, data, filename, sample=sample, build=build, kb=kb,
-                                  max_bytes=max_bytes)
-    return store_upload(session, patient.id, kind, data, name, interp, build=build,
+    name, interp = prepare_upload(kind, data, filename, options, kb=kb, max_bytes=max_bytes)
+    return store_upload(session, patient.id, kind, data, name, interp, build=options.build,
                         user_id=user_id)
 
 
@@ -346,6 +366,12 @@ class StoredInput:
     version: int
     outside_format: str | None = None
 
+    @property
+    def options(self) -> CallOptions:
+        """The options it was interpreted with, to re-interpret it the same way."""
+        return upload_options(self.sample, self.build if self.kind is Kind.VCF else None,
+                              self.outside_format)
+
 
 def stored_input(result: Result) -> StoredInput:
     kind = Kind(result.kind)
@@ -370,8 +396,7 @@ def reinterpret_input(src: StoredInput, kb: KnowledgeBase,
                       limits: UploadLimits | None = None) -> Interpretation:
     """Re-call a stored input against `kb` (no database access); inputs stored before the
     limits existed are checked against them too."""
-    return interpret(src.kind, src.data, src.filename, sample=src.sample, build=src.build, kb=kb,
-                     limits=limits, outside_format=src.outside_format)
+    return interpret(src.kind, src.data, src.filename, src.options, kb=kb, limits=limits)
 
 
 def store_reinterpretation(session: Session, result: Result, src: StoredInput,
@@ -413,4 +438,4 @@ __all__ = ["INTERPRETED", "STORED_ONLY", "Interpretation", "Kind", "StoredInput"
            "latest_interpreted", "latest_usable", "prepare_combined", "prepare_upload",
            "reinterpret",
            "reinterpret_input", "sign_off", "store_reinterpretation", "store_upload",
-           "stored_input", "upload", "usable"]
+           "stored_input", "upload", "upload_options", "usable"]
