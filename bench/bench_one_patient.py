@@ -5,8 +5,11 @@ Stages, each in a fresh process (start-up included, as a user sees it):
   kb_load     the bundled knowledge base loaded (and checked) in a fresh process; the time is
               measured inside it, around `load_knowledge_base()` alone
   demo        `pgxguard call examples/demo.vcf` (the bundled single-sample VCF)
+  one_single  `pgxguard call --assume-reference` of a single-sample indexed VCF holding that
+              sample's own variant sites (extracted from the panel as `bench_call.py` does):
+              the "one patient, under 1 s" target
   one_1kgp    `pgxguard call` of one sample of the indexed 3,202-sample 1000 Genomes VCF
-              (skipped when ../shared/data/1kgp is absent)
+              (the 1KGP stages are skipped when ../shared/data/1kgp is absent)
 
 With `--compare SRC` every stage also runs with another source tree first on the path (e.g. a
 checkout of the previous commit's `src`), interleaved run by run, so both see the same machine
@@ -24,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -63,10 +67,18 @@ def main(argv: list[str] | None = None) -> int:
         "kb_load": (KB_LOAD, []),
         "demo": (CLI, ["call", str(DEMO_VCF)]),
     }
+    tmp = tempfile.TemporaryDirectory()
     if KGP_VCF.exists():
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_call import _extract_sample
+
+        single = Path(tmp.name) / f"{args.sample}.vcf.gz"
+        _extract_sample(KGP_VCF, args.sample, single)
+        stages["one_single"] = (CLI, ["call", str(single), "--assume-reference"])
         stages["one_1kgp"] = (CLI, ["call", str(KGP_VCF), "--sample", args.sample])
     else:
-        print(f"1KGP data not found at {KGP_VCF}: one_1kgp skipped", file=sys.stderr)
+        print(f"1KGP data not found at {KGP_VCF}: one_single and one_1kgp skipped",
+              file=sys.stderr)
 
     load_before = os.getloadavg()
     times: dict[str, dict[str, list[float]]] = {s: {t: [] for t in trees} for s in stages}
@@ -77,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, src in trees.items():
                 times[stage][name].append(_run(src, code, stage_args))
     load_after = os.getloadavg()
+    tmp.cleanup()
 
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {args.repeat} runs each; "
           f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
