@@ -349,6 +349,65 @@ def test_tampered_snapshot_is_rejected(tmp_path: Path) -> None:
         load_knowledge_base(bad)
 
 
+def test_tampered_canonical_snapshot_is_rejected(tmp_path: Path) -> None:
+    # Altered but written exactly as `pgxguard kb build` writes (sorted, compact, the old
+    # checksum kept): the check on the text as written must catch it, not only the fallback.
+    from pgxguard.snapshot import snapshot_bytes
+
+    data = json.loads(gzip.decompress(SNAPSHOT.read_bytes()))
+    data["phenotypes"]["CYP2C19"]["rows"][0][1] = "Normal Metabolizer (altered)"
+    bad = tmp_path / "tampered.json.gz"
+    bad.write_bytes(snapshot_bytes(data))
+    with pytest.raises(KnowledgeBaseError, match="checksum"):
+        load_knowledge_base(bad)
+
+
+def test_snapshot_written_another_way_still_loads(tmp_path: Path, snap: KnowledgeBase) -> None:
+    # Same content, other JSON layout (indented, ASCII-escaped, other key order): the checksum
+    # is over the content, so it loads and equals the bundled one.
+    data = json.loads(gzip.decompress(SNAPSHOT.read_bytes()))
+    other = tmp_path / "indented.json.gz"
+    other.write_bytes(gzip.compress(json.dumps(dict(reversed(data.items())), indent=1).encode()))
+    assert load_knowledge_base(other) == snap
+
+
+@pytest.mark.parametrize("value", ["plain", "CPIC\u00ae \u2265 4.0", "\U0001F600 astral",
+                                   "\u2028 \\u00ae backslash-u written out", "\x7f\x80"])
+def test_checksum_on_text_matches_the_content_checksum(value: str) -> None:
+    from pgxguard.kb.model import checksum_matches_text, checksum_ok, content_checksum
+
+    body: dict[str, Any] = {"a": [1, 2.5, None], "checksum_like": value, "z": {"k": value}}
+    body["checksum"] = content_checksum(body)
+    # The layout snapshot_bytes writes: sorted keys, compact, non-ASCII as is.
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert checksum_matches_text(text, body["checksum"])
+    assert checksum_ok(json.loads(text), text)
+    altered = text.replace("2.5", "2.25")
+    assert not checksum_matches_text(altered, body["checksum"])
+    assert not checksum_ok(json.loads(altered), altered)
+    spaced = json.dumps(body, sort_keys=True)  # other layout: only the fallback can tell
+    assert not checksum_matches_text(spaced, body["checksum"])
+    assert checksum_ok(json.loads(spaced), spaced)
+
+
+def test_gc_paused_restores_the_collector() -> None:
+    import gc
+
+    from pgxguard.snapshot import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize("kind", ["truncated", "not-gzip", "not-json", "list", "missing"])
 def test_corrupt_snapshot_is_rejected(tmp_path: Path, kind: str) -> None:
     p = tmp_path / "kb.json.gz"

@@ -457,3 +457,30 @@ def test_bcf_gives_the_same_calls_as_vcf(tmp_vcf: WriteVcf, tmp_path: Path, inde
         assert _comparable(gene_call(from_bcf, "CYP2C19", s)) == \
             _comparable(gene_call(from_vcf, "CYP2C19", s))
     assert gene_call(from_bcf, "CYP2C19", "T").diplotypes == (("*1", "*3"),)
+
+
+@pytest.mark.parametrize("samples", [None, ["S"]])
+def test_nearby_clusters_read_as_one_region_give_the_same_calls(
+        tmp_vcf: WriteVcf, monkeypatch: pytest.MonkeyPatch, samples: list[str] | None) -> None:
+    # One patient from a dense panel: clusters of definition positions less than READ_GAP
+    # apart are read with one region query, so the records between them are read too. They
+    # touch no position: the calls must equal those of one query per cluster (READ_GAP 0).
+    from itertools import pairwise
+
+    from pgxguard.io import vcf as vcfmod
+    from pgxguard.io.genotypes import position_clusters
+
+    assert len(vcfmod._read_regions(C19, vcfmod.READ_GAP)) < len(position_clusters(C19))
+    b = from_definition(C19, {"S": ("*2", "*17"), "T": ("*1", "*3")}, phased=False)
+    clusters = position_clusters(C19)
+    for (_, hi), (lo, _) in pairwise(clusters):
+        for pos in (hi + 1, (hi + lo) // 2, lo - 1):  # records between clusters, any genotype
+            b.add("10", pos, "A", ["G"], {"S": "0/1", "T": "1/1"})
+    path = tmp_vcf(b, compress="bgzip", index=True)
+
+    merged = pgxguard.call(path, genes=["CYP2C19"], samples=samples)
+    monkeypatch.setattr(vcfmod, "READ_GAP", 0)
+    per_cluster = pgxguard.call(path, genes=["CYP2C19"], samples=samples)
+    assert merged.input["indexed"] is True
+    assert merged.to_json() == per_cluster.to_json()
+    assert gene_call(merged, "CYP2C19", "S").diplotypes == (("*2", "*17"),)

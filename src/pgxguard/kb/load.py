@@ -9,15 +9,16 @@ from typing import Any
 
 from pgxguard.errors import KnowledgeBaseError
 from pgxguard.kb.model import KnowledgeBase
-from pgxguard.snapshot import decode_snapshot, read_snapshot_file
+from pgxguard.snapshot import decode_snapshot_text, gc_paused, read_snapshot_file_text
 
 SNAPSHOT_NAME = "pgxguard-kb.json.gz"
 _REBUILD = "rebuild it with `pgxguard kb build` or reinstall pgxguard"
 
 
 def _decode(raw: bytes, origin: str) -> KnowledgeBase:
-    data = decode_snapshot(raw, origin, what="knowledge base", hint=_REBUILD)
-    return KnowledgeBase.from_json(data, origin=origin)
+    with gc_paused():
+        data, text = decode_snapshot_text(raw, origin, what="knowledge base", hint=_REBUILD)
+        return KnowledgeBase.from_json(data, origin=origin, text=text)
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,9 +37,11 @@ def load_knowledge_base(path: str | Path | None = None) -> KnowledgeBase:
     """Load `path`, or the snapshot bundled with pgxguard (cached) when no path is given."""
     if path is None:
         return _bundled()
-    data = read_snapshot_file(path, what="knowledge base",
-                              hint="check the path, or build one with `pgxguard kb build -o PATH`")
-    return KnowledgeBase.from_json(data, origin=str(path))
+    with gc_paused():
+        data, text = read_snapshot_file_text(
+            path, what="knowledge base",
+            hint="check the path, or build one with `pgxguard kb build -o PATH`")
+        return KnowledgeBase.from_json(data, origin=str(path), text=text)
 
 
 def kb_info(kb: KnowledgeBase) -> dict[str, Any]:

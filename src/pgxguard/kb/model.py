@@ -7,11 +7,13 @@ allele means "the reference allele's sequence here". Cells of SNV positions may 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from pgxguard.alleles import sort_key
 from pgxguard.errors import KnowledgeBaseError
 
 Build = Literal["GRCh37", "GRCh38"]
@@ -141,8 +143,6 @@ class PhenotypeRow:
 
 
 def row_key(alleles: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    from pgxguard.alleles import sort_key
-
     return tuple(sorted(alleles, key=sort_key))
 
 
@@ -164,14 +164,24 @@ class PhenotypeRules:
                                                          compare=False)
 
     def __post_init__(self) -> None:
-        self._index.clear()
+        index = self._index
+        index.clear()
         for r in self.rows:
-            k = row_key(r.alleles)
-            if k in self._index and self._index[k] != r:
+            k = r.alleles
+            # row_key(k), inlined: ~50,000 rows are keyed on every knowledge-base load, almost
+            # all two names already in order (a stable sort of two keeps them unless the
+            # second sorts strictly first).
+            if len(k) == 2:
+                if sort_key(k[1]) < sort_key(k[0]):
+                    k = (k[1], k[0])
+            else:
+                k = row_key(k)
+            old = index.get(k)
+            if old is not None and old != r:
                 raise KnowledgeBaseError(
                     f"{self.gene}: phenotype table lists {'/'.join(k)} twice with different "
                     "results", hint="fix the phenotype source and rebuild the knowledge base")
-            self._index[k] = r
+            index[k] = r
 
     def lookup(self, alleles: tuple[str, ...] | list[str]) -> PhenotypeRow | None:
         return self._index.get(row_key(alleles))
@@ -266,14 +276,19 @@ class KnowledgeBase:
         return body
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], *, origin: str = "<knowledge base>") -> KnowledgeBase:
+    def from_json(cls, data: dict[str, Any], *, origin: str = "<knowledge base>",
+                  text: str | None = None) -> KnowledgeBase:
+        """Check the schema and checksum, then build the model.
+
+        `text` is the JSON `data` was parsed from, when known: the checksum is then checked on
+        it directly (`checksum_matches_text`), which is much cheaper than re-serialising `data`;
+        a text written any other way than `snapshot_bytes` falls back to re-serialising.
+        """
         if data.get("schema") != SCHEMA_VERSION:
             raise KnowledgeBaseError(
                 f"knowledge base schema {data.get('schema')!r}, expected {SCHEMA_VERSION}",
                 path=origin, hint="rebuild it with `pgxguard kb build`")
-        expected = data.get("checksum")
-        body = {k: v for k, v in data.items() if k != "checksum"}
-        if expected != content_checksum(body):
+        if not checksum_ok(data, text):
             raise KnowledgeBaseError(
                 "knowledge base checksum mismatch: the snapshot was altered or truncated",
                 path=origin, hint="rebuild it with `pgxguard kb build` or reinstall pgxguard")
@@ -301,6 +316,59 @@ class KnowledgeBase:
 def content_checksum(body: dict[str, Any]) -> str:
     blob = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def _json_ascii(err: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: non-ASCII characters as `json.dumps(ensure_ascii=True)` writes them
+    (backslash-u and four hex digits, surrogate pairs above U+FFFF), so `str.encode` escapes
+    a text at C speed."""
+    assert isinstance(err, UnicodeEncodeError)
+    out = []
+    for ch in err.object[err.start:err.end]:
+        n = ord(ch)
+        if n < 0x10000:
+            out.append(f"\\u{n:04x}")
+        else:
+            n -= 0x10000
+            out.append(f"\\u{0xD800 | (n >> 10) & 0x3FF:04x}\\u{0xDC00 | n & 0x3FF:04x}")
+    return "".join(out), err.end
+
+
+_JSON_ASCII = "pgxguard.json-ascii"
+codecs.register_error(_JSON_ASCII, _json_ascii)
+
+
+def checksum_matches_text(text: str, expected: str) -> bool:
+    """Whether a snapshot's JSON text, as `snapshot_bytes` writes it, hashes to `expected`.
+
+    That text is the sorted, compact JSON of the body with the `"checksum"` member in it, and
+    with non-ASCII characters (and DEL) unescaped: without that member and with them escaped,
+    it is exactly what `content_checksum` hashes, so no re-serialisation is needed. False
+    (never a wrong True) for a text written any other way: the caller then re-serialises.
+    """
+    member = f',"checksum":"{expected}"'
+    i = text.find(member)
+    if i < 0:
+        return False
+    digest = hashlib.sha256()
+    for part in (text[:i], text[i + len(member):]):
+        if "\x7f" in part:  # ASCII, but escaped by ensure_ascii=True all the same
+            part = part.replace("\x7f", "\\u007f")
+        digest.update(part.encode("ascii", _JSON_ASCII))
+    return digest.hexdigest() == expected
+
+
+def checksum_ok(data: dict[str, Any], text: str | None = None) -> bool:
+    """Whether `data`'s `"checksum"` is the `content_checksum` of the rest of it.
+
+    Checked on `text` (the JSON `data` was parsed from) when it was written canonically,
+    else by re-serialising `data`.
+    """
+    expected = data.get("checksum")
+    if text is not None and isinstance(expected, str) and checksum_matches_text(text, expected):
+        return True
+    body = {k: v for k, v in data.items() if k != "checksum"}
+    return bool(expected == content_checksum(body))
 
 
 def _gene_to_json(d: GeneDefinition) -> dict[str, Any]:

@@ -10,14 +10,31 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pgxguard.call.options import CallOptions
 from pgxguard.call.results import CallResult
 from pgxguard.errors import InputError
-from pgxguard.guidance.medicines import parse_medicine_list as parse_meds
-from pgxguard.guidance.model import ReviewResult
-from pgxguard.report.view import PatientIds
+
+if TYPE_CHECKING:
+    from pgxguard.guidance.medicines import parse_medicine_list as parse_meds
+    from pgxguard.guidance.model import ReviewResult
+    from pgxguard.report.view import PatientIds
+
+
+def __getattr__(name: str) -> Any:
+    """`parse_meds` and `PatientIds`, imported on first use: the CLI registers `pgxguard
+    report` from this package, and `pgxguard call` should not load the guidance code for it."""
+    if name == "parse_meds":
+        from pgxguard.guidance.medicines import parse_medicine_list
+
+        return parse_medicine_list
+    if name == "PatientIds":
+        from pgxguard.report.view import PatientIds
+
+        return PatientIds
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 REPORT_FORMAT = "pgxguard.report/1"
 Fmt = Literal["html", "json", "fhir", "patient"]
@@ -75,6 +92,7 @@ def make_report(input_vcf: str | Path | None,
     for the command line to print. `patient`: identifiers printed on every page.
     """
     from pgxguard.call.pipeline import call
+    from pgxguard.guidance.medicines import parse_medicine_list as parse_meds
     from pgxguard.report.view import pick_sample
 
     opts = CallOptions.of(options, **option_fields)
