@@ -165,6 +165,11 @@ def test_disagreeing_results_are_a_conflict_until_resolved(svc: Svc) -> None:
     text = " ".join(item["messages"])
     assert f"result {vcf['id']} v1" in text and f"result {other['id']} v1" in text
     assert "disagree" in text
+    # the stored review's page names the gene as unusable, not as "no result" (it has two)
+    from test_service_web import ui_client
+    page = ui_client(svc, "prescriber").get(f"/ui/reviews/{out['id']}").text
+    assert "Result on record cannot be used for: CYP2C19" in page
+    assert "No result for" not in page
     # CDS: a warning card saying so, never the guidance of either call
     cards = _order_select(svc, pid, ["clopidogrel"])
     assert [c["indicator"] for c in cards] == ["warning"]
