@@ -109,6 +109,21 @@ def test_summary_lists_actions_most_urgent_first_with_verbatim_opening() -> None
     assert "no result: TPMT" in t
 
 
+
+def test_summary_tells_no_result_from_a_result_that_cannot_be_used() -> None:
+    """A gene with a result on record that the review cannot use (results that disagree, an
+    indeterminate phenotype) is not summarised as "no result": the lab has one."""
+    review = make_review()
+    items = tuple(
+        replace(m, missing_genes=("TPMT", "NUDT15"),
+                basis={"TPMT": "no result", "NUDT15": "results disagree (unresolved)"})
+        if m.drug == "azathioprine" else m for m in review.items)
+    page = clinician_html(make_calls(), replace(review, items=items), SAMPLE, patient=IDS)
+    t = text_of(summary_of(page))
+    assert ("result incomplete azathioprine (no result for TPMT; result not usable for NUDT15)"
+            in t)
+    assert "no result for NUDT15" not in t and "no result for TPMT, NUDT15" not in t
+
 def test_summary_cuts_long_text_to_its_first_sentence_and_marks_the_cut() -> None:
     review = make_review()
     long_text = "First sentence of the source. Second sentence of the source."
