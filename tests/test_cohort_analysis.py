@@ -197,13 +197,9 @@ def test_burden_clopidogrel(cohort: tuple[Path, Path]) -> None:
     assert unk["result_incomplete"] == "1"
 
 
-def test_burden_matches_single_sample_review(cohort: tuple[Path, Path]) -> None:
-    """Broadcasting per distinct result gives what `review` gives each person."""
-    out, info = cohort
-    drugs = ["clopidogrel", "azathioprine", "mercaptopurine", "warfarin", "citalopram"]
-    s = analyse(out, info, drugs=drugs, plots=False)
-    rows = read_tsv(s.files["actionable_burden"])
-    calls = {
+def _person_calls() -> dict[str, tuple[GeneCall, ...]]:
+    """Each person's calls of the `cohort` fixture, written out by hand for `review`."""
+    return {
         "S1": (GeneCall("CYP2C19", (("*1", "*2"),), phenotype=IM),
                GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
         "S2": (GeneCall("CYP2C19", (("*2", "*2"),), phenotype=PM),
@@ -217,6 +213,14 @@ def test_burden_matches_single_sample_review(cohort: tuple[Path, Path]) -> None:
         "S6": (GeneCall("CYP2C19", source="none"),
                GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
     }
+
+def test_burden_matches_single_sample_review(cohort: tuple[Path, Path]) -> None:
+    """Broadcasting per distinct result gives what `review` gives each person."""
+    out, info = cohort
+    drugs = ["clopidogrel", "azathioprine", "mercaptopurine", "warfarin", "citalopram"]
+    s = analyse(out, info, drugs=drugs, plots=False)
+    rows = read_tsv(s.files["actionable_burden"])
+    calls = _person_calls()
     cr = CallResult(knowledge_base={}, samples=tuple(
         SampleCall(k, v) for k, v in calls.items()))
     for drug in drugs:
@@ -346,20 +350,7 @@ def test_burden_categories_match_review(cohort: tuple[Path, Path]) -> None:
     drugs = ["azathioprine", "citalopram", "clopidogrel", "voriconazole"]
     s = analyse(out, info, drugs=drugs, plots=False)
     rows = read_tsv(s.files["actionable_burden"])
-    calls = {
-        "S1": (GeneCall("CYP2C19", (("*1", "*2"),), phenotype=IM),
-               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
-        "S2": (GeneCall("CYP2C19", (("*2", "*2"),), phenotype=PM),
-               GeneCall("TPMT", (("*1", "*3A"),), phenotype=IM, activity_score=1.0)),
-        "S3": (GeneCall("CYP2C19", (("*1", "*1"),), phenotype=NM),
-               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
-        "S4": (GeneCall("CYP2C19", (("*1", "*17"),), phenotype="Rapid Metabolizer"),
-               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
-        "S5": (GeneCall("CYP2C19", (("*1", "*2"), ("*1", "*3")), phenotype=IM),
-               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
-        "S6": (GeneCall("CYP2C19", source="none"),
-               GeneCall("TPMT", (("*1", "*1"),), phenotype=NM, activity_score=2.0)),
-    }
+    calls = _person_calls()
     cr = CallResult(knowledge_base={}, samples=tuple(SampleCall(k, v) for k, v in calls.items()))
     seen_monitor = False
     for drug in drugs:

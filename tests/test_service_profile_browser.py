@@ -15,7 +15,14 @@ from browser_support import needs_chromium
 from pgxguard import call
 from pgxguard.guidance.review import review
 from test_service_support import DEMO_VCF
-from test_service_web_browser import Shots, register_and_upload, server, sign_in, sign_out
+from test_service_web_browser import (
+    Shots,
+    register_and_upload,
+    server,
+    sign_in,
+    sign_out,
+    watched_page,
+)
 
 pytestmark = needs_chromium
 __all__ = ["server"]  # the fixture, shared with test_service_web_browser
@@ -69,11 +76,7 @@ def test_vcf_then_outside_calls_profile(server: str, browser: Any, tmp_path: Pat
     assert expected["abacavir"] == "avoid"
     cyp2c19 = "/".join(combined.samples[0].gene("CYP2C19").diplotypes[0])
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = watched_page(browser)
 
     # ---- lab: the VCF, then the CYP2D6/HLA-B outside calls as a second result -----------
     sign_in(page, base, "lab1")

@@ -100,6 +100,17 @@ class Shots:
         return first
 
 
+def watched_page(browser: Any) -> tuple[Any, Any, list[str]]:
+    """A new desktop-sized page whose console errors and uncaught exceptions are collected,
+    so a test can assert the UI ran without any."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return context, page, problems
+
+
 def sign_in(page: Any, base: str, user: str) -> None:
     page.goto(base + "/ui")
     assert "/ui/login" in page.url  # not signed in: redirected
@@ -142,11 +153,7 @@ def test_lab_and_prescriber_workflow(server: str, browser: Any, tmp_path: Path) 
     sample = expected_calls.samples[0]
     expected_review = review(expected_calls, ["clopidogrel", "codeine"], sample="PATIENT1")
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = watched_page(browser)
 
     # ---- laboratory scientist: register, upload, see calls ------------------------------
     sign_in(page, base, "lab1")
